@@ -1,0 +1,31 @@
+/** Three projects: pure unit tests (no servers), workflow tests (Temporal's test
+ * environment on the cached Temporal CLI binary) and integration tests (the real
+ * local stack: Kafka, Temporal, PostgreSQL). Global setups bring up what is needed. */
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+    },
+    {
+      displayName: 'workflows',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/workflows/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup-temporal-binary.ts',
+    },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup-stack.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown-stack.ts',
+    },
+  ],
+};

@@ -1,0 +1,31 @@
+/** The `idem` command. Each subcommand lives in its own module. */
+import { Command } from 'commander';
+import { ConfigError } from '../config';
+import { registerStackCommands } from './stack';
+import { registerMigrateCommand } from './migrate';
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('idem')
+    .description('Idempotent Kafka event consumer on Temporal and PostgreSQL')
+    .showHelpAfterError();
+  registerStackCommands(program);
+  registerMigrateCommand(program);
+  return program;
+}
+
+/** Prints a one-paragraph message for errors a user can fix, a stack trace otherwise. */
+export function reportFatal(err: unknown): never {
+  if (err instanceof ConfigError || (err instanceof Error && ['StackError', 'ConfigError'].includes(err.name))) {
+    console.error(`idem: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+}
+
+export function main(argv: string[]): void {
+  buildProgram()
+    .parseAsync(argv)
+    .catch((err: unknown) => reportFatal(err));
+}

