@@ -37,9 +37,4 @@ export interface IdemEvent {
 
 /** Reasons an event goes to the dead-letter topic (`idem-reason` header). */
 export type DlqReason =
-  | 'invalid_envelope'
-  | 'invalid_utf8'
-  | 'too_large'
-  | 'unknown_type'
-  | 'invalid_payload'
-  | 'handler_failed';
+  'invalid_envelope' | 'invalid_utf8' | 'too_large' | 'unknown_type' | 'invalid_payload' | 'handler_failed';

@@ -1,0 +1,178 @@
+/**
+ * The commit watermark of one Kafka partition (STYLE.md item 4: offsets move
+ * only after a durable hand-off).
+ *
+ * The ingester tracks every message it reads, in offset order, and completes
+ * it once the message was durably handed off: its workflow started, a
+ * duplicate confirmed, or the event dead-lettered. Hand-offs finish in any
+ * order, but Kafka stores one offset per partition, so the ingester may only
+ * commit up to the oldest message still in flight. Everything tracked and not
+ * yet released by that low watermark is the in-flight window; when it is full
+ * the ingester pauses fetching the partition (backpressure).
+ *
+ * Offsets are Kafka's signed 64-bit offsets, which kafkajs hands over as
+ * decimal strings; they pass 2^53, so they are kept as bigint, never number.
+ *
+ * One instance lives for one assignment of the partition. On a rebalance the
+ * ingester drops it and creates a new one: completions still arriving from
+ * the old generation must go to the old instance (capture the instance when
+ * tracking, never look it up by partition when completing), where they are
+ * harmless.
+ */
+
+const MAX_OFFSET = (1n << 63n) - 1n;
+
+export interface PartitionWatermarkOptions {
+  /**
+   * In-flight messages at which {@link PartitionWatermark.isFull} turns true
+   * and the ingester pauses fetching the partition.
+   * @default 1000
+   */
+  maxInFlight?: number;
+}
+
+export class PartitionWatermark {
+  readonly maxInFlight: number;
+
+  /**
+   * Tracked offsets not yet released, in increasing order, starting at
+   * `head`. Released offsets are skipped by moving `head` and cut off in
+   * batches (see release), so shifting stays amortised O(1).
+   */
+  private queue: bigint[] = [];
+  private head = 0;
+  /** Exactly the offsets in queue[head..], mapped to "completed?". */
+  private readonly window = new Map<bigint, boolean>();
+  private highestTracked: bigint | undefined;
+  /** Whether any tracked offset has been released yet; see position(). */
+  private released = false;
+  private committed: bigint | undefined;
+
+  constructor(opts: PartitionWatermarkOptions = {}) {
+    const maxInFlight = opts.maxInFlight ?? 1000;
+    if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
+      throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
+    }
+    this.maxInFlight = maxInFlight;
+  }
+
+  /**
+   * A message read from Kafka enters the pipeline. Offsets must increase but
+   * may skip values (compacted records, transaction markers).
+   * @throws Error if `offset` is not above every offset tracked before: the
+   *   ingester fed the same message twice or out of order, a bug that would
+   *   otherwise let a commit pass an unfinished message.
+   */
+  track(offset: string): void {
+    const o = parseOffset(offset);
+    if (this.highestTracked !== undefined && o <= this.highestTracked) {
+      throw new Error(
+        `offset ${offset} tracked after ${this.highestTracked}: offsets must be tracked in increasing order`,
+      );
+    }
+    this.highestTracked = o;
+    this.queue.push(o);
+    this.window.set(o, false);
+  }
+
+  /**
+   * The message at `offset` was durably handed off. Returns false, and
+   * changes nothing, if the offset is not in flight here: never tracked,
+   * already completed, or already released. Such stale completions are
+   * expected after a rebalance or a retried hand-off.
+   */
+  complete(offset: string): boolean {
+    const o = parseOffset(offset);
+    if (this.window.get(o) !== false) return false;
+    this.window.set(o, true);
+    this.release();
+    return true;
+  }
+
+  /**
+   * The offset to commit, in Kafka's convention (the next offset to read),
+   * or undefined when it has not moved past the last {@link markCommitted}.
+   *
+   * It is H + 1 for the highest H such that every tracked offset <= H is
+   * complete: the oldest offset still in flight, or the highest tracked + 1
+   * when none is. Offsets that were never tracked (gaps) do not hold it
+   * back: Kafka never delivered them, so there is nothing to hand off.
+   */
+  committable(): string | undefined {
+    const position = this.position();
+    if (position === undefined) return undefined;
+    if (this.committed !== undefined && position <= this.committed) return undefined;
+    return position.toString();
+  }
+
+  /**
+   * The commit of `offset` (a value {@link committable} returned) succeeded.
+   * Commits may be acknowledged out of order, so an older one never moves
+   * the mark back.
+   */
+  markCommitted(offset: string): void {
+    const o = parseOffset(offset);
+    if (this.committed === undefined || o > this.committed) this.committed = o;
+  }
+
+  /**
+   * Messages tracked and not yet released by the low watermark: those still
+   * being handed off plus completed ones waiting behind an older one.
+   */
+  inFlight(): number {
+    return this.window.size;
+  }
+
+  /**
+   * Whether the ingester should pause fetching this partition. Advisory:
+   * messages of a batch already fetched may still be tracked, so the window
+   * can exceed maxInFlight by at most one fetch.
+   */
+  isFull(): boolean {
+    return this.inFlight() >= this.maxInFlight;
+  }
+
+  /** Nothing in flight: every tracked message was handed off. */
+  isIdle(): boolean {
+    return this.inFlight() === 0;
+  }
+
+  /**
+   * Until the first tracked message completes there is nothing new to
+   * commit: the group's committed offset is at or before where the fetch
+   * started, so the position is undefined rather than the first tracked
+   * offset (which would only re-commit where the consumer already is).
+   */
+  private position(): bigint | undefined {
+    if (!this.released || this.highestTracked === undefined) return undefined;
+    return this.queue[this.head] ?? this.highestTracked + 1n;
+  }
+
+  /** Drops completed offsets at the front of the window. */
+  private release(): void {
+    for (let o = this.queue[this.head]; o !== undefined && this.window.get(o) === true;) {
+      this.window.delete(o);
+      this.released = true;
+      o = this.queue[++this.head];
+    }
+    // Memory stays bounded by the window: cut the released prefix off once
+    // it is at least as long as what remains (and not tiny), so each offset
+    // is copied O(1) times on average.
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** A message offset as kafkajs gives it: a non-negative decimal string. */
+function parseOffset(offset: string): bigint {
+  // BigInt() alone would also accept '', ' 1', '0x1' and '-1'.
+  if (!/^\d+$/.test(offset)) throw new RangeError(`invalid Kafka offset ${JSON.stringify(offset)}`);
+  const o = BigInt(offset);
+  if (o > MAX_OFFSET) throw new RangeError(`Kafka offset ${offset} exceeds 2^63 - 1`);
+  return o;
+}
