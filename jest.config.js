@@ -17,6 +17,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/workflows/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
       globalSetup: '<rootDir>/test/support/global-setup-temporal-binary.ts',
     },
     {
@@ -24,6 +25,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
       globalSetup: '<rootDir>/test/support/global-setup-stack.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown-stack.ts',
     },

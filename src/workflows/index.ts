@@ -1,0 +1,2 @@
+// The workflows the idem worker registers (bundled by the Temporal SDK).
+export { processEvent } from './process-event';

@@ -1,0 +1,76 @@
+/**
+ * The contract between the ingester, the processEvent workflow and its activities.
+ * Types only: imported by deterministic workflow code.
+ */
+import type { DlqReason, RawMessage } from '../events/types';
+
+/** What operators see of an event without parsing its payload. */
+export interface EventSummary {
+  id: string;
+  source: string;
+  type: string;
+  key?: string;
+}
+
+export interface RetrySettings {
+  maxAttempts: number;
+  initialIntervalMs: number;
+  maxIntervalMs: number;
+}
+
+/** Set when an operator redrives a dead-lettered record (`idem dlq redrive`). */
+export interface RedriveInfo {
+  dlqTopic: string;
+  dlqPartition: number;
+  dlqOffset: string;
+  requestedAt: string;
+}
+
+export interface ProcessEventInput {
+  event: EventSummary;
+  /** The Kafka record as read: re-parsed by applyEvent, re-published unchanged on dead-lettering. */
+  message: RawMessage;
+  retry: RetrySettings;
+  redrive?: RedriveInfo;
+}
+
+export type ProcessOutcome = 'applied' | 'duplicate';
+
+export interface ProcessEventResult {
+  outcome: ProcessOutcome;
+  outboxCount: number;
+}
+
+export interface ApplyEventInput {
+  message: RawMessage;
+  /** Allows an event recorded as dead-lettered to be applied (an operator's redrive). */
+  redrive: boolean;
+}
+
+export interface ApplyEventResult {
+  outcome: ProcessOutcome;
+  outboxCount: number;
+}
+
+/** Carried in the details of a failed applyEvent's ApplicationFailure. */
+export interface ApplyFailureDetails {
+  reason: DlqReason;
+  attempt: number;
+}
+
+export interface DeadLetterInput {
+  event: EventSummary;
+  message: RawMessage;
+  reason: DlqReason;
+  error: string;
+  attempts: number;
+}
+
+export interface DeadLetterResult {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** Workflow type name, also used by the ingester's start call. */
+export const PROCESS_EVENT_WORKFLOW = 'processEvent';

@@ -1,0 +1,149 @@
+/**
+ * A pipeline per test file on the real stack: its own topics (and dead-letter and
+ * outbox topics), consumer group, task queue and database, so files never
+ * interfere. Event sources are random per run because the stack's Temporal keeps
+ * workflow IDs for its retention period.
+ */
+import crypto from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { Kafka, logLevel, type Producer, type IHeaders } from 'kafkajs';
+import { startIdem, type IdemProcess, type Role } from '../../src/app';
+import type { HandlerRegistry } from '../../src/activities/handlers/registry';
+import { parseConfig, resolveEnv, type Config } from '../../src/config';
+import { silentLogger } from '../../src/observability/logger';
+import { ensureTopics } from '../../src/stack/kafka';
+import { createTestDatabase, type TestDatabase } from './db';
+
+export interface Pipeline {
+  name: string;
+  topic: string;
+  dlqTopic: string;
+  config: Config;
+  env: Record<string, string>;
+  db: TestDatabase;
+  kafka: Kafka;
+  producer: Producer;
+  temporal: Client;
+  source: string;
+  start(roles?: Role[], registry?: HandlerRegistry): Promise<IdemProcess>;
+  close(): Promise<void>;
+}
+
+export async function createPipeline(name: string, extraEnv: Record<string, string> = {}): Promise<Pipeline> {
+  const suffix = crypto.randomBytes(4).toString('hex');
+  const topic = `t-${name}-${suffix}`;
+  const db = await createTestDatabase(name);
+  const base = resolveEnv();
+  const env: Record<string, string> = {
+    KAFKA_BROKERS: base.KAFKA_BROKERS ?? '127.0.0.1:29092',
+    TEMPORAL_ADDRESS: base.TEMPORAL_ADDRESS ?? '127.0.0.1:27233',
+    TEMPORAL_NAMESPACE: base.TEMPORAL_NAMESPACE ?? 'default',
+    KAFKA_TOPICS: topic,
+    KAFKA_GROUP_ID: `g-${name}-${suffix}`,
+    TEMPORAL_TASK_QUEUE: `tq-${name}-${suffix}`,
+    IDEM_OUTBOX_TOPIC: `${topic}.outbox`,
+    DATABASE_URL: db.url,
+    IDEM_METRICS_PORT: '0',
+    IDEM_RETRY_INITIAL_MS: '50',
+    IDEM_RETRY_MAX_MS: '200',
+    IDEM_MAX_ATTEMPTS: '3',
+    IDEM_LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
+  const config = parseConfig(env);
+  await ensureTopics(config.kafka.brokers, [
+    { topic, numPartitions: 3 },
+    { topic: `${topic}.dlq`, numPartitions: 1 },
+    { topic: config.kafka.outboxTopic, numPartitions: 1 },
+  ]);
+  const kafka = new Kafka({ clientId: `test-${name}`, brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const running: IdemProcess[] = [];
+  return {
+    name,
+    topic,
+    dlqTopic: `${topic}.dlq`,
+    config,
+    env,
+    db,
+    kafka,
+    producer,
+    temporal,
+    source: `test-${name}-${suffix}`,
+    async start(roles: Role[] = ['ingester', 'worker', 'relay'], registry?: HandlerRegistry) {
+      const proc = await startIdem({ config, logger: silentLogger, roles, registry, serveMetrics: false });
+      running.push(proc);
+      return proc;
+    },
+    async close() {
+      for (const p of running.splice(0)) await p.stop();
+      await producer.disconnect();
+      await connection.close();
+      await db.drop();
+    },
+  };
+}
+
+export interface Ce {
+  id: string;
+  type: string;
+  data?: unknown;
+  subject?: string;
+}
+
+/** A structured-mode CloudEvent record. */
+export function ceRecord(source: string, ce: Ce, key?: string, partition?: number) {
+  return {
+    key: key ?? null,
+    value: JSON.stringify({ specversion: '1.0', source, ...ce }),
+    headers: { 'content-type': 'application/cloudevents+json' } as IHeaders,
+    ...(partition !== undefined ? { partition } : {}),
+  };
+}
+
+/** Polls until `check` returns a truthy value (tests wait on conditions, never fixed sleeps). */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Reads every record of a topic from the beginning up to its current end. */
+export async function readAll(kafka: Kafka, topic: string) {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const total = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  const out: { partition: number; offset: string; key: string | null; value: string | null; headers: Record<string, string> }[] = [];
+  if (total === 0) return out;
+  const consumer = kafka.consumer({ groupId: `reader-${crypto.randomUUID()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve, reject) => {
+    consumer
+      .run({
+        eachMessage: async ({ partition, message }) => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
+          out.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, headers });
+          if (out.length >= total) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  return out;
+}

@@ -1,0 +1,120 @@
+/** processEvent on Temporal's test environment with mocked activities. */
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import {
+  createTestEnvironment,
+  runProcessEvent,
+  testInput,
+  testMessage,
+  type TestWorkflowEnvironment,
+} from '../../src/testing';
+import type { ApplyEventResult, DeadLetterInput } from '../../src/workflows/types';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  env = await createTestEnvironment();
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const input = () => testInput(testMessage({ type: 'account.credited', data: { account: 'a', amount: 5 }, key: 'a' }));
+
+function recorder() {
+  const deadLetters: DeadLetterInput[] = [];
+  return {
+    deadLetters,
+    deadLetter: async (i: DeadLetterInput) => {
+      deadLetters.push(i);
+      return { topic: `${i.message.topic}.dlq`, partition: 0, offset: String(deadLetters.length - 1) };
+    },
+  };
+}
+
+test('applies the event once and returns the outcome', async () => {
+  const rec = recorder();
+  let calls = 0;
+  const result = await runProcessEvent(env, {
+    input: input(),
+    activities: {
+      applyEvent: async (): Promise<ApplyEventResult> => {
+        calls++;
+        return { outcome: 'applied', outboxCount: 1 };
+      },
+      deadLetter: rec.deadLetter,
+    },
+  });
+  expect(result).toEqual({ outcome: 'applied', outboxCount: 1 });
+  expect(calls).toBe(1);
+  expect(rec.deadLetters).toHaveLength(0);
+});
+
+test('retries a transient failure, then succeeds without dead-lettering', async () => {
+  const rec = recorder();
+  let calls = 0;
+  const result = await runProcessEvent(env, {
+    input: input(),
+    activities: {
+      applyEvent: async (): Promise<ApplyEventResult> => {
+        calls++;
+        if (calls < 3) throw new Error('database connection lost');
+        return { outcome: 'applied', outboxCount: 0 };
+      },
+      deadLetter: rec.deadLetter,
+    },
+  });
+  expect(result.outcome).toBe('applied');
+  expect(calls).toBe(3);
+  expect(rec.deadLetters).toHaveLength(0);
+});
+
+test('a permanent failure dead-letters at once with its reason and ends the workflow failed', async () => {
+  const rec = recorder();
+  let calls = 0;
+  const run = runProcessEvent(env, {
+    input: input(),
+    activities: {
+      applyEvent: async () => {
+        calls++;
+        throw ApplicationFailure.create({
+          type: 'UnknownEventTypeError',
+          message: 'no handler for "account.credited"',
+          nonRetryable: true,
+          details: [{ reason: 'unknown_type', attempt: 1 }],
+        });
+      },
+      deadLetter: rec.deadLetter,
+    },
+  });
+  await expect(run).rejects.toBeInstanceOf(WorkflowFailedError);
+  expect(calls).toBe(1);
+  expect(rec.deadLetters).toHaveLength(1);
+  expect(rec.deadLetters[0]).toMatchObject({ reason: 'unknown_type', attempts: 1 });
+  expect(rec.deadLetters[0]?.error).toContain('no handler');
+});
+
+test('exhausted retries dead-letter with reason handler_failed and the attempts made', async () => {
+  const rec = recorder();
+  let calls = 0;
+  const run = runProcessEvent(env, {
+    input: testInput(testMessage({ type: 'account.debited', data: {} }), { maxAttempts: 4 }),
+    activities: {
+      applyEvent: async () => {
+        calls++;
+        throw ApplicationFailure.create({
+          type: 'Error',
+          message: `still failing (${calls})`,
+          details: [{ reason: 'handler_failed', attempt: calls }],
+        });
+      },
+      deadLetter: rec.deadLetter,
+    },
+  });
+  const err = await run.catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('DeadLettered');
+  expect(calls).toBe(4);
+  expect(rec.deadLetters).toEqual([expect.objectContaining({ reason: 'handler_failed', attempts: 4 })]);
+});
