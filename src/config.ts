@@ -74,7 +74,9 @@ const schema = z.object({
   /** @default idem-events */
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('idem-events'),
   /** Temporal Web URL, shown to operators. @default http://127.0.0.1:28233 */
-  TEMPORAL_WEB_URL: z.url({ message: 'expected a URL, for example http://127.0.0.1:8233' }).default('http://127.0.0.1:28233'),
+  TEMPORAL_WEB_URL: z
+    .url({ message: 'expected a URL, for example http://127.0.0.1:8233' })
+    .default('http://127.0.0.1:28233'),
 
   /** PostgreSQL connection string. @default postgres://postgres@127.0.0.1:25432/idem (the local stack) */
   DATABASE_URL: z
@@ -88,9 +90,11 @@ const schema = z.object({
 
   /** Largest accepted Kafka message value in bytes; larger ones are dead-lettered as too_large.
    * Temporal warns on payloads over 256 KiB and fails at 2 MiB. @default 262144 */
-  IDEM_MAX_EVENT_BYTES: positiveInt('a size in bytes').max(1_500_000, {
-    message: 'must be at most 1500000: Temporal rejects payloads over 2 MiB',
-  }).default(262_144),
+  IDEM_MAX_EVENT_BYTES: positiveInt('a size in bytes')
+    .max(1_500_000, {
+      message: 'must be at most 1500000: Temporal rejects payloads over 2 MiB',
+    })
+    .default(262_144),
   /** Per-partition in-flight window of the ingester (messages read but not yet committed). @default 1000 */
   IDEM_MAX_IN_FLIGHT: positiveInt('a number of messages').default(1000),
   /** Per-key ordering within a partition. @default true */
@@ -101,6 +105,8 @@ const schema = z.object({
   IDEM_RETRY_INITIAL_MS: positiveInt('milliseconds').default(1000),
   /** Longest retry interval of applyEvent, in milliseconds. @default 60000 */
   IDEM_RETRY_MAX_MS: positiveInt('milliseconds').default(60_000),
+  /** Timeout of one applyEvent attempt in milliseconds; a crashed worker's attempt is retried after it. @default 30000 */
+  IDEM_ATTEMPT_TIMEOUT_MS: positiveInt('milliseconds').default(30_000),
   /** Concurrent workflow starts of the ingester. @default 64 */
   IDEM_START_CONCURRENCY: positiveInt('a number').default(64),
 
@@ -119,7 +125,7 @@ export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; webUrl: string };
   database: { url: string; poolSize: number };
   ingest: { maxEventBytes: number; maxInFlight: number; ordering: boolean; startConcurrency: number };
-  retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number };
+  retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number; attemptTimeoutMs: number };
   metricsPort: number;
   logLevel: Parsed['IDEM_LOG_LEVEL'];
   cacheDir: string;
@@ -188,7 +194,8 @@ export function parseConfig(env: Env): Config {
     const lines = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '');
       const got = env[name];
-      const shown = got === undefined ? '' : ` (got ${JSON.stringify(got.length > 80 ? got.slice(0, 80) + '…' : got)})`;
+      const shown =
+        got === undefined ? '' : ` (got ${JSON.stringify(got.length > 80 ? got.slice(0, 80) + '…' : got)})`;
       return `  ${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(
@@ -226,6 +233,7 @@ export function parseConfig(env: Env): Config {
       maxAttempts: c.IDEM_MAX_ATTEMPTS,
       initialIntervalMs: c.IDEM_RETRY_INITIAL_MS,
       maxIntervalMs: c.IDEM_RETRY_MAX_MS,
+      attemptTimeoutMs: c.IDEM_ATTEMPT_TIMEOUT_MS,
     },
     metricsPort: c.IDEM_METRICS_PORT,
     logLevel: c.IDEM_LOG_LEVEL,

@@ -3,20 +3,27 @@ import { Command } from 'commander';
 import { ConfigError } from '../config';
 import { registerStackCommands } from './stack';
 import { registerMigrateCommand } from './migrate';
+import { registerRunCommands } from './run';
+import { registerDlqCommands } from './dlq';
 
 export function buildProgram(): Command {
   const program = new Command()
     .name('idem')
     .description('Idempotent Kafka event consumer on Temporal and PostgreSQL')
     .showHelpAfterError();
+  registerRunCommands(program);
   registerStackCommands(program);
   registerMigrateCommand(program);
+  registerDlqCommands(program);
   return program;
 }
 
 /** Prints a one-paragraph message for errors a user can fix, a stack trace otherwise. */
 export function reportFatal(err: unknown): never {
-  if (err instanceof ConfigError || (err instanceof Error && ['StackError', 'ConfigError'].includes(err.name))) {
+  if (
+    err instanceof ConfigError ||
+    (err instanceof Error && ['StackError', 'ConfigError'].includes(err.name))
+  ) {
     console.error(`idem: ${err.message}`);
   } else {
     console.error(err);

@@ -3,11 +3,15 @@ import { loadConfig, stackEnvFile, userDatabaseUrl } from '../config';
 import { formatEnv, readStackEnv, stackDown, stackStatus, stackUp } from '../stack/stack';
 
 export function registerStackCommands(program: Command): void {
-  const stack = program.command('stack').description('the local Kafka, Temporal and PostgreSQL (no Docker needed)');
+  const stack = program
+    .command('stack')
+    .description('the local Kafka, Temporal and PostgreSQL (no Docker needed)');
 
   stack
     .command('up')
-    .description('provision and start the stack (idempotent; the first run builds and downloads for a few minutes)')
+    .description(
+      'provision and start the stack (idempotent; the first run builds and downloads for a few minutes)',
+    )
     .action(async () => {
       const config = loadConfig();
       const started = Date.now();
@@ -57,6 +61,8 @@ export function registerStackCommands(program: Command): void {
         return;
       }
       const lines = text.split('\n').filter((l) => l && !l.startsWith('#'));
-      process.stdout.write(formatEnv(Object.fromEntries(lines.map((l) => l.split(/=(.*)/s).slice(0, 2))), true));
+      process.stdout.write(
+        formatEnv(Object.fromEntries(lines.map((l) => l.split(/=(.*)/s).slice(0, 2))), true),
+      );
     });
 }

@@ -21,7 +21,10 @@ function setOutcome(outcome: Outcome): void {
 }
 
 /** What the last failure of applyEvent says: reason for the DLQ, attempts made, message. */
-export function describeFailure(err: ActivityFailure, maxAttempts: number): { reason: DlqReason; attempts: number; error: string } {
+export function describeFailure(
+  err: ActivityFailure,
+  maxAttempts: number,
+): { reason: DlqReason; attempts: number; error: string } {
   const cause = err.cause;
   if (cause instanceof ApplicationFailure) {
     const details = cause.details?.[0] as Partial<ApplyFailureDetails> | undefined;
@@ -32,12 +35,16 @@ export function describeFailure(err: ActivityFailure, maxAttempts: number): { re
     };
   }
   // Timeouts and cancellations: the handler never reported; retries are exhausted.
-  return { reason: 'handler_failed', attempts: maxAttempts, error: cause ? `${cause.name}: ${cause.message}` : err.message };
+  return {
+    reason: 'handler_failed',
+    attempts: maxAttempts,
+    error: cause ? `${cause.name}: ${cause.message}` : err.message,
+  };
 }
 
 export async function processEvent(input: ProcessEventInput): Promise<ProcessEventResult> {
   const { applyEvent } = proxyActivities<Activities>({
-    startToCloseTimeout: '1 minute',
+    startToCloseTimeout: input.retry.attemptTimeoutMs ?? 30_000,
     retry: {
       initialInterval: input.retry.initialIntervalMs,
       maximumInterval: input.retry.maxIntervalMs,

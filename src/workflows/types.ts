@@ -16,6 +16,8 @@ export interface RetrySettings {
   maxAttempts: number;
   initialIntervalMs: number;
   maxIntervalMs: number;
+  /** Start-to-close timeout of one applyEvent attempt; also how long a crashed worker's attempt takes to be retried. */
+  attemptTimeoutMs?: number;
 }
 
 /** Set when an operator redrives a dead-lettered record (`idem dlq redrive`). */

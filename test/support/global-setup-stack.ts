@@ -10,7 +10,9 @@ export default async function globalSetup(): Promise<void> {
   const config = loadConfig();
   const status = await stackStatus(config);
   if (status.every((c) => c.healthy)) return;
-  process.stderr.write(`\nidem: bringing up the local stack for integration tests (cache ${config.cacheDir})\n`);
+  process.stderr.write(
+    `\nidem: bringing up the local stack for integration tests (cache ${config.cacheDir})\n`,
+  );
   const result = await stackUp({ config, externalDatabaseUrl: userDatabaseUrl() });
   globalThis.__IDEM_STACK_STARTED__ = result.started.length > 0;
 }

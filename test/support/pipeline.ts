@@ -56,7 +56,11 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
     { topic: `${topic}.dlq`, numPartitions: 1 },
     { topic: config.kafka.outboxTopic, numPartitions: 1 },
   ]);
-  const kafka = new Kafka({ clientId: `test-${name}`, brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: `test-${name}`,
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.NOTHING,
+  });
   const producer = kafka.producer();
   await producer.connect();
   const connection = await Connection.connect({ address: config.temporal.address });
@@ -105,7 +109,11 @@ export function ceRecord(source: string, ce: Ce, key?: string, partition?: numbe
 }
 
 /** Polls until `check` returns a truthy value (tests wait on conditions, never fixed sleeps). */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -115,7 +123,8 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -127,7 +136,13 @@ export async function readAll(kafka: Kafka, topic: string) {
   const ends = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   const total = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  const out: { partition: number; offset: string; key: string | null; value: string | null; headers: Record<string, string> }[] = [];
+  const out: {
+    partition: number;
+    offset: string;
+    key: string | null;
+    value: string | null;
+    headers: Record<string, string>;
+  }[] = [];
   if (total === 0) return out;
   const consumer = kafka.consumer({ groupId: `reader-${crypto.randomUUID()}` });
   await consumer.connect();
@@ -137,8 +152,15 @@ export async function readAll(kafka: Kafka, topic: string) {
       .run({
         eachMessage: async ({ partition, message }) => {
           const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
-          out.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, headers });
+          for (const [k, v] of Object.entries(message.headers ?? {}))
+            if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
+          out.push({
+            partition,
+            offset: message.offset,
+            key: message.key?.toString() ?? null,
+            value: message.value?.toString() ?? null,
+            headers,
+          });
           if (out.length >= total) resolve();
         },
       })
@@ -146,4 +168,59 @@ export async function readAll(kafka: Kafka, topic: string) {
   });
   await consumer.disconnect();
   return out;
+}
+
+/** Waits until the consumer group has committed, on every partition, the topic's end offset:
+ * every record produced so far was handed off (asked of the broker, not of idem). */
+export async function allCommitted(
+  p: Pipeline,
+  groupId = p.config.kafka.groupId,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const admin = p.kafka.admin();
+  await admin.connect();
+  try {
+    await eventually(
+      async () => {
+        const ends = await admin.fetchTopicOffsets(p.topic);
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [p.topic] });
+        const byPartition = new Map((committed?.partitions ?? []).map((c) => [c.partition, c.offset]));
+        return ends.every((e) => e.high === '0' || byPartition.get(e.partition) === e.high);
+      },
+      timeoutMs,
+      `group ${groupId} to commit the end of ${p.topic}`,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function ledger(p: Pipeline, accountPrefix: string) {
+  const balances = await p.db.pool.query<{ account: string; balance: string; entries: string }>(
+    'select account, balance, entries from account_balances where account like $1 order by account',
+    [`${accountPrefix}%`],
+  );
+  const entries = await p.db.pool.query<{ n: string }>(
+    'select count(*) as n from ledger_entries where account like $1',
+    [`${accountPrefix}%`],
+  );
+  return {
+    balances: Object.fromEntries(balances.rows.map((r) => [r.account, Number(r.balance)])),
+    entries: Number(entries.rows[0]?.n ?? 0),
+  };
+}
+
+export async function metricValue(
+  proc: { metrics: { registry: { getSingleMetricAsString(n: string): Promise<string> } } },
+  name: string,
+  labels = '',
+): Promise<number> {
+  const text = await proc.metrics.registry.getSingleMetricAsString(name);
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith(`${name}${labels ? `{${labels}}` : ''} `) || (labels === '' && l.startsWith(`${name} `)),
+    );
+  return line ? Number(line.split(' ').pop()) : 0;
 }

@@ -1,8 +1,8 @@
-// Temporal SDK logs at WARN in tests (its default INFO logs every worker state change).
+// Temporal SDK logs at ERROR in tests: its INFO logs every worker state change, and tests provoke failures on purpose.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
 try {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
 } catch {
   // Already installed in this process by an earlier test file.
 }

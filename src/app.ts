@@ -1,0 +1,158 @@
+/**
+ * Wiring of an idem process: the Temporal worker (workflows + activities), the
+ * Kafka ingester and the outbox relay, from one Config. `idem consume` runs all
+ * of them in one process (the default deployment); `idem worker` and
+ * `idem ingest` run one side each, to scale them separately.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { Kafka, logLevel, type logCreator, type Producer } from 'kafkajs';
+import { Pool } from 'pg';
+import { createActivities } from './activities';
+import { HandlerRegistry } from './activities/handlers/registry';
+import { registerLedgerHandlers } from './activities/handlers/ledger';
+import type { Config } from './config';
+import { createKafkaDlqPublisher } from './ingest/dlq';
+import { Ingester } from './ingest/ingester';
+import { silentLogger, type Logger } from './observability/logger';
+import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
+import { createOutboxRelay } from './outbox/relay';
+
+export type Role = 'worker' | 'ingester' | 'relay';
+
+export interface StartOptions {
+  config: Config;
+  logger: Logger;
+  roles: Role[];
+  /** Handlers for the event types this worker applies. @default the demo ledger's */
+  registry?: HandlerRegistry;
+  metrics?: Metrics;
+  /** Serve /metrics on config.metricsPort. @default true */
+  serveMetrics?: boolean;
+}
+
+export interface IdemProcess {
+  metrics: Metrics;
+  ingester?: Ingester;
+  worker?: Worker;
+  /** Resolves when the worker stops on its own (a fatal error), rejects with that error. */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function defaultRegistry(): HandlerRegistry {
+  const registry = new HandlerRegistry();
+  registerLedgerHandlers(registry);
+  return registry;
+}
+
+/** kafkajs logs through idem's logger (JSON on stderr, idem's level) instead of the console. */
+function kafkaLogCreator(logger: Logger): logCreator {
+  const kafkaLog = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ namespace, level, log }) => {
+      const { message, timestamp: _t, logger: _l, ...extra } = log;
+      const method =
+        level <= logLevel.ERROR
+          ? 'error'
+          : level === logLevel.WARN
+            ? 'warn'
+            : level === logLevel.INFO
+              ? 'info'
+              : 'debug';
+      kafkaLog[method]({ namespace, ...extra }, message);
+    };
+}
+
+export function createKafka(
+  config: Config,
+  logger: Logger = silentLogger,
+  clientId = config.kafka.clientId,
+): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.INFO,
+    logCreator: kafkaLogCreator(logger),
+    // Kafka down: kafkajs retries with backoff; the ingester never skips past a record.
+    retry: { initialRetryTime: 300, retries: 8 },
+  });
+}
+
+export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
+  const { config, logger, roles } = opts;
+  const metrics = opts.metrics ?? createMetrics({ defaults: true });
+  const closers: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse())
+      await close().catch((err) => logger.warn({ err }, 'error while stopping'));
+  };
+  let done: Promise<void> = new Promise(() => undefined);
+  let ingester: Ingester | undefined;
+  let worker: Worker | undefined;
+
+  try {
+    if (opts.serveMetrics !== false && config.metricsPort > 0) {
+      closers.push(await serveMetrics(metrics.registry, config.metricsPort));
+    }
+    const kafka = createKafka(config, logger);
+    const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    closers.push(() => producer.disconnect());
+    const dlq = createKafkaDlqPublisher(producer);
+
+    let pool: Pool | undefined;
+    if (roles.includes('worker') || roles.includes('relay')) {
+      pool = new Pool({ connectionString: config.database.url, max: config.database.poolSize });
+      pool.on('error', (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'));
+      const p = pool;
+      closers.push(() => p.end());
+    }
+
+    if (roles.includes('relay') && pool) {
+      const relay = createOutboxRelay({ pool, producer, logger, metrics });
+      relay.start();
+      closers.push(() => relay.stop());
+    }
+
+    if (roles.includes('worker') && pool) {
+      const connection = await NativeConnection.connect({ address: config.temporal.address });
+      closers.push(() => connection.close());
+      worker = await Worker.create({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        workflowsPath: require.resolve('./workflows'),
+        activities: createActivities({
+          pool,
+          registry: opts.registry ?? defaultRegistry(),
+          dlq,
+          maxEventBytes: config.ingest.maxEventBytes,
+          outboxTopic: config.kafka.outboxTopic,
+          metrics,
+        }),
+      });
+      const w = worker;
+      done = w.run();
+      closers.push(async () => {
+        if (w.getState() === 'RUNNING') w.shutdown();
+        await done.catch(() => undefined);
+      });
+    }
+
+    if (roles.includes('ingester')) {
+      const connection = await Connection.connect({ address: config.temporal.address });
+      closers.push(() => connection.close());
+      const client = new Client({ connection, namespace: config.temporal.namespace });
+      ingester = new Ingester({ kafka, client, config, dlq, logger, metrics });
+      await ingester.start();
+      const ing = ingester;
+      closers.push(() => ing.stop());
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+
+  return { metrics, ingester, worker, done, stop: closeAll };
+}

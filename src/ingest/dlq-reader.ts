@@ -1,0 +1,107 @@
+/**
+ * Reads a dead-letter topic from its beginning to its current end (for
+ * `idem dlq list` and `idem dlq redrive`), with a throwaway consumer group that is
+ * deleted afterwards. Nothing is committed for the real consumer group.
+ */
+import crypto from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { readDlqHeaders, type ReadDlqHeaders } from './dlq';
+
+export interface DlqEntry {
+  dlqTopic: string;
+  dlqPartition: number;
+  dlqOffset: string;
+  /** When the record was written to the dead-letter topic. */
+  timestamp: Date;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | string>;
+  info: ReadDlqHeaders;
+}
+
+export interface DlqFilter {
+  reason?: string;
+  type?: string;
+  since?: Date;
+  limit?: number;
+}
+
+export function matches(entry: DlqEntry, f: DlqFilter): boolean {
+  if (f.reason && entry.info.reason !== f.reason) return false;
+  if (f.type && entry.info.eventType !== f.type) return false;
+  if (f.since && entry.timestamp < f.since) return false;
+  return true;
+}
+
+/** Parses `--since`: an ISO time, or a duration back from now such as 30m, 2h, 7d. */
+export function parseSince(text: string, now = Date.now()): Date {
+  const m = /^(\d+)\s*([smhd])$/.exec(text.trim());
+  if (m) {
+    const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as 's' | 'm' | 'h' | 'd'];
+    return new Date(now - Number(m[1]) * unit);
+  }
+  const t = Date.parse(text);
+  if (Number.isNaN(t))
+    throw new Error(
+      `--since ${JSON.stringify(text)}: expected an ISO time (2026-11-22T10:00:00Z) or a duration (30m, 2h, 7d)`,
+    );
+  return new Date(t);
+}
+
+export async function readDlq(kafka: Kafka, dlqTopic: string, filter: DlqFilter = {}): Promise<DlqEntry[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `idem-dlq-reader-${crypto.randomUUID()}`;
+  try {
+    const ends = (await admin.fetchTopicOffsets(dlqTopic)).filter((p) => BigInt(p.high) > BigInt(p.low));
+    if (ends.length === 0) return [];
+    const remaining = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
+    const out: DlqEntry[] = [];
+    const consumer = kafka.consumer({ groupId });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              const end = remaining.get(partition);
+              if (end === undefined) return;
+              if (BigInt(message.offset) < end) {
+                const headers: Record<string, Buffer | string> = {};
+                for (const [k, v] of Object.entries(message.headers ?? {})) {
+                  const first = Array.isArray(v) ? v[0] : v;
+                  if (first !== undefined) headers[k] = first;
+                }
+                const info = readDlqHeaders(message.headers);
+                if (info) {
+                  const entry: DlqEntry = {
+                    dlqTopic,
+                    dlqPartition: partition,
+                    dlqOffset: message.offset,
+                    timestamp: new Date(Number(message.timestamp)),
+                    key: message.key ?? null,
+                    value: message.value ?? null,
+                    headers,
+                    info,
+                  };
+                  if (matches(entry, filter)) out.push(entry);
+                }
+              }
+              if (BigInt(message.offset) + 1n >= end) remaining.delete(partition);
+              if (remaining.size === 0) resolve();
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect();
+    }
+    out.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.dlqPartition - b.dlqPartition);
+    return filter.limit ? out.slice(0, filter.limit) : out;
+  } finally {
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}

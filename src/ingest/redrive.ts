@@ -1,0 +1,128 @@
+/**
+ * Redrive: an operator's explicit decision to process dead-lettered events again.
+ * Each selected dead-letter record starts a processEvent workflow under a derived
+ * redrive workflow ID (one per dead-letter record, so redriving the same record
+ * twice is rejected by Temporal), flagged as a redrive so the store lets an event
+ * recorded as dead-lettered be applied. An event already applied stays untouched:
+ * the store's claim returns `duplicate`, so a redrive never applies anything twice.
+ */
+import type { Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Config } from '../config';
+import { parseRecord } from '../events/envelope';
+import { redriveWorkflowIdFor, workflowIdFor } from '../events/identity';
+import type { ProcessEventInput, ProcessEventResult } from '../workflows/types';
+import { withoutDlqHeaders } from './dlq';
+import type { DlqEntry } from './dlq-reader';
+import { startEventWorkflow } from './starter';
+
+/** Reasons found before any workflow ran are properties of the record's bytes:
+ * processing it again fails the same way, so they are not redriven. */
+export const REDRIVABLE_REASONS = new Set(['unknown_type', 'invalid_payload', 'handler_failed']);
+
+export type RedriveStatus =
+  | 'started'
+  | 'already_redriven'
+  | 'not_redrivable'
+  | 'would_start'
+  | 'applied'
+  | 'duplicate'
+  | 'failed_again';
+
+export interface RedriveItem {
+  entry: DlqEntry;
+  status: RedriveStatus;
+  workflowId?: string;
+  detail?: string;
+}
+
+export async function redrive(
+  client: Client,
+  config: Config,
+  entries: DlqEntry[],
+  opts: { dryRun?: boolean; wait?: boolean; onItem?: (item: RedriveItem) => void },
+): Promise<RedriveItem[]> {
+  const items: RedriveItem[] = [];
+  const requestedAt = new Date().toISOString();
+  for (const entry of entries) {
+    const item = await redriveOne(client, config, entry, requestedAt, opts);
+    items.push(item);
+    opts.onItem?.(item);
+  }
+  return items;
+}
+
+async function redriveOne(
+  client: Client,
+  config: Config,
+  entry: DlqEntry,
+  requestedAt: string,
+  opts: { dryRun?: boolean; wait?: boolean },
+): Promise<RedriveItem> {
+  const { info } = entry;
+  if (!REDRIVABLE_REASONS.has(info.reason)) {
+    return {
+      entry,
+      status: 'not_redrivable',
+      detail: `${info.reason}: the record itself is bad; fix and re-publish it at the source`,
+    };
+  }
+  if (!entry.value || !info.originalTopic || info.originalPartition === undefined || !info.originalOffset) {
+    return {
+      entry,
+      status: 'not_redrivable',
+      detail: 'dead-letter record lacks its original value or coordinates',
+    };
+  }
+  const parsed = parseRecord(
+    {
+      topic: info.originalTopic,
+      partition: info.originalPartition,
+      offset: info.originalOffset,
+      timestamp: info.originalTimestamp ?? String(entry.timestamp.getTime()),
+      key: entry.key,
+      value: entry.value,
+      headers: withoutDlqHeaders(entry.headers),
+    },
+    { maxEventBytes: config.ingest.maxEventBytes },
+  );
+  if (!parsed.ok) return { entry, status: 'not_redrivable', detail: `${parsed.reason}: ${parsed.error}` };
+  const { event, raw } = parsed;
+  const workflowId = redriveWorkflowIdFor(
+    workflowIdFor(event.source, event.id),
+    entry.dlqPartition,
+    entry.dlqOffset,
+  );
+  if (opts.dryRun) return { entry, status: 'would_start', workflowId };
+  const input: ProcessEventInput = {
+    event: {
+      id: event.id,
+      source: event.source,
+      type: event.type,
+      ...(event.key !== undefined ? { key: event.key } : {}),
+    },
+    message: raw,
+    retry: config.retry,
+    redrive: {
+      dlqTopic: entry.dlqTopic,
+      dlqPartition: entry.dlqPartition,
+      dlqOffset: entry.dlqOffset,
+      requestedAt,
+    },
+  };
+  const started = await startEventWorkflow(client, {
+    workflowId,
+    taskQueue: config.temporal.taskQueue,
+    input,
+  });
+  if (started.outcome === 'duplicate') return { entry, status: 'already_redriven', workflowId };
+  if (!opts.wait) return { entry, status: 'started', workflowId };
+  try {
+    const result = (await client.workflow.getHandle(workflowId).result()) as ProcessEventResult;
+    return { entry, status: result.outcome, workflowId };
+  } catch (err) {
+    if (err instanceof WorkflowFailedError)
+      return { entry, status: 'failed_again', workflowId, detail: err.cause?.message ?? err.message };
+    throw err;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Hands one event to Temporal: starts its processEvent workflow under the event's
+ * dedup-key workflow ID. Temporal's workflow-ID uniqueness is the first dedup
+ * layer: a second start of the same event is rejected while Temporal keeps the
+ * first run (REJECT_DUPLICATE covers closed runs, FAIL covers a running one).
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  type Client,
+} from '@temporalio/client';
+import type { TypedSearchAttributes } from '@temporalio/common';
+import { IdemEventKey, IdemEventType, IdemOutcome, IdemSource } from '../workflows/search-attributes';
+import { PROCESS_EVENT_WORKFLOW, type ProcessEventInput } from '../workflows/types';
+
+export interface StartResult {
+  outcome: 'started' | 'duplicate';
+  workflowId: string;
+  /** Resolves (or rejects) once the workflow has closed; only called when someone waits for it. */
+  closed: () => Promise<unknown>;
+}
+
+/** Keyword search attributes are limited in size; keys longer than this are cut for search only. */
+const MAX_KEYWORD = 256;
+
+export function searchAttributesFor(
+  input: ProcessEventInput,
+): TypedSearchAttributes | { key: unknown; value: unknown }[] {
+  const pairs = [
+    { key: IdemEventType, value: input.event.type.slice(0, MAX_KEYWORD) },
+    { key: IdemSource, value: input.event.source.slice(0, MAX_KEYWORD) },
+    { key: IdemOutcome, value: 'pending' },
+  ];
+  if (input.event.key !== undefined)
+    pairs.push({ key: IdemEventKey, value: input.event.key.slice(0, MAX_KEYWORD) });
+  return pairs;
+}
+
+export async function startEventWorkflow(
+  client: Client,
+  opts: { workflowId: string; taskQueue: string; input: ProcessEventInput },
+): Promise<StartResult> {
+  const { workflowId, taskQueue, input } = opts;
+  const closed = () => client.workflow.getHandle(workflowId).result();
+  try {
+    await client.workflow.start(PROCESS_EVENT_WORKFLOW, {
+      workflowId,
+      taskQueue,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      typedSearchAttributes: searchAttributesFor(input) as never,
+      memo: {
+        kafka: {
+          topic: input.message.topic,
+          partition: input.message.partition,
+          offset: input.message.offset,
+        },
+        ...(input.redrive ? { redrive: input.redrive } : {}),
+      },
+    });
+    return { outcome: 'started', workflowId, closed };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      return { outcome: 'duplicate', workflowId, closed };
+    throw err;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Crashes and rebalances on the real stack: a consumer process killed with SIGKILL
+ * mid-stream and restarted, and a consumer group whose membership changes while
+ * events flow. No event is lost, none is applied twice.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  allCommitted,
+  ceRecord,
+  createPipeline,
+  eventually,
+  ledger,
+  type Pipeline,
+} from '../support/pipeline';
+
+const BIN = path.resolve(__dirname, '..', '..', 'bin', 'idem.js');
+const children: ChildProcess[] = [];
+
+function spawnConsumer(p: Pipeline): ChildProcess {
+  if (!fs.existsSync(path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  }
+  const child = spawn(process.execPath, [BIN, 'consume'], {
+    env: { ...process.env, ...p.env, IDEM_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  return child;
+}
+
+async function appliedCount(p: Pipeline): Promise<number> {
+  const { rows } = await p.db.pool.query<{ n: number }>(
+    "select count(*)::int as n from processed_events where status = 'applied'",
+  );
+  return rows[0]?.n ?? 0;
+}
+
+function ledgerEvents(p: Pipeline, prefix: string, n: number, accounts: number) {
+  const expected: Record<string, number> = {};
+  const messages = Array.from({ length: n }, (_, i) => {
+    const account = `${prefix}-${i % accounts}`;
+    const amount = 1 + ((i * 7919) % 500);
+    const type = i % 5 === 4 ? 'account.debited' : 'account.credited';
+    expected[account] = (expected[account] ?? 0) + (type === 'account.debited' ? -amount : amount);
+    return ceRecord(p.source, { id: `${prefix}-${i}`, type, data: { account, amount } }, account);
+  });
+  return { messages, expected };
+}
+
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+describe('a consumer killed with SIGKILL mid-stream', () => {
+  let p: Pipeline;
+  beforeAll(async () => {
+    p = await createPipeline('crash', { IDEM_ATTEMPT_TIMEOUT_MS: '5000' });
+  }, 60_000);
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  test('and restarted loses nothing and applies nothing twice', async () => {
+    const prefix = `crash-${crypto.randomUUID().slice(0, 8)}`;
+    const { messages, expected } = ledgerEvents(p, prefix, 300, 12);
+    await p.producer.send({ topic: p.topic, messages });
+
+    const first = spawnConsumer(p);
+    await eventually(
+      async () => (await appliedCount(p)) >= 60,
+      90_000,
+      '60 events applied by the first consumer',
+    );
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const atKill = await appliedCount(p);
+    expect(atKill).toBeLessThan(300);
+
+    const second = spawnConsumer(p);
+    await allCommitted(p, undefined, 120_000);
+    await eventually(async () => (await appliedCount(p)) === 300, 120_000, 'all 300 applied');
+    expect(await ledger(p, prefix)).toEqual({ balances: expected, entries: 300 });
+
+    second.kill('SIGTERM');
+    const code = await new Promise((r) => second.once('exit', r));
+    expect(code).toBe(0);
+  }, 300_000);
+});
+
+describe('a consumer group whose membership changes while events flow', () => {
+  let p: Pipeline;
+  beforeAll(async () => {
+    p = await createPipeline('rebalance');
+  }, 60_000);
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  test('hands every event off exactly once across rebalances', async () => {
+    const prefix = `rb-${crypto.randomUUID().slice(0, 8)}`;
+    const { messages, expected } = ledgerEvents(p, prefix, 240, 9);
+    const a = await p.start(['ingester', 'worker']);
+    await p.producer.send({ topic: p.topic, messages: messages.slice(0, 80) });
+    const b = await p.start(['ingester', 'worker']); // joins: rebalance
+    await p.producer.send({ topic: p.topic, messages: messages.slice(80, 160) });
+    await eventually(async () => (await appliedCount(p)) >= 100, 90_000, '100 applied');
+    await a.stop(); // leaves: rebalance, b takes every partition
+    await p.producer.send({ topic: p.topic, messages: messages.slice(160) });
+    await allCommitted(p, undefined, 120_000);
+    await eventually(async () => (await appliedCount(p)) === 240, 120_000, 'all 240 applied');
+    expect(await ledger(p, prefix)).toEqual({ balances: expected, entries: 240 });
+    expect(b.ingester).toBeDefined();
+  }, 300_000);
+});

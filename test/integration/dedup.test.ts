@@ -1,0 +1,114 @@
+/**
+ * Exactly-once on the real stack: the same event delivered many times (same and
+ * different partitions, before and after it completed) is applied once; and when
+ * Temporal has forgotten the workflow, the store's layer still holds.
+ */
+import crypto from 'node:crypto';
+import type { IdemProcess } from '../../src/app';
+import { workflowIdFor } from '../../src/events/identity';
+import {
+  allCommitted,
+  ceRecord,
+  createPipeline,
+  eventually,
+  ledger,
+  metricValue,
+  type Pipeline,
+} from '../support/pipeline';
+
+let p: Pipeline;
+let proc: IdemProcess;
+
+beforeAll(async () => {
+  p = await createPipeline('dedup');
+  proc = await p.start();
+}, 120_000);
+
+afterAll(async () => {
+  await p?.close();
+});
+
+test('one event delivered eight times, on two partitions, before and after completion, applies once', async () => {
+  const acct = `acct-${crypto.randomUUID()}`;
+  const dup = { id: crypto.randomUUID(), type: 'account.credited', data: { account: acct, amount: 1000 } };
+  const others = Array.from({ length: 20 }, (_, i) => ({
+    id: crypto.randomUUID(),
+    type: i % 4 === 0 ? 'account.debited' : 'account.credited',
+    data: { account: acct, amount: 10 + i },
+  }));
+  // Five copies at once: three on partition 0, two on partition 1, mixed with other events.
+  await p.producer.send({
+    topic: p.topic,
+    messages: [
+      ceRecord(p.source, dup, acct, 0),
+      ...others.slice(0, 10).map((e) => ceRecord(p.source, e, acct, 0)),
+      ceRecord(p.source, dup, acct, 1),
+      ceRecord(p.source, dup, acct, 0),
+      ...others.slice(10).map((e) => ceRecord(p.source, e, acct, 1)),
+      ceRecord(p.source, dup, acct, 1),
+      ceRecord(p.source, dup, acct, 0),
+    ],
+  });
+  const handle = p.temporal.workflow.getHandle(workflowIdFor(p.source, dup.id));
+  await eventually(
+    async () => (await handle.describe()).status.name === 'COMPLETED',
+    60_000,
+    'first run to complete',
+  );
+  // Three more copies after it completed, one on a third partition.
+  await p.producer.send({
+    topic: p.topic,
+    messages: [0, 1, 2].map((part) => ceRecord(p.source, dup, acct, part)),
+  });
+  await allCommitted(p);
+
+  const expected =
+    1000 + others.reduce((s, e) => s + (e.type === 'account.debited' ? -e.data.amount : e.data.amount), 0);
+  await eventually(async () => (await ledger(p, acct)).entries === 21, 60_000, 'all effects');
+  expect(await ledger(p, acct)).toEqual({ balances: { [acct]: expected }, entries: 21 });
+  const row = await p.db.pool.query('select status from processed_events where event_id = $1', [
+    workflowIdFor(p.source, dup.id),
+  ]);
+  expect(row.rows).toEqual([{ status: 'applied' }]);
+  expect(await metricValue(proc, 'idem_duplicates_total', 'layer="temporal"')).toBe(7);
+  expect(await handle.result()).toMatchObject({ outcome: 'applied' });
+}, 180_000);
+
+test("when Temporal has forgotten the workflow, a redelivery is caught by the store's layer", async () => {
+  const acct = `acct-${crypto.randomUUID()}`;
+  const e = { id: crypto.randomUUID(), type: 'account.credited', data: { account: acct, amount: 777 } };
+  const workflowId = workflowIdFor(p.source, e.id);
+  await p.producer.send({ topic: p.topic, messages: [ceRecord(p.source, e, acct)] });
+  const handle = p.temporal.workflow.getHandle(workflowId);
+  await eventually(async () => (await handle.describe()).status.name === 'COMPLETED', 60_000, 'first run');
+
+  // As after the namespace retention: the workflow ID is free again in Temporal.
+  await p.temporal.workflowService.deleteWorkflowExecution({
+    namespace: p.config.temporal.namespace,
+    workflowExecution: { workflowId },
+  });
+  await eventually(
+    async () =>
+      handle.describe().then(
+        () => false,
+        () => true,
+      ),
+    60_000,
+    'workflow deletion',
+  );
+  const storeDupsBefore = await metricValue(proc, 'idem_duplicates_total', 'layer="store"');
+  await p.producer.send({ topic: p.topic, messages: [ceRecord(p.source, e, acct)] });
+  // A new run starts (Temporal no longer knows the ID) and the store reports a duplicate.
+  await eventually(
+    async () => {
+      const d = await handle.describe().catch(() => undefined);
+      return d?.status.name === 'COMPLETED';
+    },
+    60_000,
+    'second run',
+  );
+  expect(await handle.result()).toMatchObject({ outcome: 'duplicate' });
+  await allCommitted(p);
+  expect(await ledger(p, acct)).toEqual({ balances: { [acct]: 777 }, entries: 1 });
+  expect(await metricValue(proc, 'idem_duplicates_total', 'layer="store"')).toBe(storeDupsBefore + 1);
+}, 180_000);

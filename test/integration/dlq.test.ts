@@ -1,0 +1,137 @@
+/**
+ * Bad input on the real stack: malformed records and unknown types land in the
+ * dead-letter topic with the right reason while the rest of the partition flows;
+ * a redelivered copy of a dead-lettered event adds no second record.
+ */
+import crypto from 'node:crypto';
+import { workflowIdFor } from '../../src/events/identity';
+import {
+  allCommitted,
+  ceRecord,
+  createPipeline,
+  eventually,
+  ledger,
+  readAll,
+  type Pipeline,
+} from '../support/pipeline';
+
+let p: Pipeline;
+
+beforeAll(async () => {
+  p = await createPipeline('dlq', { IDEM_MAX_EVENT_BYTES: '4096' });
+  await p.start();
+}, 120_000);
+
+afterAll(async () => {
+  await p?.close();
+});
+
+test('bad records are dead-lettered with their reason; good ones around them are applied', async () => {
+  const acct = `acct-${crypto.randomUUID()}`;
+  const good = (i: number) =>
+    ceRecord(
+      p.source,
+      { id: `good-${acct}-${i}`, type: 'account.credited', data: { account: acct, amount: 100 } },
+      acct,
+      0,
+    );
+  const unknown = { id: crypto.randomUUID(), type: 'account.closed', data: { account: acct } };
+  const bad: {
+    key: string;
+    value: Buffer | string;
+    headers?: Record<string, string>;
+    partition: number;
+    expect: string;
+  }[] = [
+    { key: 'x', value: 'this is not json', partition: 0, expect: 'invalid_envelope' },
+    {
+      key: 'x',
+      value: JSON.stringify({ specversion: '1.0', source: 's', type: 't' }),
+      partition: 0,
+      expect: 'invalid_envelope',
+    },
+    {
+      key: 'x',
+      value: JSON.stringify({ specversion: '1.0', source: 's', type: 't', id: 'x'.repeat(1001) }),
+      partition: 0,
+      expect: 'invalid_envelope',
+    },
+    {
+      key: 'x',
+      value: JSON.stringify({ specversion: '0.3', source: 's', type: 't', id: '1' }),
+      partition: 0,
+      expect: 'invalid_envelope',
+    },
+    {
+      key: 'x',
+      value: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+      partition: 0,
+      expect: 'invalid_utf8',
+    },
+    {
+      key: 'x',
+      value: JSON.stringify({ id: 'big', type: 't', pad: 'y'.repeat(5000) }),
+      partition: 0,
+      expect: 'too_large',
+    },
+  ];
+  await p.producer.send({
+    topic: p.topic,
+    messages: [
+      good(0),
+      ...bad.map(({ key, value, partition }) => ({ key, value, partition })),
+      good(1),
+      ceRecord(p.source, unknown, acct, 0),
+      good(2),
+    ],
+  });
+  await allCommitted(p);
+  await eventually(
+    async () => (await readAll(p.kafka, p.dlqTopic)).length === 7,
+    60_000,
+    '7 dead-letter records',
+  );
+  expect(
+    await eventually(
+      async () => ((await ledger(p, acct)).entries === 3 ? ledger(p, acct) : undefined),
+      60_000,
+    ),
+  ).toEqual({
+    balances: { [acct]: 300 },
+    entries: 3,
+  });
+
+  const dlq = await readAll(p.kafka, p.dlqTopic);
+  const reasons = dlq.map((r) => r.headers['idem-reason']).sort();
+  expect(reasons).toEqual([...bad.map((b) => b.expect), 'unknown_type'].sort());
+  for (const r of dlq) {
+    expect(r.headers['idem-original-topic']).toBe(p.topic);
+    expect(r.headers['idem-original-partition']).toBe('0');
+    expect(r.headers['idem-original-offset']).toMatch(/^\d+$/);
+    expect(r.headers['idem-error']?.length).toBeGreaterThan(0);
+  }
+  // Original key and value are kept unchanged.
+  const notJson = dlq.find((r) => r.value === 'this is not json');
+  expect(notJson?.key).toBe('x');
+  const unknownRecord = dlq.find((r) => r.headers['idem-reason'] === 'unknown_type');
+  expect(unknownRecord?.headers['idem-workflow-id']).toBe(workflowIdFor(p.source, unknown.id));
+  expect(unknownRecord?.headers['idem-attempts']).toBe('1');
+  expect(JSON.parse(unknownRecord?.value ?? '{}')).toMatchObject({ id: unknown.id, type: 'account.closed' });
+  const handle = p.temporal.workflow.getHandle(workflowIdFor(p.source, unknown.id));
+  expect((await handle.describe()).status.name).toBe('FAILED');
+
+  // Redelivered copies of the dead-lettered event: duplicates, no second record.
+  await p.producer.send({
+    topic: p.topic,
+    messages: [ceRecord(p.source, unknown, acct, 0), ceRecord(p.source, unknown, acct, 1)],
+  });
+  await allCommitted(p);
+  expect(
+    (await readAll(p.kafka, p.dlqTopic)).filter((r) => r.headers['idem-reason'] === 'unknown_type'),
+  ).toHaveLength(1);
+  const row = await p.db.pool.query(
+    'select status, dead_lettered_count from processed_events where event_id = $1',
+    [workflowIdFor(p.source, unknown.id)],
+  );
+  expect(row.rows).toEqual([{ status: 'dead_lettered', dead_lettered_count: 1 }]);
+}, 180_000);

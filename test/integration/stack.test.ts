@@ -1,0 +1,124 @@
+/**
+ * The foundation's vertical slice on the real stack: a CloudEvent through Kafka,
+ * a workflow whose ID is the event's dedup key, an activity writing to
+ * PostgreSQL, and Temporal rejecting a second start of the same ID.
+ */
+import crypto from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../../src/activities';
+import { defaultRegistry } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { parseRecord } from '../../src/events/envelope';
+import { workflowIdFor } from '../../src/events/identity';
+import { stackStatus } from '../../src/stack/stack';
+import { httpOk } from '../../src/stack/temporal';
+import { workflowBundle } from '../../src/testing';
+import { PROCESS_EVENT_WORKFLOW, type ProcessEventInput } from '../../src/workflows/types';
+import { ceRecord, createPipeline, eventually, type Pipeline } from '../support/pipeline';
+
+let p: Pipeline;
+
+beforeAll(async () => {
+  p = await createPipeline('stack');
+}, 60_000);
+
+afterAll(async () => {
+  await p?.close();
+});
+
+test('all three servers and Temporal Web answer', async () => {
+  const status = await stackStatus(loadConfig());
+  expect(status.map((c) => [c.name, c.healthy])).toEqual([
+    ['kafka', true],
+    ['temporal', true],
+    ['temporal-web', true],
+    ['postgres', true],
+  ]);
+  expect(await httpOk(loadConfig().temporal.webUrl)).toBe(true);
+});
+
+test('a CloudEvent from Kafka becomes one workflow that writes PostgreSQL; a second start is rejected', async () => {
+  const id = crypto.randomUUID();
+  await p.producer.send({
+    topic: p.topic,
+    messages: [
+      ceRecord(
+        p.source,
+        { id, type: 'account.credited', data: { account: `acct-${id}`, amount: 250 } },
+        'k1',
+      ),
+    ],
+  });
+
+  // Read it back with a plain kafkajs consumer.
+  const consumer = p.kafka.consumer({ groupId: `slice-${id}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: p.topic, fromBeginning: true });
+  const input = await new Promise<ProcessEventInput>((resolve, reject) => {
+    consumer
+      .run({
+        eachMessage: async ({ topic, partition, message }) => {
+          const parsed = parseRecord(
+            {
+              topic,
+              partition,
+              offset: message.offset,
+              timestamp: message.timestamp,
+              key: message.key,
+              value: message.value,
+              headers: message.headers,
+            },
+            { maxEventBytes: 262_144 },
+          );
+          if (!parsed.ok) return reject(new Error(parsed.error));
+          resolve({
+            event: { id: parsed.event.id, source: parsed.event.source, type: parsed.event.type },
+            message: parsed.raw,
+            retry: p.config.retry,
+          });
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+
+  const workflowId = workflowIdFor(p.source, id);
+  const connection = await NativeConnection.connect({ address: p.config.temporal.address });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: p.config.temporal.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({
+      pool: p.db.pool,
+      registry: defaultRegistry(),
+      dlq: { publish: async () => ({ topic: p.dlqTopic, partition: 0, offset: '0' }) },
+      maxEventBytes: 262_144,
+      outboxTopic: p.config.kafka.outboxTopic,
+    }),
+  });
+  const start = () =>
+    p.temporal.workflow.start(PROCESS_EVENT_WORKFLOW, {
+      workflowId,
+      taskQueue: p.config.temporal.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
+  try {
+    await worker.runUntil(async () => {
+      const handle = await start();
+      expect(await handle.result()).toMatchObject({ outcome: 'applied' });
+    });
+  } finally {
+    await connection.close();
+  }
+  await expect(start()).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+
+  const { rows } = await p.db.pool.query('select account, amount from ledger_entries where event_id = $1', [
+    workflowId,
+  ]);
+  expect(rows).toEqual([{ account: `acct-${id}`, amount: '250' }]);
+  await eventually(
+    async () => (await p.temporal.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',
+  );
+}, 120_000);
