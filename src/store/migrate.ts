@@ -48,7 +48,10 @@ export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<string[
       await client.query('begin');
       try {
         await client.query(m.sql);
-        await client.query('insert into idem_migrations (version, name) values ($1, $2)', [m.version, m.name]);
+        await client.query('insert into idem_migrations (version, name) values ($1, $2)', [
+          m.version,
+          m.name,
+        ]);
         await client.query('commit');
       } catch (err) {
         await client.query('rollback');

@@ -1,0 +1,167 @@
+/**
+ * applyEvent: the event's side effects, exactly once, in one PostgreSQL
+ * transaction with its dedup record.
+ *
+ *   begin
+ *   claimEvent            -- duplicate? roll back, return 'duplicate'
+ *   handler(tx, data)     -- the event type's side effects, outbox rows via emit
+ *   commit                -- effects, dedup record and outbox rows together
+ *
+ * The claim comes first, before the handler lookup and payload validation, so a
+ * duplicate is always a duplicate: an event applied before its type lost its
+ * handler, or before its schema got stricter, is skipped rather than failed.
+ */
+import { Context } from '@temporalio/activity';
+import type { Pool, PoolClient } from 'pg';
+
+import { InvalidEnvelopeError, UnknownEventTypeError } from '../errors';
+import { parseRawMessage } from '../events/envelope';
+import { workflowIdFor } from '../events/identity';
+import type { IdemEvent } from '../events/types';
+import { claimEvent } from '../store/sql/claim-event';
+import { insertOutbox } from '../store/sql/insert-outbox';
+import type { ApplyEventInput, ApplyEventResult } from '../workflows/types';
+import { toApplicationFailure } from './failure';
+import type { HandlerContext, HandlerRegistry, OutgoingEvent } from './handlers/registry';
+
+/** Optional counters; prom-client Counters fit. */
+export interface ApplyEventMetrics {
+  applied?: { inc(labels: { type: string }): void };
+  duplicates?: { inc(labels: { layer: string }): void };
+}
+
+export interface ApplyEventDeps {
+  pool: Pool;
+  registry: HandlerRegistry;
+  /** The ingester's limit (`IDEM_MAX_EVENT_BYTES`): both sides must agree on what parses. */
+  maxEventBytes: number;
+  /** Topic of outbox events that name none (`IDEM_OUTBOX_TOPIC`). */
+  outboxTopic: string;
+  /** CloudEvents `source` of outbox events that name none. @default idem */
+  outboxSource?: string;
+  metrics?: ApplyEventMetrics;
+}
+
+export const DEFAULT_OUTBOX_SOURCE = 'idem';
+
+export function createApplyEvent(
+  deps: ApplyEventDeps,
+): (input: ApplyEventInput) => Promise<ApplyEventResult> {
+  return async function applyEvent(input) {
+    const { info } = Context.current();
+    const parsed = parseRawMessage(input.message, { maxEventBytes: deps.maxEventBytes });
+    if (!parsed.ok) {
+      // The ingester parsed this record before starting the workflow; failing here
+      // means the configurations differ (e.g. IDEM_MAX_EVENT_BYTES) or the record
+      // came from a redrive. Keep the parser's own reason (too_large, ...).
+      throw toApplicationFailure(new InvalidEnvelopeError(parsed.error), info.attempt, parsed.reason);
+    }
+    try {
+      return await applyParsed(deps, parsed.event, input, info);
+    } catch (err) {
+      throw toApplicationFailure(err, info.attempt);
+    }
+  };
+}
+
+async function applyParsed(
+  deps: ApplyEventDeps,
+  event: IdemEvent,
+  input: ApplyEventInput,
+  info: Context['info'],
+): Promise<ApplyEventResult> {
+  // THE DEDUP KEY (src/events/identity.ts): processed_events.event_id is the event's workflow ID.
+  const eventId = workflowIdFor(event.source, event.id);
+  const client = await deps.pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    const claim = await claimEvent(client, {
+      eventId,
+      source: event.source,
+      id: event.id,
+      type: event.type,
+      eventKey: event.key ?? null,
+      attempt: info.attempt,
+      workflowId: info.workflowExecution?.workflowId ?? null,
+      runId: info.workflowExecution?.runId ?? null,
+      kafkaTopic: input.message.topic,
+      kafkaPartition: input.message.partition,
+      kafkaOffset: input.message.offset,
+      redrive: input.redrive,
+    });
+    if (!claim.claimed) {
+      await client.query('rollback');
+      deps.metrics?.duplicates?.inc({ layer: 'store' });
+      return { outcome: 'duplicate', outboxCount: 0 };
+    }
+
+    const handler = deps.registry.get(event.type);
+    if (!handler) {
+      const known = deps.registry.types();
+      throw new UnknownEventTypeError(
+        `no handler is registered for event type "${event.type}"` +
+          (known.length > 0 ? ` (registered: ${known.join(', ')})` : ' (no handlers are registered)'),
+      );
+    }
+
+    const outbox = outboxWriter(deps, client, eventId);
+    const ctx: HandlerContext = {
+      tx: client,
+      event,
+      eventId,
+      attempt: info.attempt,
+      redrive: input.redrive,
+      emit: outbox.emit,
+    };
+    await handler.run(ctx);
+    outbox.close();
+
+    const commit = await client.query('commit');
+    // PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK, not an
+    // error: a handler swallowed a failed statement. Nothing was written.
+    if (commit.command !== 'COMMIT') {
+      throw new Error(
+        `the transaction of event type "${event.type}" was rolled back at commit: ` +
+          'a statement failed inside the handler and the error was caught (use a savepoint to recover from SQL errors)',
+      );
+    }
+    deps.metrics?.applied?.inc({ type: event.type });
+    return { outcome: 'applied', outboxCount: outbox.count() };
+  } catch (err) {
+    await client.query('rollback').catch((rollbackErr: unknown) => {
+      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+    });
+    throw err;
+  } finally {
+    // A client whose rollback failed is destroyed, not returned to the pool mid-transaction.
+    client.release(broken);
+  }
+}
+
+function outboxWriter(deps: ApplyEventDeps, tx: PoolClient, eventId: string) {
+  let count = 0;
+  let closed = false;
+  return {
+    async emit(out: OutgoingEvent): Promise<void> {
+      if (closed) throw new Error('emit() was called after the handler returned; await every emit()');
+      if (typeof out.type !== 'string' || out.type === '') {
+        throw new TypeError('emit(): type must be a non-empty string');
+      }
+      await insertOutbox(tx, {
+        topic: out.topic ?? deps.outboxTopic,
+        messageKey: out.key ?? null,
+        type: out.type,
+        source: out.source ?? deps.outboxSource ?? DEFAULT_OUTBOX_SOURCE,
+        subject: out.subject ?? null,
+        data: out.data,
+        causedBy: eventId,
+      });
+      count++;
+    },
+    close(): void {
+      closed = true;
+    },
+    count: () => count,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * deadLetter: the last step of a failed event. Records the failure on the dedup
+ * row, then publishes the original record unchanged (key, value, headers) to
+ * `<topic>.dlq` with `idem-*` headers saying why.
+ *
+ * Retries: the activity may run more than once for one failure (a lost
+ * completion, Kafka briefly down). The dedup row keeps the run that
+ * dead-lettered the event and where that run published: a retry of the same run
+ * neither counts the failure again nor, once the publish is recorded, publishes
+ * again. The remaining at-least-once window is a crash (or a failed update)
+ * between Kafka's ack of the DLQ record and the update that records it: the retry
+ * then publishes a second copy. A redrive of either copy is safe (the store
+ * applies an event at most once), and `idem-run-id` tells the copies apart.
+ */
+import { Context } from '@temporalio/activity';
+import type { Pool } from 'pg';
+
+import { dlqTopicFor } from '../config';
+import { rawToKafkaParts } from '../events/envelope';
+import { workflowIdFor } from '../events/identity';
+import { dlqHeaders, withoutDlqHeaders, type DlqPublisher } from '../ingest/dlq';
+import { markDeadLettered } from '../store/sql/mark-dead-lettered';
+import { recordDeadLetterPublished } from '../store/sql/record-dead-letter-published';
+import type { DeadLetterInput, DeadLetterResult } from '../workflows/types';
+
+/** Optional counters; prom-client Counters fit. */
+export interface DeadLetterMetrics {
+  deadLettered?: { inc(labels: { reason: string; stage: string }): void };
+}
+
+export interface DeadLetterDeps {
+  pool: Pool;
+  dlq: DlqPublisher;
+  metrics?: DeadLetterMetrics;
+  /** Clock for `idem-dead-lettered-at`. @default () => new Date() */
+  now?: () => Date;
+}
+
+/** processed_events.last_error keeps this much of the error text. */
+const MAX_STORED_ERROR_LENGTH = 10_000;
+
+export function createDeadLetter(
+  deps: DeadLetterDeps,
+): (input: DeadLetterInput) => Promise<DeadLetterResult> {
+  return async function deadLetter(input) {
+    const { info } = Context.current();
+    const { event, message } = input;
+    const workflowId = info.workflowExecution?.workflowId;
+    const runId = info.workflowExecution?.runId;
+    // THE DEDUP KEY (src/events/identity.ts), not the workflow ID: a redrive runs
+    // under its own workflow ID but marks the same row.
+    const eventId = workflowIdFor(event.source, event.id);
+
+    const mark = await markDeadLettered(deps.pool, {
+      eventId,
+      source: event.source,
+      id: event.id,
+      type: event.type,
+      eventKey: event.key ?? null,
+      attempts: input.attempts,
+      workflowId: workflowId ?? null,
+      runId: runId ?? null,
+      kafkaTopic: message.topic,
+      kafkaPartition: message.partition,
+      kafkaOffset: message.offset,
+      reason: input.reason,
+      error: input.error.slice(0, MAX_STORED_ERROR_LENGTH),
+    });
+    if (mark.status === 'dead_lettered' && mark.published) {
+      // A retry of this run: the record is already in the DLQ.
+      return mark.published;
+    }
+    if (mark.status === 'applied') {
+      // The effects are committed (for example the last attempt committed but its
+      // completion was lost, or another run applied the event meanwhile). The row
+      // stays 'applied'; the record still goes to the DLQ because this run failed,
+      // and redriving it is a harmless duplicate.
+      Context.current().log.warn('dead-lettering an event that is already applied', {
+        eventId,
+        reason: input.reason,
+      });
+    }
+
+    const parts = rawToKafkaParts(message);
+    const published = await deps.dlq.publish({
+      topic: dlqTopicFor(message.topic),
+      key: parts.key,
+      value: parts.value,
+      headers: {
+        ...withoutDlqHeaders(parts.headers),
+        ...dlqHeaders({
+          reason: input.reason,
+          error: input.error,
+          attempts: input.attempts,
+          originalTopic: message.topic,
+          originalPartition: message.partition,
+          originalOffset: message.offset,
+          originalTimestamp: message.timestamp,
+          workflowId,
+          runId,
+          deadLetteredAt: (deps.now ?? (() => new Date()))(),
+          eventId: event.id,
+          eventSource: event.source,
+          eventType: event.type,
+        }),
+      },
+    });
+    if (mark.status === 'dead_lettered') {
+      await recordDeadLetterPublished(deps.pool, { eventId, runId: runId ?? null, ...published });
+    }
+    deps.metrics?.deadLettered?.inc({ reason: input.reason, stage: 'workflow' });
+    return published;
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * How activity errors reach the workflow: an ApplicationFailure whose `type` is
+ * the error's name, `nonRetryable` when the error is not retriable, and details
+ * `[ApplyFailureDetails]` so the workflow dead-letters with the right reason and
+ * attempt count.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+
+import { IdemError, InvalidEnvelopeError, InvalidPayloadError, UnknownEventTypeError } from '../errors';
+import type { DlqReason } from '../events/types';
+import type { ApplyFailureDetails } from '../workflows/types';
+
+/** The DLQ reason of an error; anything not classified is a handler failure. */
+export function reasonOf(err: unknown): DlqReason {
+  if (err instanceof UnknownEventTypeError) return 'unknown_type';
+  if (err instanceof InvalidPayloadError) return 'invalid_payload';
+  if (err instanceof InvalidEnvelopeError) return 'invalid_envelope';
+  return 'handler_failed';
+}
+
+/**
+ * The ApplicationFailure to throw for `err`. IdemErrors keep their retry flag;
+ * an ApplicationFailure thrown by a handler keeps its type and flag; any other
+ * error (a bug, PostgreSQL down, a timeout of an HTTP call) is retryable.
+ */
+export function toApplicationFailure(
+  err: unknown,
+  attempt: number,
+  reason = reasonOf(err),
+): ApplicationFailure {
+  const details: ApplyFailureDetails = { reason, attempt };
+  if (err instanceof ApplicationFailure) {
+    return ApplicationFailure.create({
+      type: err.type ?? 'Error',
+      message: err.message,
+      nonRetryable: err.nonRetryable ?? false,
+      details: [details],
+      cause: err,
+    });
+  }
+  if (err instanceof Error) {
+    const retriable = err instanceof IdemError ? err.retriable : true;
+    return ApplicationFailure.create({
+      type: err.name,
+      message: err.message,
+      nonRetryable: !retriable,
+      details: [details],
+      cause: err,
+    });
+  }
+  return ApplicationFailure.create({
+    type: 'Error',
+    message: String(err),
+    nonRetryable: false,
+    details: [details],
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * The demo domain: a ledger. `account.credited` and `account.debited` carry
+ * `data: { account: string, amount: integer cents > 0 }`. Each applied event
+ * inserts one ledger entry (keyed by the event's dedup key, so a duplicate that
+ * slipped through both dedup layers would fail on the primary key) and moves the
+ * account's balance; a duplicate applied twice would show at once in the balances.
+ *
+ * Choice: a debit may take a balance below zero. The demo is about exactly-once
+ * effects, not about business rules; a real ledger would throw a
+ * PermanentHandlerError here to dead-letter the debit.
+ *
+ * Every applied event also emits `account.balance_changed` to the outbox, so the
+ * demo shows the relay at work.
+ */
+import { z } from 'zod';
+
+import { addToBalance } from '../../store/sql/add-to-balance';
+import { insertLedgerEntry } from '../../store/sql/insert-ledger-entry';
+import { defineHandler, type HandlerContext, type HandlerRegistry } from './registry';
+
+export const ACCOUNT_CREDITED = 'account.credited';
+export const ACCOUNT_DEBITED = 'account.debited';
+export const BALANCE_CHANGED = 'account.balance_changed';
+
+// Unknown members are ignored: a plain JSON event without a `data` member hands
+// the whole object (with its `id` and `type`) to the handler.
+export const ledgerDataSchema = z.object({
+  account: z.string().min(1).max(200),
+  /** Cents, positive; the event type gives the sign. */
+  amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+
+export type LedgerData = z.infer<typeof ledgerDataSchema>;
+
+/** The `data` of an `account.balance_changed` outbox event. */
+export interface BalanceChanged {
+  account: string;
+  /** Signed change in cents. */
+  delta: number;
+  /** Balance after the change, in cents. */
+  balance: number;
+  /** Dedup key of the event that caused the change. */
+  causedBy: string;
+}
+
+async function apply(ctx: HandlerContext, account: string, delta: number): Promise<void> {
+  await insertLedgerEntry(ctx.tx, { eventId: ctx.eventId, account, amount: delta });
+  const balance = await addToBalance(ctx.tx, account, delta);
+  const data: BalanceChanged = { account, delta, balance, causedBy: ctx.eventId };
+  await ctx.emit({ type: BALANCE_CHANGED, data, key: account, subject: account });
+}
+
+export const accountCredited = defineHandler(ACCOUNT_CREDITED, ledgerDataSchema, (ctx, d) =>
+  apply(ctx, d.account, d.amount),
+);
+
+export const accountDebited = defineHandler(ACCOUNT_DEBITED, ledgerDataSchema, (ctx, d) =>
+  apply(ctx, d.account, -d.amount),
+);
+
+/** Adds the ledger handlers to a registry; returns it. */
+export function registerLedgerHandlers(registry: HandlerRegistry): HandlerRegistry {
+  return registry.add(accountCredited, accountDebited);
+}

@@ -1,0 +1,39 @@
+/**
+ * The activities of the processEvent workflow, built from injected dependencies
+ * (STYLE.md 2): the worker wires a real pool and Kafka producer, tests their own.
+ * Workflows import only the type: `import type { Activities } from '../activities'`.
+ */
+import type { Pool } from 'pg';
+
+import type { DlqPublisher } from '../ingest/dlq';
+import { createApplyEvent, type ApplyEventMetrics } from './apply-event';
+import { createDeadLetter, type DeadLetterMetrics } from './dead-letter';
+import type { HandlerRegistry } from './handlers/registry';
+
+export type ActivityMetrics = ApplyEventMetrics & DeadLetterMetrics;
+
+export interface ActivityDeps {
+  pool: Pool;
+  /** Handlers of the event types this worker applies. */
+  registry: HandlerRegistry;
+  /** Where deadLetter publishes (`<topic>.dlq`). */
+  dlq: DlqPublisher;
+  /** `IDEM_MAX_EVENT_BYTES`, the same limit the ingester applies. */
+  maxEventBytes: number;
+  /** `IDEM_OUTBOX_TOPIC`: where emitted events go unless they name a topic. */
+  outboxTopic: string;
+  /** CloudEvents `source` of emitted events unless they name one. @default idem */
+  outboxSource?: string;
+  /** Counters (`applied{type}`, `duplicates{layer}`, `deadLettered{reason,stage}`); the Metrics of
+   * src/observability/metrics.ts fits. */
+  metrics?: ActivityMetrics;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    applyEvent: createApplyEvent(deps),
+    deadLetter: createDeadLetter(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,202 @@
+/**
+ * The dead-letter topic `<topic>.dlq`: records land there with the original key,
+ * value and headers unchanged, plus `idem-*` headers saying why. Keeping the key
+ * keeps the record on the same DLQ partition as its key's other records.
+ *
+ * Two writers share this module: the ingester (records rejected before any
+ * workflow: invalid envelope, too large, not UTF-8; no workflow ID) and the
+ * deadLetter activity (events that failed processing).
+ */
+import type { Producer } from 'kafkajs';
+
+import type { DlqReason } from '../events/types';
+
+export interface DlqRecord {
+  topic: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string | Buffer>;
+}
+
+export interface DlqPublishResult {
+  topic: string;
+  partition: number;
+  /** Offset of the record in the dead-letter topic, as a decimal string. */
+  offset: string;
+}
+
+export interface DlqPublisher {
+  /** Resolves once the record is durably written (all in-sync replicas). */
+  publish(record: DlqRecord): Promise<DlqPublishResult>;
+}
+
+/** Header names; operators and `idem dlq` rely on them. */
+export const DLQ_HEADERS = {
+  reason: 'idem-reason',
+  error: 'idem-error',
+  attempts: 'idem-attempts',
+  originalTopic: 'idem-original-topic',
+  originalPartition: 'idem-original-partition',
+  originalOffset: 'idem-original-offset',
+  originalTimestamp: 'idem-original-timestamp',
+  workflowId: 'idem-workflow-id',
+  runId: 'idem-run-id',
+  deadLetteredAt: 'idem-dead-lettered-at',
+  eventId: 'idem-event-id',
+  eventSource: 'idem-event-source',
+  eventType: 'idem-event-type',
+} as const;
+
+/** Prefix of every header idem adds. */
+export const DLQ_HEADER_PREFIX = 'idem-';
+
+/** `idem-error` is cut to this many characters (Kafka headers are not the place for stack traces). */
+export const MAX_DLQ_ERROR_LENGTH = 1000;
+
+export interface DlqHeaderFields {
+  reason: DlqReason;
+  error: string;
+  /** Processing attempts made; 0 for records rejected before any workflow. */
+  attempts: number;
+  originalTopic: string;
+  originalPartition: number;
+  originalOffset: string;
+  /** Kafka timestamp of the original record (ms since the epoch, decimal string). */
+  originalTimestamp?: string;
+  workflowId?: string;
+  runId?: string;
+  /** @default now */
+  deadLetteredAt?: Date;
+  /** The event's identity and type, when the envelope could be parsed (for redrive filters). */
+  eventId?: string;
+  eventSource?: string;
+  eventType?: string;
+}
+
+/** The `idem-*` headers of a dead-lettered record. Spread them after the original headers. */
+export function dlqHeaders(f: DlqHeaderFields): Record<string, string> {
+  const h: Record<string, string> = {
+    [DLQ_HEADERS.reason]: f.reason,
+    [DLQ_HEADERS.error]: truncate(f.error, MAX_DLQ_ERROR_LENGTH),
+    [DLQ_HEADERS.attempts]: String(f.attempts),
+    [DLQ_HEADERS.originalTopic]: f.originalTopic,
+    [DLQ_HEADERS.originalPartition]: String(f.originalPartition),
+    [DLQ_HEADERS.originalOffset]: f.originalOffset,
+    [DLQ_HEADERS.deadLetteredAt]: (f.deadLetteredAt ?? new Date()).toISOString(),
+  };
+  const optional: [string, string | undefined][] = [
+    [DLQ_HEADERS.originalTimestamp, f.originalTimestamp],
+    [DLQ_HEADERS.workflowId, f.workflowId],
+    [DLQ_HEADERS.runId, f.runId],
+    [DLQ_HEADERS.eventId, f.eventId],
+    [DLQ_HEADERS.eventSource, f.eventSource],
+    [DLQ_HEADERS.eventType, f.eventType],
+  ];
+  for (const [name, value] of optional) if (value !== undefined) h[name] = value;
+  return h;
+}
+
+/**
+ * The original headers without idem's own: a record that was dead-lettered
+ * before (and redriven) carries stale `idem-*` headers that must not mix with the
+ * new ones.
+ */
+export function withoutDlqHeaders<V>(headers: Record<string, V>): Record<string, V> {
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name]) => !name.toLowerCase().startsWith(DLQ_HEADER_PREFIX)),
+  );
+}
+
+/** A header value as kafkajs hands it over when reading. */
+export type ReadHeaderValue = Buffer | string | (Buffer | string)[] | undefined;
+
+export interface ReadDlqHeaders {
+  /** A DlqReason, or whatever a newer writer put there. */
+  reason: string;
+  error: string;
+  /** NaN-free: 0 when missing or malformed. */
+  attempts: number;
+  originalTopic?: string;
+  originalPartition?: number;
+  originalOffset?: string;
+  originalTimestamp?: string;
+  workflowId?: string;
+  runId?: string;
+  deadLetteredAt?: Date;
+  eventId?: string;
+  eventSource?: string;
+  eventType?: string;
+}
+
+/** Parses the `idem-*` headers of a DLQ record back; undefined when it has no `idem-reason`. */
+export function readDlqHeaders(
+  headers: Record<string, ReadHeaderValue> | undefined,
+): ReadDlqHeaders | undefined {
+  const text = (name: string): string | undefined => {
+    const raw = headers?.[name];
+    const v = Array.isArray(raw) ? raw[0] : raw;
+    return v === undefined ? undefined : Buffer.isBuffer(v) ? v.toString('utf8') : v;
+  };
+  const reason = text(DLQ_HEADERS.reason);
+  if (reason === undefined) return undefined;
+  const out: ReadDlqHeaders = {
+    reason,
+    error: text(DLQ_HEADERS.error) ?? '',
+    attempts: toInt(text(DLQ_HEADERS.attempts)) ?? 0,
+  };
+  const partition = toInt(text(DLQ_HEADERS.originalPartition));
+  if (partition !== undefined) out.originalPartition = partition;
+  const at = text(DLQ_HEADERS.deadLetteredAt);
+  if (at !== undefined && !Number.isNaN(Date.parse(at))) out.deadLetteredAt = new Date(at);
+  const strings = [
+    ['originalTopic', DLQ_HEADERS.originalTopic],
+    ['originalOffset', DLQ_HEADERS.originalOffset],
+    ['originalTimestamp', DLQ_HEADERS.originalTimestamp],
+    ['workflowId', DLQ_HEADERS.workflowId],
+    ['runId', DLQ_HEADERS.runId],
+    ['eventId', DLQ_HEADERS.eventId],
+    ['eventSource', DLQ_HEADERS.eventSource],
+    ['eventType', DLQ_HEADERS.eventType],
+  ] as const;
+  for (const [field, name] of strings) {
+    const v = text(name);
+    if (v !== undefined) out[field] = v;
+  }
+  return out;
+}
+
+/**
+ * A DlqPublisher on a kafkajs producer: one record per send, `acks: -1` (all
+ * in-sync replicas), resolving with where it landed. The key goes through
+ * unchanged, so the default partitioner puts it with its key's other records.
+ */
+export function createKafkaDlqPublisher(producer: Producer): DlqPublisher {
+  return {
+    async publish(record) {
+      const [meta] = await producer.send({
+        topic: record.topic,
+        acks: -1,
+        messages: [{ key: record.key, value: record.value, headers: record.headers }],
+      });
+      if (meta?.baseOffset === undefined) {
+        throw new Error(`producing to ${record.topic} returned no offset`);
+      }
+      return { topic: meta.topicName, partition: meta.partition, offset: meta.baseOffset };
+    },
+  };
+}
+
+function truncate(s: string, max: number): string {
+  if (s.length <= max) return s;
+  // Do not cut a surrogate pair in half: the header must stay valid UTF-8.
+  let end = max - 1;
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${s.slice(0, end)}…`;
+}
+
+function toInt(s: string | undefined): number | undefined {
+  if (s === undefined || !/^-?\d+$/.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : undefined;
+}

@@ -1,0 +1,167 @@
+/**
+ * The outbox relay: publishes rows that handlers wrote to the `outbox` table (in
+ * the transaction of the event that caused them) to Kafka as structured-mode
+ * CloudEvents, the outbox row's uuid as the event id.
+ *
+ * One batch is one PostgreSQL transaction: lock unpublished rows
+ * (`for update skip locked`), publish them with `acks: -1` and wait, mark them
+ * published, commit.
+ *
+ * - At least once: a crash (or a failed commit) after Kafka's ack and before the
+ *   commit leaves the rows unpublished, and they are published again with the
+ *   same ids. Consumers dedup by CloudEvent id.
+ * - Several relays may run (one per worker process): skip locked hands each row
+ *   to one of them while both are alive. Per-key order holds within one relay
+ *   (rows go out in seq order); with several relays, two batches may overtake each
+ *   other, so consumers that need per-key order should rely on the ids and data
+ *   (e.g. `account.balance_changed` carries the resulting balance) or run one relay.
+ */
+import type { Producer, TopicMessages } from 'kafkajs';
+import type { Pool } from 'pg';
+
+import type { Logger } from '../observability/logger';
+import { fetchUnpublishedOutbox, type OutboxRow } from '../store/sql/fetch-unpublished-outbox';
+import { markOutboxPublished } from '../store/sql/mark-outbox-published';
+
+export const CLOUDEVENTS_JSON = 'application/cloudevents+json';
+
+export interface OutboxRelayOptions {
+  pool: Pool;
+  /** A connected kafkajs producer; the relay neither connects nor disconnects it. */
+  producer: Producer;
+  /** Pause between polls when the last batch was not full. @default 100 */
+  pollIntervalMs?: number;
+  /** Rows per transaction. @default 500 */
+  batchSize?: number;
+  /** Longest pause after consecutive failures (PostgreSQL or Kafka down). @default 10000 */
+  maxBackoffMs?: number;
+  logger?: Pick<Logger, 'warn' | 'debug'>;
+  /** prom-client Counters fit. */
+  metrics?: { outboxPublished?: { inc(value?: number): void } };
+}
+
+export interface OutboxRelay {
+  /** Starts the polling loop in the background; a no-op when running. */
+  start(): void;
+  /** Stops the loop after the batch in progress; resolves when it has ended. */
+  stop(): Promise<void>;
+  /** Publishes one batch; returns how many rows it published. */
+  runOnce(): Promise<number>;
+}
+
+/** The CloudEvents JSON envelope of an outbox row (structured content mode). */
+export function outboxCloudEvent(row: OutboxRow): Record<string, unknown> {
+  const ce: Record<string, unknown> = {
+    specversion: '1.0',
+    id: row.id,
+    source: row.source,
+    type: row.type,
+    time: row.createdAt.toISOString(),
+  };
+  if (row.subject !== null) ce.subject = row.subject;
+  // Extension attribute (lowercase alphanumerics only): the dedup key of the event that caused it.
+  if (row.causedBy !== null) ce.idemcausedby = row.causedBy;
+  if (row.data !== null) {
+    ce.datacontenttype = 'application/json';
+    ce.data = row.data;
+  }
+  return ce;
+}
+
+export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
+  const pollIntervalMs = opts.pollIntervalMs ?? 100;
+  const batchSize = opts.batchSize ?? 500;
+  const maxBackoffMs = opts.maxBackoffMs ?? 10_000;
+  let loop: Promise<void> | undefined;
+  let stopping = false;
+  let wake: (() => void) | undefined;
+
+  async function runOnce(): Promise<number> {
+    const client = await opts.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      const rows = await fetchUnpublishedOutbox(client, batchSize);
+      if (rows.length > 0) {
+        await opts.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(rows) });
+        await markOutboxPublished(
+          client,
+          rows.map((r) => r.seq),
+        );
+      }
+      await client.query('commit');
+      if (rows.length > 0) opts.metrics?.outboxPublished?.inc(rows.length);
+      return rows.length;
+    } catch (err) {
+      await client.query('rollback').catch((rollbackErr: unknown) => {
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+  }
+
+  async function run(): Promise<void> {
+    let failures = 0;
+    while (!stopping) {
+      let published = 0;
+      try {
+        published = await runOnce();
+        failures = 0;
+      } catch (err) {
+        failures++;
+        opts.logger?.warn({ err, failures }, 'outbox relay: publishing a batch failed; retrying');
+      }
+      if (stopping) break;
+      if (failures > 0) await pause(Math.min(maxBackoffMs, pollIntervalMs * 2 ** failures));
+      // A full batch means more rows are probably waiting: go again at once.
+      else if (published < batchSize) await pause(pollIntervalMs);
+    }
+  }
+
+  return {
+    start() {
+      if (loop) return;
+      stopping = false;
+      loop = run();
+    },
+    async stop() {
+      stopping = true;
+      wake?.();
+      await loop;
+      loop = undefined;
+    },
+    runOnce,
+  };
+}
+
+/** Rows grouped by topic, each topic's rows in seq order. */
+function toTopicMessages(rows: OutboxRow[]): TopicMessages[] {
+  const byTopic = new Map<string, TopicMessages>();
+  for (const row of rows) {
+    let tm = byTopic.get(row.topic);
+    if (!tm) {
+      tm = { topic: row.topic, messages: [] };
+      byTopic.set(row.topic, tm);
+    }
+    tm.messages.push({
+      key: row.messageKey,
+      value: JSON.stringify(outboxCloudEvent(row)),
+      headers: { 'content-type': CLOUDEVENTS_JSON },
+    });
+  }
+  return [...byTopic.values()];
+}

@@ -1,0 +1,18 @@
+/** One SQL statement per function (graphile-worker style). */
+export type { Queryable } from './queryable';
+export { claimEvent, type ClaimEventRow, type ClaimResult } from './claim-event';
+export {
+  markDeadLettered,
+  type MarkDeadLetteredRow,
+  type MarkDeadLetteredResult,
+} from './mark-dead-lettered';
+export { recordDeadLetterPublished, type DeadLetterPublishedRow } from './record-dead-letter-published';
+export { insertOutbox, type OutboxInsertRow } from './insert-outbox';
+export { fetchUnpublishedOutbox, type OutboxRow } from './fetch-unpublished-outbox';
+export { markOutboxPublished } from './mark-outbox-published';
+export { countOutbox } from './count-outbox';
+export { insertLedgerEntry, type LedgerEntryRow } from './insert-ledger-entry';
+export { addToBalance } from './add-to-balance';
+export { getBalances, type AccountBalance } from './get-balances';
+export { countLedgerEntries } from './count-ledger-entries';
+export { getProcessedEvent, type ProcessedEvent } from './get-processed-event';

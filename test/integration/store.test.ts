@@ -1,0 +1,436 @@
+/** The SQL statements of src/store/sql against a real PostgreSQL (a fresh database for this file). */
+import crypto from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+
+import {
+  addToBalance,
+  claimEvent,
+  countLedgerEntries,
+  countOutbox,
+  fetchUnpublishedOutbox,
+  getBalances,
+  getProcessedEvent,
+  insertLedgerEntry,
+  insertOutbox,
+  markDeadLettered,
+  markOutboxPublished,
+  recordDeadLetterPublished,
+  type ClaimEventRow,
+  type MarkDeadLetteredRow,
+} from '../../src/store/sql';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+jest.setTimeout(30_000);
+
+let db: TestDatabase;
+let pool: Pool;
+
+beforeAll(async () => {
+  db = await createTestDatabase('store');
+  pool = db.pool;
+  // Idle clients the server drops (another test restarting things) are discarded by
+  // the pool; without a listener their 'error' event would fail this file.
+  pool.on('error', () => undefined);
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+const uid = () => crypto.randomBytes(6).toString('hex');
+
+function claimRow(eventId: string, over: Partial<ClaimEventRow> = {}): ClaimEventRow {
+  return {
+    eventId,
+    source: 'test',
+    id: eventId,
+    type: 'account.credited',
+    eventKey: 'acct',
+    attempt: 1,
+    workflowId: eventId,
+    runId: 'run-1',
+    kafkaTopic: 'events',
+    kafkaPartition: 0,
+    kafkaOffset: '42',
+    redrive: false,
+    ...over,
+  };
+}
+
+function deadRow(eventId: string, over: Partial<MarkDeadLetteredRow> = {}): MarkDeadLetteredRow {
+  return {
+    eventId,
+    source: 'test',
+    id: eventId,
+    type: 'account.credited',
+    eventKey: 'acct',
+    attempts: 3,
+    workflowId: eventId,
+    runId: 'run-1',
+    kafkaTopic: 'events',
+    kafkaPartition: 0,
+    kafkaOffset: '42',
+    reason: 'handler_failed',
+    error: 'boom',
+    ...over,
+  };
+}
+
+async function inTx<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+  const tx = await pool.connect();
+  try {
+    await tx.query('begin');
+    const out = await fn(tx);
+    await tx.query('commit');
+    return out;
+  } catch (err) {
+    await tx.query('rollback');
+    throw err;
+  } finally {
+    tx.release();
+  }
+}
+
+async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Backends of this database waiting for a lock (a blocked insert). */
+async function lockWaiters(): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    `select count(*) as n from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock'`,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+describe('claimEvent', () => {
+  it('claims a new event once; the second claim is a duplicate', async () => {
+    const id = `e-${uid()}`;
+    await expect(inTx((tx) => claimEvent(tx, claimRow(id)))).resolves.toEqual({
+      claimed: true,
+      kind: 'new',
+      redriveCount: 0,
+    });
+    await expect(inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-2' })))).resolves.toEqual({
+      claimed: false,
+    });
+    const row = await getProcessedEvent(pool, id);
+    expect(row).toMatchObject({
+      status: 'applied',
+      runId: 'run-1',
+      attempts: 1,
+      kafkaTopic: 'events',
+      kafkaPartition: 0,
+      kafkaOffset: '42',
+      eventKey: 'acct',
+      deadLetteredCount: 0,
+      redriveCount: 0,
+    });
+  });
+
+  it('a redrive of an applied event is a duplicate too', async () => {
+    const id = `e-${uid()}`;
+    await inTx((tx) => claimEvent(tx, claimRow(id)));
+    await expect(inTx((tx) => claimEvent(tx, claimRow(id, { redrive: true })))).resolves.toEqual({
+      claimed: false,
+    });
+  });
+
+  it('a dead-lettered event: a duplicate unless redriven, then applied once', async () => {
+    const id = `e-${uid()}`;
+    await markDeadLettered(pool, deadRow(id));
+    await expect(inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-2' })))).resolves.toEqual({
+      claimed: false,
+    });
+    expect((await getProcessedEvent(pool, id))?.status).toBe('dead_lettered');
+
+    await expect(
+      inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-3', redrive: true, attempt: 2 }))),
+    ).resolves.toEqual({ claimed: true, kind: 'redriven', redriveCount: 1 });
+    await expect(
+      inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-4', redrive: true }))),
+    ).resolves.toEqual({ claimed: false });
+
+    const row = await getProcessedEvent(pool, id);
+    expect(row).toMatchObject({
+      status: 'applied',
+      runId: 'run-3',
+      attempts: 2,
+      deadLetteredCount: 1,
+      redriveCount: 1,
+      lastReason: 'handler_failed',
+      lastError: 'boom',
+    });
+  });
+
+  it('a rolled-back claim leaves nothing behind', async () => {
+    const id = `e-${uid()}`;
+    await expect(
+      inTx(async (tx) => {
+        await claimEvent(tx, claimRow(id));
+        throw new Error('handler failed');
+      }),
+    ).rejects.toThrow('handler failed');
+    expect(await getProcessedEvent(pool, id)).toBeUndefined();
+    await expect(inTx((tx) => claimEvent(tx, claimRow(id)))).resolves.toMatchObject({ claimed: true });
+  });
+
+  it.each([
+    ['commits', 'commit', { claimed: false }],
+    ['rolls back', 'rollback', { claimed: true, kind: 'new', redriveCount: 0 }],
+  ] as const)(
+    'a concurrent claim waits for the first transaction; when it %s the second is %j',
+    async (_what, end, expected) => {
+      const id = `e-${uid()}`;
+      const first = await pool.connect();
+      try {
+        await first.query('begin');
+        await expect(claimEvent(first, claimRow(id))).resolves.toMatchObject({ claimed: true });
+
+        const waitersBefore = await lockWaiters();
+        const second = inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-2' })));
+        // The second insert blocks on the uncommitted row: it cannot decide yet.
+        await waitFor(async () => (await lockWaiters()) > waitersBefore, 'the second claim to block');
+
+        await first.query(end);
+        await expect(second).resolves.toEqual(expected);
+      } finally {
+        first.release();
+      }
+      expect((await getProcessedEvent(pool, id))?.runId).toBe(end === 'commit' ? 'run-1' : 'run-2');
+    },
+  );
+});
+
+describe('markDeadLettered', () => {
+  it('inserts a dead-lettered row and counts each run once', async () => {
+    const id = `e-${uid()}`;
+    await expect(markDeadLettered(pool, deadRow(id))).resolves.toEqual({
+      status: 'dead_lettered',
+      deadLetteredCount: 1,
+      published: null,
+    });
+    // The same run again (an activity retry): not counted twice.
+    await expect(markDeadLettered(pool, deadRow(id, { error: 'boom again' }))).resolves.toMatchObject({
+      deadLetteredCount: 1,
+    });
+    // Another run (a redrive that failed again): counted.
+    await expect(
+      markDeadLettered(pool, deadRow(id, { runId: 'run-2', reason: 'invalid_payload', error: 'bad' })),
+    ).resolves.toMatchObject({ deadLetteredCount: 2 });
+    expect(await getProcessedEvent(pool, id)).toMatchObject({
+      status: 'dead_lettered',
+      runId: 'run-2',
+      attempts: 3,
+      lastReason: 'invalid_payload',
+      lastError: 'bad',
+      deadLetteredCount: 2,
+    });
+  });
+
+  it('a run without an id always counts', async () => {
+    const id = `e-${uid()}`;
+    await markDeadLettered(pool, deadRow(id, { runId: null }));
+    await expect(markDeadLettered(pool, deadRow(id, { runId: null }))).resolves.toMatchObject({
+      deadLetteredCount: 2,
+    });
+  });
+
+  it('returns where the same run published; another run starts afresh', async () => {
+    const id = `e-${uid()}`;
+    await markDeadLettered(pool, deadRow(id));
+    await expect(
+      recordDeadLetterPublished(pool, {
+        eventId: id,
+        runId: 'run-1',
+        topic: 'events.dlq',
+        partition: 0,
+        offset: '7',
+      }),
+    ).resolves.toBe(true);
+    // Only the run that marked the row may record.
+    await expect(
+      recordDeadLetterPublished(pool, {
+        eventId: id,
+        runId: 'run-x',
+        topic: 'events.dlq',
+        partition: 0,
+        offset: '8',
+      }),
+    ).resolves.toBe(false);
+
+    await expect(markDeadLettered(pool, deadRow(id))).resolves.toEqual({
+      status: 'dead_lettered',
+      deadLetteredCount: 1,
+      published: { topic: 'events.dlq', partition: 0, offset: '7' },
+    });
+    await expect(markDeadLettered(pool, deadRow(id, { runId: 'run-2' }))).resolves.toEqual({
+      status: 'dead_lettered',
+      deadLetteredCount: 2,
+      published: null,
+    });
+  });
+
+  it('never overwrites an applied row', async () => {
+    const id = `e-${uid()}`;
+    await inTx((tx) => claimEvent(tx, claimRow(id)));
+    const before = await getProcessedEvent(pool, id);
+    await expect(markDeadLettered(pool, deadRow(id, { runId: 'run-2' }))).resolves.toEqual({
+      status: 'applied',
+    });
+    expect(await getProcessedEvent(pool, id)).toEqual(before);
+    await expect(
+      recordDeadLetterPublished(pool, {
+        eventId: id,
+        runId: 'run-1',
+        topic: 'events.dlq',
+        partition: 0,
+        offset: '1',
+      }),
+    ).resolves.toBe(false);
+  });
+});
+
+describe('outbox', () => {
+  const topic = () => `outbox-${uid()}`;
+
+  /** Marks every unpublished row published, so each test starts from an empty backlog. */
+  async function drain(): Promise<void> {
+    await inTx(async (tx) => {
+      const rows = await fetchUnpublishedOutbox(tx, 10_000);
+      await markOutboxPublished(
+        tx,
+        rows.map((r) => r.seq),
+      );
+    });
+  }
+
+  beforeEach(drain);
+
+  it('stores any JSON value and returns rows in seq order', async () => {
+    const t = topic();
+    const values: unknown[] = [{ a: 1 }, [1, 2, 3], 'text', 42, true, null, undefined];
+    const ids = await inTx(async (tx) => {
+      const out: string[] = [];
+      for (const [i, data] of values.entries()) {
+        const { id } = await insertOutbox(tx, {
+          topic: t,
+          messageKey: i % 2 ? `k${i}` : null,
+          type: 'thing.happened',
+          source: 'idem',
+          subject: i === 0 ? 'subj' : null,
+          data,
+          causedBy: 'event:test:1',
+        });
+        out.push(id);
+      }
+      return out;
+    });
+    const rows = await inTx((tx) => fetchUnpublishedOutbox(tx, 100));
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    expect(rows.map((r) => r.data)).toEqual([{ a: 1 }, [1, 2, 3], 'text', 42, true, null, null]);
+    expect(rows[0]).toMatchObject({ topic: t, messageKey: null, subject: 'subj', causedBy: 'event:test:1' });
+    expect(rows[1]?.messageKey).toBe('k1');
+    expect(rows[0]?.createdAt).toBeInstanceOf(Date);
+    expect(rows.map((r) => BigInt(r.seq))).toEqual(
+      rows.map((r) => BigInt(r.seq)).sort((a, b) => (a < b ? -1 : 1)),
+    );
+  });
+
+  it('skips rows locked by another transaction and marks rows published once', async () => {
+    const t = topic();
+    await inTx(async (tx) => {
+      for (let i = 0; i < 5; i++) {
+        await insertOutbox(tx, {
+          topic: t,
+          messageKey: null,
+          type: 'x',
+          source: 's',
+          subject: null,
+          data: i,
+          causedBy: null,
+        });
+      }
+    });
+    const holder = await pool.connect();
+    try {
+      await holder.query('begin');
+      const held = await fetchUnpublishedOutbox(holder, 2);
+      expect(held.map((r) => r.data)).toEqual([0, 1]);
+
+      const others = await inTx(async (tx) => {
+        const rows = await fetchUnpublishedOutbox(tx, 100);
+        await expect(
+          markOutboxPublished(
+            tx,
+            rows.map((r) => r.seq),
+          ),
+        ).resolves.toBe(3);
+        return rows;
+      });
+      expect(others.map((r) => r.data)).toEqual([2, 3, 4]);
+      await holder.query('rollback');
+    } finally {
+      holder.release();
+    }
+    expect(await countOutbox(pool)).toMatchObject({ unpublished: 2 });
+    const rest = await inTx(async (tx) => {
+      const rows = await fetchUnpublishedOutbox(tx, 100);
+      await markOutboxPublished(
+        tx,
+        rows.map((r) => r.seq),
+      );
+      // Marking again changes nothing.
+      await expect(
+        markOutboxPublished(
+          tx,
+          rows.map((r) => r.seq),
+        ),
+      ).resolves.toBe(0);
+      return rows;
+    });
+    expect(rest.map((r) => r.data)).toEqual([0, 1]);
+    expect(await countOutbox(pool)).toMatchObject({ unpublished: 0 });
+    await expect(markOutboxPublished(pool, [])).resolves.toBe(0);
+  });
+});
+
+describe('ledger', () => {
+  it('inserts entries, moves balances, counts entries', async () => {
+    const a = `acct-${uid()}`;
+    const b = `acct-${uid()}`;
+    const balances = await inTx(async (tx) => {
+      await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: a, amount: 500 });
+      const first = await addToBalance(tx, a, 500);
+      await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: a, amount: -700 });
+      const second = await addToBalance(tx, a, -700);
+      await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: b, amount: 1 });
+      await addToBalance(tx, b, 1);
+      return [first, second];
+    });
+    expect(balances).toEqual([500, -200]);
+    expect(await getBalances(pool, [a, b])).toEqual(
+      [
+        { account: a, balance: -200, entries: 2 },
+        { account: b, balance: 1, entries: 1 },
+      ].sort((x, y) => x.account.localeCompare(y.account)),
+    );
+    expect(await countLedgerEntries(pool, { account: a })).toBe(2);
+    expect(await countLedgerEntries(pool, { account: `none-${uid()}` })).toBe(0);
+    expect(await countLedgerEntries(pool)).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a second entry for one event fails on the primary key', async () => {
+    const id = `e-${uid()}`;
+    await insertLedgerEntry(pool, { eventId: id, account: 'x', amount: 1 });
+    await expect(insertLedgerEntry(pool, { eventId: id, account: 'x', amount: 1 })).rejects.toThrow(
+      /duplicate key/,
+    );
+    expect(await countLedgerEntries(pool, { eventId: id })).toBe(1);
+  });
+});
