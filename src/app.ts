@@ -17,6 +17,7 @@ import { Ingester } from './ingest/ingester';
 import { silentLogger, type Logger } from './observability/logger';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
 import { createOutboxRelay } from './outbox/relay';
+import { migrate } from './store/migrate';
 
 export type Role = 'worker' | 'ingester' | 'relay';
 
@@ -72,7 +73,7 @@ export function createKafka(
   return new Kafka({
     clientId,
     brokers: config.kafka.brokers,
-    logLevel: logLevel.INFO,
+    logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
     // Kafka down: kafkajs retries with backoff; the ingester never skips past a record.
     retry: { initialRetryTime: 300, retries: 8 },
@@ -107,6 +108,8 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       pool.on('error', (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'));
       const p = pool;
       closers.push(() => p.end());
+      // Workers bring the schema up to date (advisory-locked, so concurrent starts are safe).
+      if (roles.includes('worker')) await migrate(pool);
     }
 
     if (roles.includes('relay') && pool) {

@@ -29,4 +29,9 @@ export class InvalidPayloadError extends NonRetriableError {}
 export class PermanentHandlerError extends NonRetriableError {}
 
 /** Temporal failure types that the workflow's retry policy never retries. */
-export const NON_RETRYABLE_TYPES = ['InvalidEnvelopeError', 'UnknownEventTypeError', 'InvalidPayloadError', 'PermanentHandlerError'];
+export const NON_RETRYABLE_TYPES = [
+  'InvalidEnvelopeError',
+  'UnknownEventTypeError',
+  'InvalidPayloadError',
+  'PermanentHandlerError',
+];

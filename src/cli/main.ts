@@ -5,6 +5,7 @@ import { registerStackCommands } from './stack';
 import { registerMigrateCommand } from './migrate';
 import { registerRunCommands } from './run';
 import { registerDlqCommands } from './dlq';
+import { registerDemoCommand } from './demo';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerMigrateCommand(program);
   registerDlqCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 

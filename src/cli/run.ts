@@ -10,7 +10,8 @@ let runtimeInstalled = false;
 export function installTemporalRuntime(level: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'INFO' : 'WARN') });
+  const sdkLevel = level === 'debug' || level === 'trace' ? 'INFO' : level === 'error' ? 'ERROR' : 'WARN';
+  Runtime.install({ logger: new DefaultLogger(sdkLevel) });
 }
 
 /** Runs roles until SIGTERM/SIGINT, then stops gracefully and exits 0. */

@@ -16,7 +16,10 @@ const POM = path.join(PACKAGE_ROOT, 'src', 'stack', 'kafka', 'pom.xml');
 
 /** Topics the stack creates, with partition counts. The ingester's topics get more
  * partitions so that tests and the demo exercise concurrency across partitions. */
-export function stackTopics(topics: string[], outboxTopic: string): { topic: string; numPartitions: number }[] {
+export function stackTopics(
+  topics: string[],
+  outboxTopic: string,
+): { topic: string; numPartitions: number }[] {
   return [
     ...topics.map((topic) => ({ topic, numPartitions: 6 })),
     ...topics.map((topic) => ({ topic: `${topic}.dlq`, numPartitions: 3 })),
@@ -26,7 +29,8 @@ export function stackTopics(topics: string[], outboxTopic: string): { topic: str
 
 function requireTool(name: string, hint: string): string {
   const found = which(name);
-  if (!found) throw new StackError(`${name} is needed for the local Kafka and was not found on PATH.\n  ${hint}`);
+  if (!found)
+    throw new StackError(`${name} is needed for the local Kafka and was not found on PATH.\n  ${hint}`);
   return found;
 }
 
@@ -139,7 +143,10 @@ export async function ensureTopics(
 
 export async function startKafka(layout: Layout, report: Reporter): Promise<'reused' | 'started'> {
   if (await kafkaHealthy()) return 'reused';
-  const java = requireTool('java', 'Install Java 17+ (for example `apt-get install openjdk-17-jre-headless`).');
+  const java = requireTool(
+    'java',
+    'Install Java 17+ (for example `apt-get install openjdk-17-jre-headless`).',
+  );
   const libs = await ensureKafkaJars(layout, report);
   const dataDir = path.join(layout.kafkaDir, 'data');
   const props = path.join(layout.kafkaDir, 'server.properties');
@@ -163,7 +170,15 @@ export async function startKafka(layout: Layout, report: Reporter): Promise<'reu
       const pid = spawnDetached({
         name: 'kafka',
         command: java,
-        args: ['-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-Djava.awt.headless=true', ...jvm, 'kafka.Kafka', props],
+        args: [
+          '-Xms256m',
+          '-Xmx768m',
+          '-XX:+UseG1GC',
+          '-Djava.awt.headless=true',
+          ...jvm,
+          'kafka.Kafka',
+          props,
+        ],
         runDir: layout.runDir,
         logFile,
       });

@@ -43,7 +43,8 @@ function runAs(): RunAs {
   if (id('-u').status !== 0) {
     spawnSync('groupadd', ['--system', 'postgres']);
     const r = spawnSync('useradd', ['--system', '-g', 'postgres', 'postgres'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new StackError(`could not create user postgres to run PostgreSQL as: ${r.stderr}`);
+    if (r.status !== 0)
+      throw new StackError(`could not create user postgres to run PostgreSQL as: ${r.stderr}`);
   }
   return { uid: Number(id('-u').stdout.trim()), gid: Number(id('-g').stdout.trim()) };
 }
@@ -112,7 +113,11 @@ export async function startPostgres(layout: Layout, report: Reporter): Promise<'
 export async function stopPostgres(layout: Layout): Promise<boolean> {
   const dataDir = path.join(layout.postgresDir, 'data');
   if (!fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return false;
-  await run(path.join(postgresBinDir(), 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'], runAs());
+  await run(
+    path.join(postgresBinDir(), 'pg_ctl'),
+    ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'],
+    runAs(),
+  );
   return true;
 }
 

@@ -13,7 +13,11 @@ function fmt(ms: number): string {
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-export async function step<T>(label: string, fn: () => Promise<T>, report: Reporter = stderrReporter): Promise<T> {
+export async function step<T>(
+  label: string,
+  fn: () => Promise<T>,
+  report: Reporter = stderrReporter,
+): Promise<T> {
   const started = Date.now();
   const tty = process.stderr.isTTY && report === stderrReporter;
   const timer = setInterval(

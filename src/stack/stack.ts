@@ -7,7 +7,15 @@ import fs from 'node:fs';
 import { Pool } from 'pg';
 import { stackEnvFile, type Config } from '../config';
 import { migrate } from '../store/migrate';
-import { ensureTopics, kafkaBrokers, kafkaHealthy, kafkaPid, stackTopics, startKafka, stopKafka } from './kafka';
+import {
+  ensureTopics,
+  kafkaBrokers,
+  kafkaHealthy,
+  kafkaPid,
+  stackTopics,
+  startKafka,
+  stopKafka,
+} from './kafka';
 import { HOST, PORTS, layoutFor, type Layout } from './layout';
 import { canConnect, ensureDatabase, stackDatabaseUrl, startPostgres, stopPostgres } from './postgres';
 import { stderrReporter, step, type Reporter } from './progress';
@@ -72,7 +80,8 @@ export function readStackEnv(cacheDir: string): string | undefined {
 export async function stackUp(opts: UpOptions): Promise<UpResult> {
   const report = opts.report ?? stderrReporter;
   const layout = layoutFor(opts.config.cacheDir);
-  for (const dir of [layout.cacheDir, layout.binDir, layout.runDir, layout.logDir]) fs.mkdirSync(dir, { recursive: true });
+  for (const dir of [layout.cacheDir, layout.binDir, layout.runDir, layout.logDir])
+    fs.mkdirSync(dir, { recursive: true });
   const databaseUrl = opts.externalDatabaseUrl ?? stackDatabaseUrl;
 
   // The three start independently; the first run's slow steps (Go build, Maven) overlap.
@@ -85,7 +94,10 @@ export async function stackUp(opts: UpOptions): Promise<UpResult> {
   await step(
     'creating topics',
     async () => {
-      const created = await ensureTopics([kafkaBrokers], stackTopics(opts.config.kafka.topics, opts.config.kafka.outboxTopic));
+      const created = await ensureTopics(
+        [kafkaBrokers],
+        stackTopics(opts.config.kafka.topics, opts.config.kafka.outboxTopic),
+      );
       if (created.length) report(`    created ${created.join(', ')}`);
     },
     report,
@@ -166,7 +178,9 @@ export async function stackStatus(config: Config): Promise<ComponentStatus[]> {
       name: 'postgres',
       healthy: pg,
       url: config.database.url.replace(/:[^:@/]*@/, ':***@'),
-      detail: config.database.url.includes(`${HOST}:${PORTS.postgres}`) ? `data in ${layout.postgresDir}` : 'external',
+      detail: config.database.url.includes(`${HOST}:${PORTS.postgres}`)
+        ? `data in ${layout.postgresDir}`
+        : 'external',
     },
   ];
 }

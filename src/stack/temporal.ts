@@ -31,7 +31,9 @@ export const temporalWebUrl = `http://${HOST}:${PORTS.temporalWeb}`;
 export function findTemporalCli(layout: Layout, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.TEMPORAL_CLI_PATH) {
     if (!fs.existsSync(env.TEMPORAL_CLI_PATH)) {
-      throw new StackError(`TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} does not exist; unset it or point it at a temporal binary`);
+      throw new StackError(
+        `TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} does not exist; unset it or point it at a temporal binary`,
+      );
     }
     return env.TEMPORAL_CLI_PATH;
   }
@@ -129,7 +131,17 @@ export async function startTemporal(layout: Layout, report: Reporter): Promise<'
         alive: () => isAlive(pid),
         logFile,
       });
-      await run(cli, ['operator', 'namespace', 'update', '--namespace', 'default', '--retention', RETENTION, '--address', temporalAddress]);
+      await run(cli, [
+        'operator',
+        'namespace',
+        'update',
+        '--namespace',
+        'default',
+        '--retention',
+        RETENTION,
+        '--address',
+        temporalAddress,
+      ]);
       await waitFor('Temporal Web', () => httpOk(temporalWebUrl), { timeoutMs: 30_000, logFile });
     },
     report,

@@ -19,18 +19,31 @@ import { workflowIdFor } from '../events/identity';
 import { layoutFor } from '../stack/layout';
 import { findTemporalCli } from '../stack/temporal';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { PROCESS_EVENT_WORKFLOW, type ProcessEventInput, type ProcessEventResult, type RetrySettings } from '../workflows/types';
+import {
+  PROCESS_EVENT_WORKFLOW,
+  type ProcessEventInput,
+  type ProcessEventResult,
+  type RetrySettings,
+} from '../workflows/types';
 
 export { TestWorkflowEnvironment };
 
 /** A local Temporal test server (the dev server, in memory) with idem's search attributes. */
-export async function createTestEnvironment(opts: { temporalCliPath?: string } = {}): Promise<TestWorkflowEnvironment> {
+export async function createTestEnvironment(
+  opts: { temporalCliPath?: string } = {},
+): Promise<TestWorkflowEnvironment> {
   const path = opts.temporalCliPath ?? findTemporalCli(layoutFor(loadConfig().cacheDir));
   if (!path) {
-    throw new Error('No Temporal CLI found: run `idem stack up` once (it builds one into the cache) or set TEMPORAL_CLI_PATH');
+    throw new Error(
+      'No Temporal CLI found: run `idem stack up` once (it builds one into the cache) or set TEMPORAL_CLI_PATH',
+    );
   }
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1', searchAttributes: ALL_SEARCH_ATTRIBUTES },
+    server: {
+      executable: { type: 'existing-path', path },
+      ip: '127.0.0.1',
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+    },
   });
 }
 
@@ -80,7 +93,10 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** idem's workflows bundled once per test process (bundling takes seconds). */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: quietBundlerLogger,
+  });
   return bundle;
 }
 

@@ -20,7 +20,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const input = () => testInput(testMessage({ type: 'account.credited', data: { account: 'a', amount: 5 }, key: 'a' }));
+const input = () =>
+  testInput(testMessage({ type: 'account.credited', data: { account: 'a', amount: 5 }, key: 'a' }));
 
 function recorder() {
   const deadLetters: DeadLetterInput[] = [];
