@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { SingleBar } from 'cli-progress';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import { createKafka, startIdem, type IdemProcess } from '../app';
 import { parseConfig, resolveEnv, userDatabaseUrl, type Config } from '../config';
 import { workflowIdFor } from '../events/identity';
