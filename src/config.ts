@@ -28,9 +28,8 @@ const bool = z
   .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'expected true or false' }))
   .transform((s) => ['true', '1', 'yes', 'on'].includes(s));
 
-const hostPort = z
-  .string()
-  .regex(/^[^\s:/]+:\d{1,5}$/, { message: 'expected host:port, for example 127.0.0.1:7233' });
+const hostPort = (example: string) =>
+  z.string().regex(/^[^\s:/]+:\d{1,5}$/, { message: `expected host:port, for example ${example}` });
 
 const topicName = z
   .string()
@@ -48,7 +47,11 @@ const schema = z.object({
         .map((b) => b.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(hostPort).min(1, { message: 'expected at least one broker, for example 127.0.0.1:9092' })),
+    .pipe(
+      z
+        .array(hostPort('127.0.0.1:9092'))
+        .min(1, { message: 'expected at least one broker, for example 127.0.0.1:9092' }),
+    ),
   /** Comma-separated topics to consume. Each gets a dead-letter topic `<topic>.dlq`. @default events */
   KAFKA_TOPICS: z
     .string()
@@ -68,7 +71,7 @@ const schema = z.object({
   IDEM_OUTBOX_TOPIC: topicName.default('events.outbox'),
 
   /** Temporal frontend address. @default 127.0.0.1:27233 (the local stack) */
-  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:27233'),
+  TEMPORAL_ADDRESS: hostPort('127.0.0.1:7233').default('127.0.0.1:27233'),
   /** @default default */
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   /** @default idem-events */

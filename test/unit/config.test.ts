@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, parseConfig, parseEnvFile, resolveEnv } from '../../src/config';
+
+test('defaults point at the local stack', () => {
+  const c = parseConfig({ IDEM_CACHE_DIR: '/tmp/x' });
+  expect(c.kafka).toMatchObject({ brokers: ['127.0.0.1:29092'], topics: ['events'], groupId: 'idem' });
+  expect(c.temporal).toMatchObject({
+    address: '127.0.0.1:27233',
+    namespace: 'default',
+    taskQueue: 'idem-events',
+  });
+  expect(c.ingest).toMatchObject({ ordering: true, maxInFlight: 1000, maxEventBytes: 262_144 });
+  expect(c.cacheDir).toBe('/tmp/x');
+});
+
+test('values are parsed and lists split', () => {
+  const c = parseConfig({
+    KAFKA_BROKERS: 'a:1, b:2',
+    KAFKA_TOPICS: 'x,y',
+    IDEM_ORDERING: 'off',
+    IDEM_MAX_ATTEMPTS: '7',
+  });
+  expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);
+  expect(c.kafka.topics).toEqual(['x', 'y']);
+  expect(c.ingest.ordering).toBe(false);
+  expect(c.retry.maxAttempts).toBe(7);
+});
+
+test.each([
+  [
+    'KAFKA_BROKERS',
+    'localhost',
+    /KAFKA_BROKERS: expected host:port, for example 127.0.0.1:9092 \(got "localhost"\)/,
+  ],
+  ['TEMPORAL_ADDRESS', 'nope', /TEMPORAL_ADDRESS: expected host:port/],
+  ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a postgres:\/\/ URL/],
+  ['IDEM_MAX_ATTEMPTS', 'zero', /IDEM_MAX_ATTEMPTS: expected a number of attempts/],
+  ['IDEM_MAX_ATTEMPTS', '0', /IDEM_MAX_ATTEMPTS: expected a number of attempts greater than 0/],
+  ['IDEM_ORDERING', 'maybe', /IDEM_ORDERING: expected true or false/],
+  ['IDEM_MAX_EVENT_BYTES', '3000000', /must be at most 1500000/],
+  ['KAFKA_TOPICS', 'bad topic', /KAFKA_TOPICS: expected a Kafka topic name/],
+])('%s=%s stops start-up with a message that names the variable', (name, value, message) => {
+  expect(() => parseConfig({ [name]: value })).toThrow(ConfigError);
+  expect(() => parseConfig({ [name]: value })).toThrow(message);
+});
+
+test('every bad variable is reported at once, with how to fix it', () => {
+  const err = (() => {
+    try {
+      parseConfig({ KAFKA_BROKERS: 'x', IDEM_MAX_ATTEMPTS: '-1' });
+    } catch (e) {
+      return e as Error;
+    }
+  })();
+  expect(err?.message).toMatch(/KAFKA_BROKERS/);
+  expect(err?.message).toMatch(/IDEM_MAX_ATTEMPTS/);
+  expect(err?.message).toMatch(/docs\/configuration\.md/);
+});
+
+test('retry intervals must be consistent', () => {
+  expect(() => parseConfig({ IDEM_RETRY_INITIAL_MS: '5000', IDEM_RETRY_MAX_MS: '1000' })).toThrow(
+    /must not exceed/,
+  );
+});
+
+test('precedence: environment over .env over the stack file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idem-config-'));
+  const cache = path.join(dir, 'cache');
+  fs.mkdirSync(cache);
+  fs.writeFileSync(
+    path.join(cache, 'stack.env'),
+    'KAFKA_BROKERS=stack:1\nTEMPORAL_ADDRESS=stack:2\nDATABASE_URL=postgres://stack/db\n',
+  );
+  fs.writeFileSync(
+    path.join(dir, '.env'),
+    '# comment\nexport TEMPORAL_ADDRESS="dotenv:3"\nDATABASE_URL=postgres://dotenv/db\n',
+  );
+  const env = resolveEnv({ IDEM_CACHE_DIR: cache, DATABASE_URL: 'postgres://process/db' }, dir);
+  expect(env.KAFKA_BROKERS).toBe('stack:1');
+  expect(env.TEMPORAL_ADDRESS).toBe('dotenv:3');
+  expect(env.DATABASE_URL).toBe('postgres://process/db');
+});
+
+test('env files: export prefix, quotes, comments', () => {
+  expect(parseEnvFile('export A=1\nB="two words"\n# C=3\nD=\'x\'\n')).toEqual({
+    A: '1',
+    B: 'two words',
+    D: 'x',
+  });
+});
