@@ -10,36 +10,21 @@
 import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { SingleBar } from 'cli-progress';
-import type { Kafka, Message } from 'kafkajs';
+import type { Message } from 'kafkajs';
 import { createKafka, startIdem, type IdemProcess } from '../app';
 import { parseConfig, resolveEnv, userDatabaseUrl, type Config } from '../config';
 import { workflowIdFor } from '../events/identity';
-import { readDlq } from '../ingest/dlq-reader';
+import { caughtUp, groupLag } from '../ingest/lag';
 import type { Logger } from '../observability/logger';
 import { ensureTopics } from '../stack/kafka';
 import { stackStatus, stackUp } from '../stack/stack';
+import { DEMO_TOPIC, metric, summarize, type DemoReport } from './summary';
 import { buildScenario, malformedRecords, toRecord, unknownTypeRecord, type Scenario } from './scenario';
-
-export const DEMO_TOPIC = 'idem-demo';
 
 export interface DemoOptions {
   events: number;
   logger: Logger;
   out?: (line: string) => void;
-}
-
-export interface DemoReport {
-  ok: boolean;
-  produced: Record<string, number>;
-  outcome: {
-    applied: number;
-    temporalDuplicates: number;
-    storeDuplicates: number;
-    deadLettered: Record<string, number>;
-  };
-  checks: { name: string; ok: boolean; detail: string }[];
-  seconds: number;
-  webUrl: string;
 }
 
 function demoConfig(): Config {
@@ -57,17 +42,6 @@ function demoConfig(): Config {
   });
 }
 
-async function metric(
-  proc: IdemProcess,
-  name: string,
-  match: (labels: Record<string, string | number>) => boolean = () => true,
-) {
-  const m = await proc.metrics.registry.getSingleMetric(name)?.get();
-  return (m?.values ?? [])
-    .filter((v) => match(v.labels as Record<string, string | number>))
-    .reduce((s, v) => s + v.value, 0);
-}
-
 async function settled(proc: IdemProcess): Promise<number> {
   return (
     (await metric(proc, 'idem_events_applied_total')) +
@@ -81,29 +55,6 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`demo: timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function topicEnds(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function committedToEnd(kafka: Kafka, groupId: string, topic: string): Promise<boolean> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const byPartition = new Map((committed?.partitions ?? []).map((c) => [c.partition, c.offset]));
-    return ends.every((e) => e.high === e.low || byPartition.get(e.partition) === e.high);
-  } finally {
-    await admin.disconnect();
   }
 }
 
@@ -126,7 +77,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     { topic: config.kafka.outboxTopic, numPartitions: 3 },
   ]);
 
-  const startOffsets = await topicEnds(createKafka(config, opts.logger, 'idem-demo-admin'), DEMO_TOPIC);
+  // Where this run's records begin, to tell its dead-letter records from earlier runs'.
+  const startOffsets = new Map(
+    (
+      await groupLag(createKafka(config, opts.logger, 'idem-demo-admin'), config.kafka.groupId, DEMO_TOPIC)
+    ).map((p) => [p.partition, p.end]),
+  );
   out(
     `2/4 Consumer: ingester + Temporal worker + outbox relay on topic ${DEMO_TOPIC}, task queue ${config.temporal.taskQueue}`,
   );
@@ -173,7 +129,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       await sendAfterTemporalForgot(scenario, send, temporal, config);
       await waitUntil(async () => (await settled(proc)) >= total(), 300_000, 'every record to settle');
       await waitUntil(
-        () => committedToEnd(kafka, config.kafka.groupId, DEMO_TOPIC),
+        () => caughtUp(kafka, config.kafka.groupId, DEMO_TOPIC),
         60_000,
         'offsets to be committed',
       );
@@ -262,134 +218,4 @@ async function sendAfterTemporalForgot(
     'redeliveries after Temporal forgot',
     forgotten.map((e) => toRecord(s.source, e)),
   );
-}
-
-async function summarize(a: {
-  scenario: Scenario;
-  proc: IdemProcess;
-  config: Config;
-  kafka: Kafka;
-  produced: Record<string, number>;
-  began: number;
-  runId: string;
-  out: (line: string) => void;
-  startOffsets: Map<number, bigint>;
-}): Promise<DemoReport> {
-  const { scenario: s, proc, config, out } = a;
-  const pool = (await import('pg')).Pool;
-  const db = new pool({ connectionString: config.database.url, max: 2 });
-  try {
-    const balances = await db.query<{ account: string; balance: string }>(
-      'select account, balance from account_balances where account = any($1)',
-      [s.accounts],
-    );
-    const entries = await db.query<{ n: string }>(
-      'select count(*) as n from ledger_entries where account = any($1)',
-      [s.accounts],
-    );
-    const doubles = await db.query<{ n: string }>(
-      `select count(*) as n from (select event_id from processed_events where source = $1 group by event_id having count(*) > 1) d`,
-      [s.source],
-    );
-    // Order is promised per key within a partition; copies sent to another partition on
-    // purpose form their own groups.
-    const order = await db.query<{ event_key: string; offsets: string[] }>(
-      `select event_key, array_agg(kafka_offset::text order by processed_at, kafka_offset) as offsets
-         from processed_events where source = $1 and status = 'applied' group by event_key, kafka_partition`,
-      [s.source],
-    );
-    // This run's dead-letter records: its own events, and malformed records produced after it began.
-    const dlq = (await readDlq(a.kafka, `${DEMO_TOPIC}.dlq`, { since: new Date(a.began) })).filter((e) =>
-      e.info.eventSource !== undefined
-        ? e.info.eventSource === s.source
-        : e.info.originalOffset !== undefined &&
-          BigInt(e.info.originalOffset) >= (a.startOffsets.get(e.info.originalPartition ?? -1) ?? 0n),
-    );
-    const deadLettered: Record<string, number> = {};
-    for (const e of dlq) deadLettered[e.info.reason] = (deadLettered[e.info.reason] ?? 0) + 1;
-    const appliedRows = await db.query<{ n: string }>(
-      `select count(*) as n from processed_events where source = $1 and status = 'applied'`,
-      [s.source],
-    );
-    const unknownRows = await db.query<{ n: string }>(
-      `select count(*) as n from processed_events where source = $1 and status = 'dead_lettered'`,
-      [s.source],
-    );
-
-    const actual = Object.fromEntries(balances.rows.map((r) => [r.account, Number(r.balance)]));
-    const balancesOk = s.accounts.every((acc) => (actual[acc] ?? 0) === s.expected[acc]);
-    const entryCount = Number(entries.rows[0]?.n ?? 0);
-    const orderOk = order.rows.every((r) =>
-      r.offsets.every((o, i, arr) => i === 0 || BigInt(arr[i - 1] as string) <= BigInt(o)),
-    );
-    const applied = Number(appliedRows.rows[0]?.n ?? 0);
-    const temporalDuplicates = await metric(proc, 'idem_duplicates_total', (l) => l.layer === 'temporal');
-    const storeDuplicates = await metric(proc, 'idem_duplicates_total', (l) => l.layer === 'store');
-    const checks = [
-      {
-        name: 'ledger entries = unique events',
-        ok: entryCount === s.events.length,
-        detail: `${entryCount} = ${s.events.length}`,
-      },
-      {
-        name: `balances of ${s.accounts.length} accounts = expected totals`,
-        ok: balancesOk,
-        detail: s.accounts
-          .map((acc) => `${acc.split('-').pop()} ${((actual[acc] ?? 0) / 100).toFixed(2)}`)
-          .join(', '),
-      },
-      {
-        name: 'double effects',
-        ok: Number(doubles.rows[0]?.n) === 0 && entryCount === s.events.length,
-        detail: `${Math.max(0, entryCount - s.events.length)}`,
-      },
-      {
-        name: 'per-key order (effects in offset order)',
-        ok: orderOk,
-        detail: `${new Set(order.rows.map((r) => r.event_key)).size} keys`,
-      },
-      {
-        name: 'dead-lettered events recorded in the store',
-        ok: Number(unknownRows.rows[0]?.n) === s.unknownTypeIds.length,
-        detail: `${unknownRows.rows[0]?.n} of ${s.unknownTypeIds.length} unknown-type events`,
-      },
-    ];
-    const ok = checks.every((c) => c.ok);
-    const seconds = (Date.now() - a.began) / 1000;
-    const query = encodeURIComponent(`IdemSource="${s.source}"`);
-    const webUrl = `${config.temporal.webUrl}/namespaces/${config.temporal.namespace}/workflows?query=${query}`;
-
-    const pad = (label: string, width = 46) => label.padEnd(width, ' ');
-    out('');
-    out(`idem demo — run ${a.runId}, ${seconds.toFixed(1)} s`);
-    out(`  Records produced to ${DEMO_TOPIC}: ${Object.values(a.produced).reduce((x, y) => x + y, 0)}`);
-    for (const [what, n] of Object.entries(a.produced)) out(`    ${pad(what, 46)}${String(n).padStart(6)}`);
-    out('  What happened');
-    out(`    ${pad('applied (side effects committed once)', 46)}${String(applied).padStart(6)}`);
-    out(
-      `    ${pad('duplicates skipped by Temporal (workflow ID)', 46)}${String(temporalDuplicates).padStart(6)}`,
-    );
-    out(`    ${pad('duplicates skipped by the PostgreSQL store', 46)}${String(storeDuplicates).padStart(6)}`);
-    const dlqTotal = Object.values(deadLettered).reduce((x, y) => x + y, 0);
-    out(`    ${pad(`dead-lettered to ${DEMO_TOPIC}.dlq`, 46)}${String(dlqTotal).padStart(6)}`);
-    for (const [reason, n] of Object.entries(deadLettered).sort())
-      out(`      ${pad(reason, 44)}${String(n).padStart(6)}`);
-    out('  Checks');
-    for (const c of checks) out(`    ${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`);
-    out(ok ? '  All checks passed: every event applied exactly once.' : '  SOME CHECKS FAILED (see above).');
-    out(`  Temporal Web (this run's workflows): ${webUrl}`);
-    out(
-      `  Dead-letter records: idem dlq list --topic ${DEMO_TOPIC} --since ${new Date(a.began).toISOString()}`,
-    );
-    return {
-      ok,
-      produced: a.produced,
-      outcome: { applied, temporalDuplicates, storeDuplicates, deadLettered },
-      checks,
-      seconds,
-      webUrl,
-    };
-  } finally {
-    await db.end();
-  }
 }

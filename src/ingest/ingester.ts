@@ -20,7 +20,7 @@ import type { ProcessEventInput } from '../workflows/types';
 import { retryUntilStopped, StoppedError } from './backoff';
 import { dlqHeaders, type DlqPublisher } from './dlq';
 import { KeySequencer, SequencerAbandonedError } from './sequencer';
-import { startEventWorkflow, type StartResult } from './starter';
+import { processEventInput, startEventWorkflow, type StartResult } from './starter';
 import { PartitionWatermark } from './watermark';
 
 export interface IngesterOptions {
@@ -246,16 +246,7 @@ export class Ingester {
         );
       } else {
         const { event, raw } = parsed;
-        const input: ProcessEventInput = {
-          event: {
-            id: event.id,
-            source: event.source,
-            type: event.type,
-            ...(event.key !== undefined ? { key: event.key } : {}),
-          },
-          message: raw,
-          retry: this.o.config.retry,
-        };
+        const input = processEventInput(event, raw, this.o.config.retry);
         // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
         const workflowId = workflowIdFor(event.source, event.id);
         await s.sequencer.enqueue(event.key, async () => {

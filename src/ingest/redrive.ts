@@ -11,10 +11,10 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { Config } from '../config';
 import { parseRecord } from '../events/envelope';
 import { redriveWorkflowIdFor, workflowIdFor } from '../events/identity';
-import type { ProcessEventInput, ProcessEventResult } from '../workflows/types';
+import type { ProcessEventResult } from '../workflows/types';
 import { withoutDlqHeaders } from './dlq';
 import type { DlqEntry } from './dlq-reader';
-import { startEventWorkflow } from './starter';
+import { processEventInput, startEventWorkflow } from './starter';
 
 /** Reasons found before any workflow ran are properties of the record's bytes:
  * processing it again fails the same way, so they are not redriven. */
@@ -94,22 +94,12 @@ async function redriveOne(
     entry.dlqOffset,
   );
   if (opts.dryRun) return { entry, status: 'would_start', workflowId };
-  const input: ProcessEventInput = {
-    event: {
-      id: event.id,
-      source: event.source,
-      type: event.type,
-      ...(event.key !== undefined ? { key: event.key } : {}),
-    },
-    message: raw,
-    retry: config.retry,
-    redrive: {
-      dlqTopic: entry.dlqTopic,
-      dlqPartition: entry.dlqPartition,
-      dlqOffset: entry.dlqOffset,
-      requestedAt,
-    },
-  };
+  const input = processEventInput(event, raw, config.retry, {
+    dlqTopic: entry.dlqTopic,
+    dlqPartition: entry.dlqPartition,
+    dlqOffset: entry.dlqOffset,
+    requestedAt,
+  });
   const started = await startEventWorkflow(client, {
     workflowId,
     taskQueue: config.temporal.taskQueue,

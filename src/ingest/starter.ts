@@ -12,7 +12,13 @@ import {
 } from '@temporalio/client';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import { IdemEventKey, IdemEventType, IdemOutcome, IdemSource } from '../workflows/search-attributes';
-import { PROCESS_EVENT_WORKFLOW, type ProcessEventInput } from '../workflows/types';
+import type { IdemEvent, RawMessage } from '../events/types';
+import {
+  PROCESS_EVENT_WORKFLOW,
+  type ProcessEventInput,
+  type RedriveInfo,
+  type RetrySettings,
+} from '../workflows/types';
 
 export interface StartResult {
   outcome: 'started' | 'duplicate';
@@ -35,6 +41,26 @@ export function searchAttributesFor(
   if (input.event.key !== undefined)
     pairs.push({ key: IdemEventKey, value: input.event.key.slice(0, MAX_KEYWORD) });
   return pairs;
+}
+
+/** The workflow input of a parsed event. */
+export function processEventInput(
+  event: IdemEvent,
+  message: RawMessage,
+  retry: RetrySettings,
+  redrive?: RedriveInfo,
+): ProcessEventInput {
+  return {
+    event: {
+      id: event.id,
+      source: event.source,
+      type: event.type,
+      ...(event.key !== undefined ? { key: event.key } : {}),
+    },
+    message,
+    retry,
+    ...(redrive ? { redrive } : {}),
+  };
 }
 
 export async function startEventWorkflow(

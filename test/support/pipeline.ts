@@ -12,6 +12,7 @@ import type { HandlerRegistry } from '../../src/activities/handlers/registry';
 import { parseConfig, resolveEnv, type Config } from '../../src/config';
 import { silentLogger } from '../../src/observability/logger';
 import { ensureTopics } from '../../src/stack/kafka';
+import { caughtUp } from '../../src/ingest/lag';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export interface Pipeline {
@@ -177,22 +178,11 @@ export async function allCommitted(
   groupId = p.config.kafka.groupId,
   timeoutMs = 90_000,
 ): Promise<void> {
-  const admin = p.kafka.admin();
-  await admin.connect();
-  try {
-    await eventually(
-      async () => {
-        const ends = await admin.fetchTopicOffsets(p.topic);
-        const [committed] = await admin.fetchOffsets({ groupId, topics: [p.topic] });
-        const byPartition = new Map((committed?.partitions ?? []).map((c) => [c.partition, c.offset]));
-        return ends.every((e) => e.high === '0' || byPartition.get(e.partition) === e.high);
-      },
-      timeoutMs,
-      `group ${groupId} to commit the end of ${p.topic}`,
-    );
-  } finally {
-    await admin.disconnect();
-  }
+  await eventually(
+    () => caughtUp(p.kafka, groupId, p.topic),
+    timeoutMs,
+    `group ${groupId} to commit the end of ${p.topic}`,
+  );
 }
 
 export async function ledger(p: Pipeline, accountPrefix: string) {
