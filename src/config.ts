@@ -114,9 +114,18 @@ const schema = z.object({
   IDEM_START_CONCURRENCY: positiveInt('a number').default(64),
 
   /** Port of the Prometheus /metrics endpoint; 0 turns it off. @default 9464 */
-  IDEM_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  IDEM_METRICS_PORT: z.coerce
+    .number({ message: 'expected a port number (0 turns /metrics off)' })
+    .int({ message: 'expected a port number (0 turns /metrics off)' })
+    .min(0, { message: 'expected a port number from 0 to 65535' })
+    .max(65535, { message: 'expected a port number from 0 to 65535' })
+    .default(9464),
   /** pino log level. @default info */
-  IDEM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  IDEM_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
   /** Where binaries, jars and local data live. @default $XDG_CACHE_HOME/idem or ~/.cache/idem */
   IDEM_CACHE_DIR: z.string().min(1).optional(),
 });
@@ -208,7 +217,8 @@ export function parseConfig(env: Env): Config {
   const c = result.data;
   if (c.IDEM_RETRY_INITIAL_MS > c.IDEM_RETRY_MAX_MS) {
     throw new ConfigError(
-      `Invalid configuration:\n  IDEM_RETRY_INITIAL_MS (${c.IDEM_RETRY_INITIAL_MS}) must not exceed IDEM_RETRY_MAX_MS (${c.IDEM_RETRY_MAX_MS}).`,
+      `Invalid configuration:\n  IDEM_RETRY_INITIAL_MS (${c.IDEM_RETRY_INITIAL_MS}) must not exceed IDEM_RETRY_MAX_MS (${c.IDEM_RETRY_MAX_MS}).\n` +
+        'Fix these environment variables (or .env) and start again; see docs/configuration.md.',
     );
   }
   return {

@@ -90,3 +90,11 @@ test('env files: export prefix, quotes, comments', () => {
     D: 'x',
   });
 });
+
+test.each([
+  ['IDEM_METRICS_PORT', 'abc', /IDEM_METRICS_PORT: expected a port number/],
+  ['IDEM_METRICS_PORT', '70000', /IDEM_METRICS_PORT: expected a port number from 0 to 65535/],
+  ['IDEM_LOG_LEVEL', 'loud', /IDEM_LOG_LEVEL: expected one of fatal, error/],
+])('%s=%s says what is expected', (name, value, message) => {
+  expect(() => parseConfig({ [name]: value })).toThrow(message);
+});
