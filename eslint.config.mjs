@@ -3,7 +3,17 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'test/support/*.js', '*.config.js', '*.config.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'bin/**',
+      'test/support/*.js',
+      '*.config.js',
+      '*.config.mjs',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -27,7 +37,22 @@ export default tseslint.config(
           patterns: [
             { group: ['node:*'], message: 'Workflow code must be deterministic: no Node built-ins.' },
             {
-              group: ['pg', 'kafkajs', 'prom-client', 'pino', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'fs', 'path', 'crypto', 'os', 'child_process', 'net', 'http'],
+              group: [
+                'pg',
+                'kafkajs',
+                'prom-client',
+                'pino',
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+                'fs',
+                'path',
+                'crypto',
+                'os',
+                'child_process',
+                'net',
+                'http',
+              ],
               message: 'Workflow code must be deterministic: do I/O in activities.',
             },
           ],
