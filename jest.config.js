@@ -6,6 +6,8 @@ const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 /** @type {import('jest').Config} */
 module.exports = {
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  // Workflow and integration tests wait on real servers; unit tests finish in milliseconds anyway.
+  testTimeout: 120_000,
   projects: [
     {
       displayName: 'unit',

@@ -11,6 +11,10 @@ export class IdemError extends Error {
   }
 }
 
+/** PostgreSQL could not be reached (connection refused, dropped, server shutting down).
+ * Never a reason to dead-letter: the workflow keeps retrying until the store is back. */
+export class StoreUnavailableError extends IdemError {}
+
 /** A permanent failure: the same input will fail the same way. */
 export class NonRetriableError extends IdemError {
   override readonly retriable: boolean = false;

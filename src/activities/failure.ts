@@ -6,9 +6,60 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 
-import { IdemError, InvalidEnvelopeError, InvalidPayloadError, UnknownEventTypeError } from '../errors';
+import {
+  IdemError,
+  InvalidEnvelopeError,
+  InvalidPayloadError,
+  StoreUnavailableError,
+  UnknownEventTypeError,
+} from '../errors';
 import type { DlqReason } from '../events/types';
 import type { ApplyFailureDetails } from '../workflows/types';
+
+/** SQLSTATE classes and codes, and socket errors, that mean "the database is not reachable". */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+const UNAVAILABLE_MESSAGES = [
+  /Connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error/i,
+];
+
+/** True when `err` says PostgreSQL is down or unreachable, rather than anything about the event. */
+export function isStoreUnavailable(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  if (!isErrorLike(err)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_SOCKET_CODES.has(code))
+  ) {
+    return true;
+  }
+  const inner = (err as { errors?: unknown }).errors;
+  if (Array.isArray(inner) && inner.some(isStoreUnavailable)) return true;
+  return UNAVAILABLE_MESSAGES.some((re) => re.test(err.message));
+}
+
+/** An Error, also one from another realm (`instanceof Error` fails for errors made by Node's
+ * own modules inside a sandbox such as Jest's). */
+function isErrorLike(err: unknown): err is Error {
+  return (
+    err instanceof Error ||
+    (typeof err === 'object' &&
+      err !== null &&
+      typeof (err as Error).message === 'string' &&
+      typeof (err as Error).name === 'string')
+  );
+}
 
 /** The DLQ reason of an error; anything not classified is a handler failure. */
 export function reasonOf(err: unknown): DlqReason {
@@ -28,7 +79,11 @@ export function toApplicationFailure(
   attempt: number,
   reason = reasonOf(err),
 ): ApplicationFailure {
-  const details: ApplyFailureDetails = { reason, attempt };
+  const details: ApplyFailureDetails = {
+    reason,
+    attempt,
+    ...(isStoreUnavailable(err) ? { storeUnavailable: true } : {}),
+  };
   if (err instanceof ApplicationFailure) {
     return ApplicationFailure.create({
       type: err.type ?? 'Error',
@@ -38,7 +93,7 @@ export function toApplicationFailure(
       cause: err,
     });
   }
-  if (err instanceof Error) {
+  if (isErrorLike(err)) {
     const retriable = err instanceof IdemError ? err.retriable : true;
     return ApplicationFailure.create({
       type: err.name,

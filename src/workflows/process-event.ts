@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   log,
   proxyActivities,
+  sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -42,6 +43,14 @@ export function describeFailure(
   };
 }
 
+function storeUnavailable(err: ActivityFailure): boolean {
+  const cause = err.cause;
+  return (
+    cause instanceof ApplicationFailure &&
+    (cause.details?.[0] as Partial<ApplyFailureDetails> | undefined)?.storeUnavailable === true
+  );
+}
+
 export async function processEvent(input: ProcessEventInput): Promise<ProcessEventResult> {
   const { applyEvent } = proxyActivities<Activities>({
     startToCloseTimeout: input.retry.attemptTimeoutMs ?? 30_000,
@@ -60,21 +69,41 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
     retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
   });
 
-  try {
-    const result = await applyEvent({ message: input.message, redrive: input.redrive !== undefined });
-    setOutcome(result.outcome);
-    return result;
-  } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
-    const failure = describeFailure(err, input.retry.maxAttempts);
-    log.warn('dead-lettering event', { ...failure, event: input.event });
-    await deadLetter({ event: input.event, message: input.message, ...failure });
-    setOutcome('dead_lettered');
-    // Ends the run failed (visible in Temporal Web), ready for an operator's redrive.
-    throw ApplicationFailure.nonRetryable(
-      `dead-lettered (${failure.reason}) after ${failure.attempts} attempt(s): ${failure.error}`,
-      'DeadLettered',
-      failure,
-    );
+  const failure = await applyUntilDecided(applyEvent, input);
+  if ('outcome' in failure) {
+    setOutcome(failure.outcome);
+    return failure;
+  }
+  log.warn('dead-lettering event', { ...failure, event: input.event });
+  await deadLetter({ event: input.event, message: input.message, ...failure });
+  setOutcome('dead_lettered');
+  // Ends the run failed (visible in Temporal Web), ready for an operator's redrive.
+  throw ApplicationFailure.nonRetryable(
+    `dead-lettered (${failure.reason}) after ${failure.attempts} attempt(s): ${failure.error}`,
+    'DeadLettered',
+    failure,
+  );
+}
+
+/**
+ * Runs applyEvent until it succeeds or fails for a reason that is the event's.
+ * When every attempt failed because PostgreSQL was down, that is an outage, not
+ * the event's fault: no dead-lettering; wait and start a new series of attempts
+ * (operators see `IdemOutcome = "store_unavailable"` in Temporal Web meanwhile).
+ */
+async function applyUntilDecided(
+  applyEvent: Activities['applyEvent'],
+  input: ProcessEventInput,
+): Promise<ProcessEventResult | ReturnType<typeof describeFailure>> {
+  for (let outage = 0; ; outage++) {
+    try {
+      return await applyEvent({ message: input.message, redrive: input.redrive !== undefined });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      if (!storeUnavailable(err)) return describeFailure(err, input.retry.maxAttempts);
+      if (outage === 0) setOutcome('store_unavailable');
+      log.warn('PostgreSQL unavailable after every attempt; retrying', { event: input.event, outage });
+      await sleep(input.retry.maxIntervalMs);
+    }
   }
 }

@@ -9,9 +9,9 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const IdemEventType = defineSearchAttributeKey('IdemEventType', SearchAttributeType.KEYWORD);
 export const IdemEventKey = defineSearchAttributeKey('IdemEventKey', SearchAttributeType.KEYWORD);
 export const IdemSource = defineSearchAttributeKey('IdemSource', SearchAttributeType.KEYWORD);
-/** pending (started) → applied | duplicate | dead_lettered. */
+/** pending (started) → applied | duplicate | dead_lettered; store_unavailable while PostgreSQL is down. */
 export const IdemOutcome = defineSearchAttributeKey('IdemOutcome', SearchAttributeType.KEYWORD);
 
 export const ALL_SEARCH_ATTRIBUTES = [IdemEventType, IdemEventKey, IdemSource, IdemOutcome];
 
-export type Outcome = 'pending' | 'applied' | 'duplicate' | 'dead_lettered';
+export type Outcome = 'pending' | 'applied' | 'duplicate' | 'dead_lettered' | 'store_unavailable';

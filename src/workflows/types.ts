@@ -58,6 +58,8 @@ export interface ApplyEventResult {
 export interface ApplyFailureDetails {
   reason: DlqReason;
   attempt: number;
+  /** PostgreSQL was unreachable: retry without dead-lettering (an outage is not the event's fault). */
+  storeUnavailable?: boolean;
 }
 
 export interface DeadLetterInput {

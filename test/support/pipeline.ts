@@ -26,7 +26,8 @@ export interface Pipeline {
   producer: Producer;
   temporal: Client;
   source: string;
-  start(roles?: Role[], registry?: HandlerRegistry): Promise<IdemProcess>;
+  /** Starts idem in this process; `overrides` change its environment (e.g. a DATABASE_URL through a proxy). */
+  start(roles?: Role[], registry?: HandlerRegistry, overrides?: Record<string, string>): Promise<IdemProcess>;
   close(): Promise<void>;
 }
 
@@ -78,8 +79,15 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
     producer,
     temporal,
     source: `test-${name}-${suffix}`,
-    async start(roles: Role[] = ['ingester', 'worker', 'relay'], registry?: HandlerRegistry) {
-      const proc = await startIdem({ config, logger: silentLogger, roles, registry, serveMetrics: false });
+    async start(roles: Role[] = ['ingester', 'worker', 'relay'], registry?: HandlerRegistry, overrides = {}) {
+      const procConfig = Object.keys(overrides).length ? parseConfig({ ...env, ...overrides }) : config;
+      const proc = await startIdem({
+        config: procConfig,
+        logger: silentLogger,
+        roles,
+        registry,
+        serveMetrics: false,
+      });
       running.push(proc);
       return proc;
     },

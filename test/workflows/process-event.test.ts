@@ -119,3 +119,30 @@ test('exhausted retries dead-letter with reason handler_failed and the attempts 
   expect(calls).toBe(4);
   expect(rec.deadLetters).toEqual([expect.objectContaining({ reason: 'handler_failed', attempts: 4 })]);
 });
+
+test('PostgreSQL down through every attempt is an outage, not a dead-letter: it retries until the store is back', async () => {
+  const rec = recorder();
+  let calls = 0;
+  const result = await runProcessEvent(env, {
+    input: testInput(testMessage({ type: 'account.credited', data: { account: 'a', amount: 1 } }), {
+      maxAttempts: 2,
+    }),
+    activities: {
+      applyEvent: async (): Promise<ApplyEventResult> => {
+        calls++;
+        if (calls <= 5) {
+          throw ApplicationFailure.create({
+            type: 'Error',
+            message: 'connect ECONNREFUSED 127.0.0.1:25432',
+            details: [{ reason: 'handler_failed', attempt: calls, storeUnavailable: true }],
+          });
+        }
+        return { outcome: 'applied', outboxCount: 0 };
+      },
+      deadLetter: rec.deadLetter,
+    },
+  });
+  expect(result.outcome).toBe('applied');
+  expect(calls).toBe(6); // three series of at most two attempts
+  expect(rec.deadLetters).toHaveLength(0);
+});
