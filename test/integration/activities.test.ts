@@ -45,9 +45,6 @@ let pool: Pool;
 beforeAll(async () => {
   db = await createTestDatabase('activities');
   pool = db.pool;
-  // Idle clients the server drops (another test restarting things) are discarded by
-  // the pool; without a listener their 'error' event would fail this file.
-  pool.on('error', () => undefined);
 });
 
 afterAll(async () => {

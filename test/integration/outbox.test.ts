@@ -24,7 +24,6 @@ let producer: Producer;
 beforeAll(async () => {
   db = await createTestDatabase('outbox');
   pool = db.pool;
-  pool.on('error', () => undefined);
   kafka = new Kafka({
     clientId: 'idem-outbox-test',
     brokers: loadConfig().kafka.brokers,
