@@ -6,7 +6,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { Kafka, logLevel, type logCreator, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type logCreator, type Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { createActivities } from './activities';
 import { HandlerRegistry } from './activities/handlers/registry';
@@ -14,6 +14,7 @@ import { registerLedgerHandlers } from './activities/handlers/ledger';
 import type { Config } from './config';
 import { createKafkaDlqPublisher } from './ingest/dlq';
 import { Ingester } from './ingest/ingester';
+import { checkSearchAttributes } from './ingest/preflight';
 import { silentLogger, type Logger } from './observability/logger';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
 import { createOutboxRelay } from './outbox/relay';
@@ -97,7 +98,10 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       closers.push(await serveMetrics(metrics.registry, config.metricsPort));
     }
     const kafka = createKafka(config, logger);
-    const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
+    const producer: Producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     closers.push(() => producer.disconnect());
     const dlq = createKafkaDlqPublisher(producer);
@@ -146,6 +150,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
     if (roles.includes('ingester')) {
       const connection = await Connection.connect({ address: config.temporal.address });
       closers.push(() => connection.close());
+      await checkSearchAttributes(connection, config.temporal.namespace);
       const client = new Client({ connection, namespace: config.temporal.namespace });
       ingester = new Ingester({ kafka, client, config, dlq, logger, metrics });
       await ingester.start();

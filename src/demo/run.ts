@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { SingleBar } from 'cli-progress';
-import type { Message } from 'kafkajs';
+import { Partitioners, type Message } from 'kafkajs';
 import { createKafka, startIdem, type IdemProcess } from '../app';
 import { parseConfig, resolveEnv, userDatabaseUrl, type Config } from '../config';
 import { workflowIdFor } from '../events/identity';
@@ -93,7 +93,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     serveMetrics: false,
   });
   const kafka = createKafka(config, opts.logger, 'idem-demo-producer');
-  const producer = kafka.producer();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });

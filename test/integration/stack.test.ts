@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { defaultRegistry } from '../../src/app';
@@ -122,3 +123,18 @@ test('a CloudEvent from Kafka becomes one workflow that writes PostgreSQL; a sec
     async () => (await p.temporal.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',
   );
 }, 120_000);
+
+test('an ingester pointed at a namespace without idem search attributes stops at start-up with the fix', async () => {
+  const namespace = `bare-${crypto.randomBytes(4).toString('hex')}`;
+  await p.temporal.workflowService.registerNamespace({
+    namespace,
+    workflowExecutionRetentionPeriod: msToTs('1 day'),
+  });
+  try {
+    await expect(p.start(['ingester'], undefined, { TEMPORAL_NAMESPACE: namespace })).rejects.toThrow(
+      /lacks idem's search attributes: IdemEventType, IdemEventKey, IdemSource, IdemOutcome[\s\S]*temporal operator search-attribute create --namespace/,
+    );
+  } finally {
+    await p.temporal.connection.operatorService.deleteNamespace({ namespace }).catch(() => undefined);
+  }
+});

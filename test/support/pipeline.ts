@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { Kafka, logLevel, type Producer, type IHeaders } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Producer, type IHeaders } from 'kafkajs';
 import { startIdem, type IdemProcess, type Role } from '../../src/app';
 import type { HandlerRegistry } from '../../src/activities/handlers/registry';
 import { parseConfig, resolveEnv, type Config } from '../../src/config';
@@ -63,7 +63,7 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
     brokers: config.kafka.brokers,
     logLevel: logLevel.NOTHING,
   });
-  const producer = kafka.producer();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
