@@ -21,6 +21,7 @@ import { retryUntilStopped, StoppedError } from './backoff';
 import { dlqHeaders, type DlqPublisher } from './dlq';
 import { KeySequencer, SequencerAbandonedError } from './sequencer';
 import { processEventInput, startEventWorkflow, type StartResult } from './starter';
+import { Semaphore } from './semaphore';
 import { PartitionWatermark } from './watermark';
 
 export interface IngesterOptions {
@@ -45,23 +46,6 @@ interface PartitionState {
   abandoned: boolean;
   /** Wakes a batch loop waiting for room in the window. */
   roomWaiters: (() => void)[];
-}
-
-class Semaphore {
-  private waiters: (() => void)[] = [];
-  constructor(private free: number) {}
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
-  }
 }
 
 export class Ingester {
