@@ -10,6 +10,18 @@ export interface PartitionLag {
 }
 
 export async function groupLag(kafka: Kafka, groupId: string, topic: string): Promise<PartitionLag[]> {
+  // Leadership moves (a broker restart, a rebalance of partitions) answer retriably; ask again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await groupLagOnce(kafka, groupId, topic);
+    } catch (err) {
+      if (attempt >= 10 || (err as { retriable?: boolean }).retriable !== true) throw err;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
+
+async function groupLagOnce(kafka: Kafka, groupId: string, topic: string): Promise<PartitionLag[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {

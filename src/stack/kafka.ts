@@ -119,6 +119,23 @@ export async function kafkaHealthy(brokers = [kafkaBrokers]): Promise<boolean> {
   }
 }
 
+/** True once every partition of every topic answers offset requests: right after a
+ * restart the broker reports itself up while it still loads its logs and elects
+ * leaders, and clients then get NOT_LEADER_FOR_PARTITION. */
+export async function kafkaPartitionsReady(brokers = [kafkaBrokers]): Promise<boolean> {
+  const admin = kafkaAdmin(brokers);
+  try {
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => !t.startsWith('__'));
+    await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 /** Creates the topics that do not exist yet (never changes existing ones). */
 export async function ensureTopics(
   brokers: string[],
@@ -183,6 +200,11 @@ export async function startKafka(layout: Layout, report: Reporter): Promise<'reu
         logFile,
       });
       await waitFor('Kafka', () => kafkaHealthy(), { timeoutMs: 90_000, alive: () => isAlive(pid), logFile });
+      await waitFor('Kafka partition leaders', () => kafkaPartitionsReady(), {
+        timeoutMs: 90_000,
+        alive: () => isAlive(pid),
+        logFile,
+      });
     },
     report,
   );

@@ -37,14 +37,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await producer?.disconnect();
+  // Topics are per test run; leaving them would make the shared broker grow run after run.
+  await admin?.deleteTopics({ topics: created }).catch(() => undefined);
   await admin?.disconnect();
   await db?.drop();
 });
 
 const uid = () => crypto.randomBytes(6).toString('hex');
 
+const created: string[] = [];
+
 async function newTopic(partitions = 1): Promise<string> {
   const topic = `idem-test-outbox-${uid()}`;
+  created.push(topic);
   await admin.createTopics({
     waitForLeaders: true,
     topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],

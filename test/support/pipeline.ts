@@ -94,6 +94,13 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
     async close() {
       for (const p of running.splice(0)) await p.stop();
       await producer.disconnect();
+      // Topics are per test run; leaving them would make the shared broker grow run after run.
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin
+        .deleteTopics({ topics: [topic, `${topic}.dlq`, config.kafka.outboxTopic] })
+        .catch(() => undefined);
+      await admin.disconnect();
       await connection.close();
       await db.drop();
     },
