@@ -68,6 +68,7 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const running: IdemProcess[] = [];
+  const source = `test-${name}-${suffix}`;
   return {
     name,
     topic,
@@ -78,7 +79,7 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
     kafka,
     producer,
     temporal,
-    source: `test-${name}-${suffix}`,
+    source,
     async start(roles: Role[] = ['ingester', 'worker', 'relay'], registry?: HandlerRegistry, overrides = {}) {
       const procConfig = Object.keys(overrides).length ? parseConfig({ ...env, ...overrides }) : config;
       const proc = await startIdem({
@@ -93,6 +94,16 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
     },
     async close() {
       for (const p of running.splice(0)) await p.stop();
+      // Workflows left running (a killed worker's, say) would wait forever on a task queue
+      // nobody polls any more: terminate them so the shared Temporal stays tidy.
+      for await (const wf of temporal.workflow.list({
+        query: `IdemSource = "${source}" AND ExecutionStatus = "Running"`,
+      })) {
+        await temporal.workflow
+          .getHandle(wf.workflowId, wf.runId)
+          .terminate('test finished')
+          .catch(() => undefined);
+      }
       await producer.disconnect();
       // Topics are per test run; leaving them would make the shared broker grow run after run.
       const admin = kafka.admin();
