@@ -20,6 +20,7 @@ import { workflowIdFor } from '../events/identity';
 import type { IdemEvent } from '../events/types';
 import { claimEvent } from '../store/sql/claim-event';
 import { insertOutbox } from '../store/sql/insert-outbox';
+import { inTransaction } from '../store/transaction';
 import type { ApplyEventInput, ApplyEventResult } from '../workflows/types';
 import { toApplicationFailure } from './failure';
 import type { HandlerContext, HandlerRegistry, OutgoingEvent } from './handlers/registry';
@@ -72,10 +73,7 @@ async function applyParsed(
 ): Promise<ApplyEventResult> {
   // THE DEDUP KEY (src/events/identity.ts): processed_events.event_id is the event's workflow ID.
   const eventId = workflowIdFor(event.source, event.id);
-  const client = await deps.pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('begin');
+  return inTransaction(deps.pool, async (client) => {
     const claim = await claimEvent(client, {
       eventId,
       source: event.source,
@@ -128,15 +126,7 @@ async function applyParsed(
     }
     deps.metrics?.applied?.inc({ type: event.type });
     return { outcome: 'applied', outboxCount: outbox.count() };
-  } catch (err) {
-    await client.query('rollback').catch((rollbackErr: unknown) => {
-      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-    });
-    throw err;
-  } finally {
-    // A client whose rollback failed is destroyed, not returned to the pool mid-transaction.
-    client.release(broken);
-  }
+  });
 }
 
 function outboxWriter(deps: ApplyEventDeps, tx: PoolClient, eventId: string) {

@@ -20,6 +20,7 @@ import type { Producer, TopicMessages } from 'kafkajs';
 import type { Pool } from 'pg';
 
 import type { Logger } from '../observability/logger';
+import { inTransaction } from '../store/transaction';
 import { fetchUnpublishedOutbox, type OutboxRow } from '../store/sql/fetch-unpublished-outbox';
 import { markOutboxPublished } from '../store/sql/mark-outbox-published';
 
@@ -77,10 +78,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   let wake: (() => void) | undefined;
 
   async function runOnce(): Promise<number> {
-    const client = await opts.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('begin');
+    return inTransaction(opts.pool, async (client) => {
       const rows = await fetchUnpublishedOutbox(client, batchSize);
       if (rows.length > 0) {
         await opts.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(rows) });
@@ -92,14 +90,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       await client.query('commit');
       if (rows.length > 0) opts.metrics?.outboxPublished?.inc(rows.length);
       return rows.length;
-    } catch (err) {
-      await client.query('rollback').catch((rollbackErr: unknown) => {
-        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-      });
-      throw err;
-    } finally {
-      client.release(broken);
-    }
+    });
   }
 
   function pause(ms: number): Promise<void> {

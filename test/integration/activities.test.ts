@@ -32,6 +32,7 @@ import type {
   DeadLetterResult,
   EventSummary,
 } from '../../src/workflows/types';
+import { eventually } from '../support/pipeline';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 jest.setTimeout(30_000);
@@ -149,18 +150,6 @@ function summary(ev: TestEvent): EventSummary {
   return { id: ev.id, source: SOURCE, type: ev.type, key: 'the-key' };
 }
 
-async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('applyEvent', () => {
   let acts: Activities;
   beforeAll(() => {
@@ -274,10 +263,10 @@ describe('applyEvent', () => {
         );
 
       const first = settle(apply(g.acts, { message: message(ev), redrive: false }, { runId: 'run-a' }));
-      await waitFor(() => g.state.entered === 1, 'the first handler to start');
+      await eventually(() => g.state.entered === 1, 10_000, 'the first handler to start', 10);
       const waiters = await lockWaiters();
       const second = settle(apply(g.acts, { message: message(ev), redrive: false }, { runId: 'run-b' }));
-      await waitFor(async () => (await lockWaiters()) > waiters, 'the second claim to block');
+      await eventually(async () => (await lockWaiters()) > waiters, 10_000, 'the second claim to block', 10);
       expect(g.state.entered).toBe(1);
 
       g.open();

@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config';
 import { parseRecord } from '../../src/events/envelope';
 import { createOutboxRelay, CLOUDEVENTS_JSON } from '../../src/outbox/relay';
 import { countOutbox, fetchUnpublishedOutbox, insertOutbox } from '../../src/store/sql';
+import { eventually } from '../support/pipeline';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 jest.setTimeout(60_000);
@@ -57,18 +58,6 @@ async function newTopic(partitions = 1): Promise<string> {
   return topic;
 }
 
-async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Records in the topic, from the broker's offsets. */
 async function topicSize(topic: string): Promise<number> {
   const offsets = await admin.fetchTopicOffsets(topic);
@@ -88,7 +77,7 @@ async function readTopic(topic: string, count: number): Promise<KafkaMessage[]> 
         got.push(message);
       },
     });
-    await waitFor(() => got.length >= count, `${count} records in ${topic}`);
+    await eventually(() => got.length >= count, 30_000, `${count} records in ${topic}`, 10);
   } finally {
     await consumer.disconnect();
   }
@@ -249,7 +238,12 @@ it('start() polls until stop(); rows written while it runs are published', async
   relay.start(); // a no-op when running
   try {
     const rows = await insertRows(topic, 4);
-    await waitFor(async () => (await countOutbox(pool)).unpublished === 0, 'the relay to publish');
+    await eventually(
+      async () => (await countOutbox(pool)).unpublished === 0,
+      30_000,
+      'the relay to publish',
+      10,
+    );
     expect(published.n).toBe(4);
     const ids = (await readTopic(topic, 4)).map((m) => valueOf(m).id);
     expect(ids).toEqual(rows.map((r) => r.id));
@@ -282,7 +276,12 @@ it('keeps going after a failed batch', async () => {
   const rows = await insertRows(topic, 2);
   relay.start();
   try {
-    await waitFor(async () => (await countOutbox(pool)).unpublished === 0, 'the relay to recover');
+    await eventually(
+      async () => (await countOutbox(pool)).unpublished === 0,
+      30_000,
+      'the relay to recover',
+      10,
+    );
   } finally {
     await relay.stop();
   }
