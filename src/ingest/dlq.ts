@@ -110,23 +110,15 @@ export function withoutDlqHeaders<V>(headers: Record<string, V>): Record<string,
 /** A header value as kafkajs hands it over when reading. */
 export type ReadHeaderValue = Buffer | string | (Buffer | string)[] | undefined;
 
-export interface ReadDlqHeaders {
+/** The headers read back: what the writer set, with the original coordinates optional
+ * (records written by other tools may lack them) and the reason as any string. */
+export type ReadDlqHeaders = Partial<Omit<DlqHeaderFields, 'reason' | 'error' | 'attempts'>> & {
   /** A DlqReason, or whatever a newer writer put there. */
   reason: string;
   error: string;
   /** NaN-free: 0 when missing or malformed. */
   attempts: number;
-  originalTopic?: string;
-  originalPartition?: number;
-  originalOffset?: string;
-  originalTimestamp?: string;
-  workflowId?: string;
-  runId?: string;
-  deadLetteredAt?: Date;
-  eventId?: string;
-  eventSource?: string;
-  eventType?: string;
-}
+};
 
 /** Parses the `idem-*` headers of a DLQ record back; undefined when it has no `idem-reason`. */
 export function readDlqHeaders(
