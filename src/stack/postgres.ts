@@ -113,12 +113,18 @@ export async function startPostgres(layout: Layout, report: Reporter): Promise<'
 export async function stopPostgres(layout: Layout): Promise<boolean> {
   const dataDir = path.join(layout.postgresDir, 'data');
   if (!fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return false;
-  await run(
-    path.join(postgresBinDir(), 'pg_ctl'),
-    ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'],
-    runAs(),
-  );
-  return true;
+  try {
+    await run(
+      path.join(postgresBinDir(), 'pg_ctl'),
+      ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'],
+      runAs(),
+    );
+    return true;
+  } catch (err) {
+    // A pid file left by a killed server is stale; PostgreSQL cleans it up at its next start.
+    if (!(await canConnect(adminUrl()))) return false;
+    throw err;
+  }
 }
 
 /** Creates the database named in `url` when it does not exist yet. */

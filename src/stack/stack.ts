@@ -143,7 +143,8 @@ export async function stackDown(config: Config, report: Reporter = stderrReporte
     ['temporal', () => stopTemporal(layout)],
     ['postgres', () => stopPostgres(layout)],
   ];
-  await Promise.all(
+  // Every component is stopped even if another one fails to.
+  const results = await Promise.allSettled(
     stops.map(async ([name, stop]) => {
       if (await stop()) {
         stopped.push(name);
@@ -151,6 +152,8 @@ export async function stackDown(config: Config, report: Reporter = stderrReporte
       } else report(`  - ${name} was not running (under this cache)`);
     }),
   );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   return stopped;
 }
 
