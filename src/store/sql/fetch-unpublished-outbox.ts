@@ -1,19 +1,14 @@
+import type { OutboxInsertRow } from './insert-outbox';
 import type { Queryable } from './queryable';
 
-export interface OutboxRow {
+/** An outbox row as stored: what was inserted, plus its order, id and time. */
+export type OutboxRow = OutboxInsertRow & {
   /** Insertion order (bigint, as a decimal string). */
   seq: string;
   /** uuid: the id of the published CloudEvent. */
   id: string;
-  topic: string;
-  messageKey: string | null;
-  type: string;
-  source: string;
-  subject: string | null;
-  data: unknown;
-  causedBy: string | null;
   createdAt: Date;
-}
+};
 
 /**
  * Lock and return up to `limit` unpublished rows, oldest first. Rows locked by
