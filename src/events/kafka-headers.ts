@@ -16,10 +16,11 @@ export function firstHeaderValue(value: KafkaHeaderValue): Buffer | string | und
 export function flattenHeaders(
   headers: Record<string, KafkaHeaderValue> | undefined,
 ): Record<string, Buffer | string> {
-  const out: Record<string, Buffer | string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    const first = firstHeaderValue(value);
-    if (first !== undefined) out[name] = first;
-  }
-  return out;
+  // Object.fromEntries defines own properties, so even a header named "__proto__" survives.
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).flatMap(([name, value]) => {
+      const first = firstHeaderValue(value);
+      return first === undefined ? [] : [[name, first] as const];
+    }),
+  );
 }
