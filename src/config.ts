@@ -126,6 +126,12 @@ const schema = z.object({
       message: 'expected one of fatal, error, warn, info, debug, trace, silent',
     })
     .default('info'),
+  /** Longest wait, in seconds, for one server of the local stack (`idem stack up`) to become ready,
+   * however busy it looks. @default 900 */
+  IDEM_STACK_TIMEOUT: positiveInt('a number of seconds').default(900),
+  /** Seconds a starting server of the local stack may go without any sign of progress (no CPU
+   * time used, no log written) before `idem stack up` gives up on it. @default 180 */
+  IDEM_STACK_STALL_TIMEOUT: positiveInt('a number of seconds').default(180),
   /** Where binaries, jars and local data live. @default $XDG_CACHE_HOME/idem or ~/.cache/idem */
   IDEM_CACHE_DIR: z.string().min(1).optional(),
 });
@@ -141,6 +147,8 @@ export interface Config {
   metricsPort: number;
   logLevel: Parsed['IDEM_LOG_LEVEL'];
   cacheDir: string;
+  /** Readiness limits of the local stack's servers (`idem stack up`). */
+  stack: { timeoutMs: number; stallMs: number };
 }
 
 export type Env = Record<string, string | undefined>;
@@ -251,6 +259,7 @@ export function parseConfig(env: Env): Config {
     metricsPort: c.IDEM_METRICS_PORT,
     logLevel: c.IDEM_LOG_LEVEL,
     cacheDir: defaultCacheDir(env),
+    stack: { timeoutMs: c.IDEM_STACK_TIMEOUT * 1000, stallMs: c.IDEM_STACK_STALL_TIMEOUT * 1000 },
   };
 }
 

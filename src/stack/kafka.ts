@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { HOST, PACKAGE_ROOT, PORTS, type Layout } from './layout';
-import { isAlive, readPid, run, spawnDetached, StackError, stopPid, waitFor, which } from './proc';
+import { isAlive, readPid, run, spawnDetached, StackError, stopPid, which } from './proc';
+import { waitUntilReady, type ReadyLimits } from './ready';
 import { step, type Reporter } from './progress';
 
 export const kafkaBrokers = `${HOST}:${PORTS.kafka}`;
@@ -158,7 +159,11 @@ export async function ensureTopics(
   }
 }
 
-export async function startKafka(layout: Layout, report: Reporter): Promise<'reused' | 'started'> {
+export async function startKafka(
+  layout: Layout,
+  report: Reporter,
+  limits: ReadyLimits,
+): Promise<'reused' | 'started'> {
   if (await kafkaHealthy()) return 'reused';
   const java = requireTool(
     'java',
@@ -199,12 +204,9 @@ export async function startKafka(layout: Layout, report: Reporter): Promise<'reu
         runDir: layout.runDir,
         logFile,
       });
-      await waitFor('Kafka', () => kafkaHealthy(), { timeoutMs: 90_000, alive: () => isAlive(pid), logFile });
-      await waitFor('Kafka partition leaders', () => kafkaPartitionsReady(), {
-        timeoutMs: 90_000,
-        alive: () => isAlive(pid),
-        logFile,
-      });
+      const ready = { limits, pid, logFile };
+      await waitUntilReady('Kafka', () => kafkaHealthy(), ready);
+      await waitUntilReady('Kafka partition leaders', () => kafkaPartitionsReady(), ready);
     },
     report,
   );

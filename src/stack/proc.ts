@@ -64,26 +64,6 @@ export function spawnDetached(o: DetachedOptions): number {
   return child.pid;
 }
 
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  opts: { timeoutMs: number; intervalMs?: number; alive?: () => boolean; logFile?: string },
-): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (opts.alive && !opts.alive()) {
-      throw new StackError(`${what} exited during start-up${opts.logFile ? `; see ${opts.logFile}` : ''}`);
-    }
-    if (Date.now() > deadline) {
-      throw new StackError(
-        `${what} did not become ready within ${opts.timeoutMs / 1000}s${opts.logFile ? `; see ${opts.logFile}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
-  }
-}
-
 /** SIGTERM, wait for a clean exit, SIGKILL only after the grace period. */
 export async function stopPid(runDir: string, name: string, graceMs = 30_000): Promise<boolean> {
   const pid = readPid(runDir, name);

@@ -17,7 +17,14 @@ import {
   stopKafka,
 } from './kafka';
 import { HOST, PORTS, layoutFor, type Layout } from './layout';
-import { canConnect, ensureDatabase, stackDatabaseUrl, startPostgres, stopPostgres } from './postgres';
+import {
+  canConnect,
+  ensureDatabase,
+  isStackDatabaseUrl,
+  stackDatabaseUrl,
+  startPostgres,
+  stopPostgres,
+} from './postgres';
 import { stderrReporter, step, type Reporter } from './progress';
 import {
   httpOk,
@@ -39,7 +46,8 @@ export interface StackEnv {
 
 export interface UpOptions {
   config: Config;
-  /** A PostgreSQL the user runs; when set no embedded server is started. */
+  /** A PostgreSQL the user runs; when set no embedded server is started. The stack's own address
+   * (exported by `idem stack env`) does not count as one. */
   externalDatabaseUrl?: string;
   report?: Reporter;
 }
@@ -82,13 +90,18 @@ export async function stackUp(opts: UpOptions): Promise<UpResult> {
   const layout = layoutFor(opts.config.cacheDir);
   for (const dir of [layout.cacheDir, layout.binDir, layout.runDir, layout.logDir])
     fs.mkdirSync(dir, { recursive: true });
-  const databaseUrl = opts.externalDatabaseUrl ?? stackDatabaseUrl;
+  const external =
+    opts.externalDatabaseUrl && !isStackDatabaseUrl(opts.externalDatabaseUrl)
+      ? opts.externalDatabaseUrl
+      : undefined;
+  const databaseUrl = external ?? stackDatabaseUrl;
 
   // The three start independently; the first run's slow steps (Go build, Maven) overlap.
+  const limits = { ceilingMs: opts.config.stack.timeoutMs, stallMs: opts.config.stack.stallMs };
   const [kafka, temporal, postgres] = await Promise.all([
-    startKafka(layout, report),
-    startTemporal(layout, report),
-    opts.externalDatabaseUrl ? Promise.resolve('external' as const) : startPostgres(layout, report),
+    startKafka(layout, report, limits),
+    startTemporal(layout, report, limits),
+    external ? Promise.resolve('external' as const) : startPostgres(layout, report, limits),
   ]);
 
   await step(

@@ -7,7 +7,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { HOST, PORTS, type Layout } from './layout';
-import { isAlive, readPid, run, spawnDetached, StackError, stopPid, waitFor, which } from './proc';
+import { isAlive, readPid, run, spawnDetached, StackError, stopPid, which } from './proc';
+import { waitUntilReady, type ReadyLimits } from './ready';
 import { step, type Reporter } from './progress';
 
 /** Later tags carry a `replace` directive in go.mod, which `go install pkg@version` refuses. */
@@ -92,7 +93,11 @@ export function httpOk(url: string): Promise<boolean> {
   });
 }
 
-export async function startTemporal(layout: Layout, report: Reporter): Promise<'reused' | 'started'> {
+export async function startTemporal(
+  layout: Layout,
+  report: Reporter,
+  limits: ReadyLimits,
+): Promise<'reused' | 'started'> {
   if (await temporalHealthy()) return 'reused';
   const cli = await ensureTemporalCli(layout, report);
   fs.mkdirSync(layout.temporalDir, { recursive: true });
@@ -126,11 +131,10 @@ export async function startTemporal(layout: Layout, report: Reporter): Promise<'
     `starting Temporal dev server on ${temporalAddress}`,
     async () => {
       const pid = spawnDetached({ name: 'temporal', command: cli, args, runDir: layout.runDir, logFile });
-      await waitFor('Temporal', () => temporalHealthy(), {
-        timeoutMs: 60_000,
-        alive: () => isAlive(pid),
-        logFile,
-      });
+      // The first start creates the schema in a new SQLite file: slow on a busy machine, and
+      // the log stays quiet at --log-level warn, so the database file's growth counts as progress.
+      const ready = { limits, pid, logFile, watch: [dbFile, `${dbFile}-wal`] };
+      await waitUntilReady('Temporal', () => temporalHealthy(), ready);
       await run(cli, [
         'operator',
         'namespace',
@@ -142,7 +146,7 @@ export async function startTemporal(layout: Layout, report: Reporter): Promise<'
         '--address',
         temporalAddress,
       ]);
-      await waitFor('Temporal Web', () => httpOk(temporalWebUrl), { timeoutMs: 30_000, logFile });
+      await waitUntilReady('Temporal Web', () => httpOk(temporalWebUrl), ready);
     },
     report,
   );

@@ -1,0 +1,133 @@
+/**
+ * Waiting for a server of the local stack to become ready, on a slow or busy
+ * machine too. A fixed short timeout fails a first start that is merely slow
+ * (Temporal creating its SQLite schema on a loaded 2-core machine took over a
+ * minute), so the wait follows progress instead: it goes on while the process
+ * is alive and working (its CPU time or the files it writes keep changing),
+ * gives up when the process exits or shows no progress for `stallMs`, and in
+ * any case after the generous `ceilingMs` (IDEM_STACK_TIMEOUT).
+ */
+import fs from 'node:fs';
+import { StackError } from './proc';
+
+export interface ReadyLimits {
+  /** Longest wait for one server, whatever its progress. */
+  ceilingMs: number;
+  /** Longest time without any sign of progress. */
+  stallMs: number;
+}
+
+export interface ReadyOptions {
+  limits: ReadyLimits;
+  /** The server's process (or how to find it once it exists); its exit ends the wait and its CPU
+   * time counts as progress. */
+  pid?: number | (() => number | undefined);
+  /** Its log: named in the error with its last lines, and its growth counts as progress. */
+  logFile?: string;
+  /** Other files whose growth counts as progress (a database file being created). */
+  watch?: string[];
+  /** @default 250 */
+  intervalMs?: number;
+}
+
+export async function waitUntilReady(
+  what: string,
+  check: () => Promise<boolean>,
+  o: ReadyOptions,
+): Promise<void> {
+  const started = Date.now();
+  const files = [...(o.logFile ? [o.logFile] : []), ...(o.watch ?? [])];
+  const pidOf = () => (typeof o.pid === 'function' ? o.pid() : o.pid);
+  let signature = progressSignature(pidOf(), files);
+  let lastProgress = started;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    const pid = pidOf();
+    if (pid !== undefined && !isRunning(pid)) {
+      throw new StackError(`${what} exited during start-up.${logTail(o.logFile)}`);
+    }
+    const now = Date.now();
+    const next = progressSignature(pid, files);
+    if (next !== signature) {
+      signature = next;
+      lastProgress = now;
+    }
+    if (now - lastProgress > o.limits.stallMs) {
+      throw new StackError(
+        `${what} is not ready and showed no progress for ${seconds(o.limits.stallMs)} ` +
+          `(alive, but no CPU time used and no log written).${logTail(o.logFile)}`,
+      );
+    }
+    if (now - started > o.limits.ceilingMs) {
+      throw new StackError(
+        `${what} did not become ready within ${seconds(o.limits.ceilingMs)} ` +
+          `(raise IDEM_STACK_TIMEOUT on a very slow machine).${logTail(o.logFile)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, o.intervalMs ?? 250));
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)}s`;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie (exited, not yet reaped) is not running.
+  return cpuState(pid)?.state !== 'Z';
+}
+
+/** Changes whenever the process used CPU time or a watched file changed size or time. */
+export function progressSignature(pid: number | undefined, files: string[]): string {
+  const cpu = pid === undefined ? '' : (cpuState(pid)?.ticks ?? '');
+  const sizes = files.map((f) => {
+    try {
+      const st = fs.statSync(f);
+      return `${st.size}@${st.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  });
+  return [cpu, ...sizes].join('|');
+}
+
+/** User + system CPU ticks of a process and its reaped children, from /proc (Linux only). */
+function cpuState(pid: number): { state: string; ticks: string } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
+    return { state: fields[0] ?? '', ticks: String(ticks) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last lines of a log, for an error message. */
+export function logTail(logFile: string | undefined, lines = 20): string {
+  if (!logFile) return '';
+  let text: string;
+  try {
+    const fd = fs.openSync(logFile, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const length = Math.min(size, 16_384);
+      const buf = Buffer.alloc(length);
+      fs.readSync(fd, buf, 0, length, size - length);
+      text = buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return `\n  Its log ${logFile} could not be read.`;
+  }
+  const tail = text.trimEnd().split('\n').slice(-lines);
+  if (tail.length === 0 || tail[0] === '') return `\n  Its log ${logFile} is empty.`;
+  return `\n  Last lines of ${logFile}:\n${tail.map((l) => `    ${l}`).join('\n')}`;
+}
