@@ -9,16 +9,16 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners, type logCreator, type Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { createActivities } from './activities';
-import { HandlerRegistry } from './activities/handlers/registry';
-import { registerLedgerHandlers } from './activities/handlers/ledger';
+import type { HandlerRegistry } from './activities/handlers/registry';
 import type { Config } from './config';
+import { HandlersModuleError } from './errors';
 import { createKafkaDlqPublisher } from './ingest/dlq';
 import { Ingester } from './ingest/ingester';
 import { checkSearchAttributes } from './ingest/preflight';
 import { silentLogger, type Logger } from './observability/logger';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
 import { createOutboxRelay } from './outbox/relay';
-import { migrate } from './store/migrate';
+import { migrate, type MigrationSet } from './store/migrate';
 
 export type Role = 'worker' | 'ingester' | 'relay';
 
@@ -26,8 +26,11 @@ export interface StartOptions {
   config: Config;
   logger: Logger;
   roles: Role[];
-  /** Handlers for the event types this worker applies. @default the demo ledger's */
+  /** Handlers of the event types this worker applies; required with the `worker` role. idem ships
+   * none: `idem consume --handlers <module>` loads them with loadHandlerModule. */
   registry?: HandlerRegistry;
+  /** The handlers' own migration sets, applied by workers at start after idem's own. */
+  migrations?: MigrationSet[];
   metrics?: Metrics;
   /** Serve /metrics on config.metricsPort. @default true */
   serveMetrics?: boolean;
@@ -40,12 +43,6 @@ export interface IdemProcess {
   /** Resolves when the worker stops on its own (a fatal error), rejects with that error. */
   done: Promise<void>;
   stop(): Promise<void>;
-}
-
-export function defaultRegistry(): HandlerRegistry {
-  const registry = new HandlerRegistry();
-  registerLedgerHandlers(registry);
-  return registry;
 }
 
 /** kafkajs logs through idem's logger (JSON on stderr, idem's level) instead of the console. */
@@ -83,6 +80,13 @@ export function createKafka(
 
 export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
   const { config, logger, roles } = opts;
+  const registry = opts.registry;
+  if (roles.includes('worker') && !registry) {
+    throw new HandlersModuleError(
+      'a worker needs the handlers of the event types it applies: pass --handlers <module> or set ' +
+        'IDEM_HANDLERS (in this repository: --handlers examples/ledger); see docs/handlers.md',
+    );
+  }
   const metrics = opts.metrics ?? createMetrics({ defaults: true });
   const closers: (() => Promise<unknown>)[] = [];
   const closeAll = async () => {
@@ -113,7 +117,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       const p = pool;
       closers.push(() => p.end());
       // Workers bring the schema up to date (advisory-locked, so concurrent starts are safe).
-      if (roles.includes('worker')) await migrate(pool);
+      if (roles.includes('worker')) await migrate(pool, opts.migrations);
     }
 
     if (roles.includes('relay') && pool) {
@@ -122,7 +126,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       closers.push(() => relay.stop());
     }
 
-    if (roles.includes('worker') && pool) {
+    if (roles.includes('worker') && pool && registry) {
       const connection = await NativeConnection.connect({ address: config.temporal.address });
       closers.push(() => connection.close());
       worker = await Worker.create({
@@ -132,7 +136,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         workflowsPath: require.resolve('./workflows'),
         activities: createActivities({
           pool,
-          registry: opts.registry ?? defaultRegistry(),
+          registry,
           dlq,
           maxEventBytes: config.ingest.maxEventBytes,
           outboxTopic: config.kafka.outboxTopic,

@@ -12,9 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+import { ConfigError } from './errors';
+
+export { ConfigError };
 
 const positiveInt = (what: string) =>
   z.coerce
@@ -69,6 +69,10 @@ const schema = z.object({
   KAFKA_CLIENT_ID: z.string().min(1).default('idem'),
   /** Topic the outbox relay publishes to. @default events.outbox */
   IDEM_OUTBOX_TOPIC: topicName.default('events.outbox'),
+
+  /** The module with your event handlers (a path or package name), loaded by `idem consume` and
+   * `idem worker`; `--handlers` overrides it. No default: idem applies no event type of its own. */
+  IDEM_HANDLERS: z.string().min(1).optional(),
 
   /** Temporal frontend address. @default 127.0.0.1:27233 (the local stack) */
   TEMPORAL_ADDRESS: hostPort('127.0.0.1:7233').default('127.0.0.1:27233'),
@@ -144,6 +148,8 @@ export interface Config {
   database: { url: string; poolSize: number };
   ingest: { maxEventBytes: number; maxInFlight: number; ordering: boolean; startConcurrency: number };
   retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number; attemptTimeoutMs: number };
+  /** `IDEM_HANDLERS`: the handler module, if configured. */
+  handlers?: string;
   metricsPort: number;
   logLevel: Parsed['IDEM_LOG_LEVEL'];
   cacheDir: string;
@@ -256,6 +262,7 @@ export function parseConfig(env: Env): Config {
       maxIntervalMs: c.IDEM_RETRY_MAX_MS,
       attemptTimeoutMs: c.IDEM_ATTEMPT_TIMEOUT_MS,
     },
+    ...(c.IDEM_HANDLERS ? { handlers: c.IDEM_HANDLERS } : {}),
     metricsPort: c.IDEM_METRICS_PORT,
     logLevel: c.IDEM_LOG_LEVEL,
     cacheDir: defaultCacheDir(env),

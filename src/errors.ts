@@ -1,7 +1,10 @@
 /**
- * idem's error tree. `retriable` says whether trying again can help; activities
- * turn non-retriable errors into non-retryable Temporal failures whose `type` is
- * the error's name, so the workflow's retry policy stops at once.
+ * idem's error tree, in the manner of kafkajs's `KafkaJSError`: one base class
+ * with a `retriable` flag, checked with `instanceof`. Activities turn
+ * non-retriable errors into non-retryable Temporal failures whose `type` is the
+ * error's name, so the workflow's retry policy stops at once.
+ *
+ * This module is also bundled into workflow code: no imports, no I/O.
  */
 export class IdemError extends Error {
   readonly retriable: boolean = true;
@@ -11,31 +14,66 @@ export class IdemError extends Error {
   }
 }
 
-/** PostgreSQL could not be reached (connection refused, dropped, server shutting down).
- * Never a reason to dead-letter: the workflow keeps retrying until the store is back. */
-export class StoreUnavailableError extends IdemError {}
-
 /** A permanent failure: the same input will fail the same way. */
 export class NonRetriableError extends IdemError {
   override readonly retriable: boolean = false;
 }
 
+// --- The event itself is at fault: it is dead-lettered, never retried. ---
+
+/** Processing this event again cannot succeed; it goes to the dead-letter topic. */
+export class EventRejectedError extends NonRetriableError {}
+
 /** The Kafka record is not an acceptable event (not JSON, missing attributes, ...). */
-export class InvalidEnvelopeError extends NonRetriableError {}
+export class InvalidEnvelopeError extends EventRejectedError {}
 
 /** No handler is registered for the event's type. */
-export class UnknownEventTypeError extends NonRetriableError {}
+export class UnknownEventTypeError extends EventRejectedError {}
 
 /** The event's data does not match what its handler expects. */
-export class InvalidPayloadError extends NonRetriableError {}
+export class InvalidPayloadError extends EventRejectedError {}
 
 /** A handler's own verdict that retrying is pointless (a business rule refused the event). */
-export class PermanentHandlerError extends NonRetriableError {}
+export class PermanentHandlerError extends EventRejectedError {}
 
-/** Temporal failure types that the workflow's retry policy never retries. */
-export const NON_RETRYABLE_TYPES = [
-  'InvalidEnvelopeError',
-  'UnknownEventTypeError',
-  'InvalidPayloadError',
-  'PermanentHandlerError',
-];
+/**
+ * Temporal failure types that the workflow's retry policy never retries: every
+ * {@link EventRejectedError} class above (test/unit/errors.test.ts checks that
+ * none is missing).
+ */
+export const NON_RETRYABLE_TYPES: readonly string[] = [
+  EventRejectedError,
+  InvalidEnvelopeError,
+  UnknownEventTypeError,
+  InvalidPayloadError,
+  PermanentHandlerError,
+].map((c) => c.name);
+
+// --- Something the user fixes: the CLI prints the message alone, no stack trace. ---
+
+/** A problem the user fixes (configuration, arguments, the local stack); its message says how. */
+export class UserError extends NonRetriableError {}
+
+/** An environment variable (or `.env`) is invalid. */
+export class ConfigError extends UserError {}
+
+/** The handler module (`--handlers`, `IDEM_HANDLERS`) is missing, cannot be loaded or registers nothing. */
+export class HandlersModuleError extends ConfigError {}
+
+/** A command-line argument is invalid. */
+export class InvalidArgumentError extends UserError {}
+
+/** The local stack (`idem stack …`) could not be provisioned or started. */
+export class StackError extends UserError {}
+
+// --- Control flow inside the ingester. ---
+
+/** A retry loop gave up because its owner is stopping (shutdown, or the partition was revoked). */
+export class StoppedError extends IdemError {}
+
+/** A key sequencer was cleared (rebalance or shutdown) before a queued task ran. */
+export class SequencerAbandonedError extends IdemError {
+  constructor(readonly key: string) {
+    super(`task for key ${JSON.stringify(key)} abandoned before it started`);
+  }
+}

@@ -1,6 +1,7 @@
 /** idem's public API, for services that run idem's worker with their own handlers. */
-export { startIdem, defaultRegistry, type IdemProcess, type Role, type StartOptions } from './app';
-export { loadConfig, parseConfig, ConfigError, type Config } from './config';
+export { startIdem, type IdemProcess, type Role, type StartOptions } from './app';
+export { loadConfig, parseConfig, type Config } from './config';
+export { ConfigError } from './errors';
 export {
   HandlerRegistry,
   defineHandler,
@@ -8,11 +9,20 @@ export {
   type HandlerContext,
   type OutgoingEvent,
 } from './activities/handlers/registry';
-export { registerLedgerHandlers } from './activities/handlers/ledger';
+export {
+  loadHandlerModule,
+  handlersFromModule,
+  type HandlerModule,
+  type LoadedHandlers,
+} from './activities/handlers/load';
+export { migrate, type MigrationSet } from './store/migrate';
 export { createActivities, type Activities } from './activities';
 export {
   IdemError,
   NonRetriableError,
+  EventRejectedError,
+  UserError,
+  HandlersModuleError,
   InvalidEnvelopeError,
   UnknownEventTypeError,
   InvalidPayloadError,

@@ -10,7 +10,6 @@ import {
   IdemError,
   InvalidEnvelopeError,
   InvalidPayloadError,
-  StoreUnavailableError,
   UnknownEventTypeError,
 } from '../errors';
 import type { DlqReason } from '../events/types';
@@ -35,7 +34,6 @@ const UNAVAILABLE_MESSAGES = [
 
 /** True when `err` says PostgreSQL is down or unreachable, rather than anything about the event. */
 export function isStoreUnavailable(err: unknown): boolean {
-  if (err instanceof StoreUnavailableError) return true;
   if (!isErrorLike(err)) return false;
   const code = (err as { code?: unknown }).code;
   if (

@@ -1,6 +1,6 @@
 /** The `idem` command. Each subcommand lives in its own module. */
 import { Command } from 'commander';
-import { ConfigError } from '../config';
+import { UserError } from '../errors';
 import { registerStackCommands } from './stack';
 import { registerMigrateCommand } from './migrate';
 import { registerRunCommands } from './run';
@@ -22,10 +22,7 @@ export function buildProgram(): Command {
 
 /** Prints a one-paragraph message for errors a user can fix, a stack trace otherwise. */
 export function reportFatal(err: unknown): never {
-  if (
-    err instanceof ConfigError ||
-    (err instanceof Error && ['StackError', 'ConfigError'].includes(err.name))
-  ) {
+  if (err instanceof UserError) {
     console.error(`idem: ${err.message}`);
   } else {
     console.error(err);

@@ -1,7 +1,9 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
+import { loadHandlerModule, type LoadedHandlers } from '../activities/handlers/load';
 import { startIdem, type Role } from '../app';
-import { loadConfig } from '../config';
+import { loadConfig, type Config } from '../config';
+import { HandlersModuleError } from '../errors';
 import { createLogger } from '../observability/logger';
 
 let runtimeInstalled = false;
@@ -14,18 +16,41 @@ export function installTemporalRuntime(level: string): void {
   Runtime.install({ logger: new DefaultLogger(sdkLevel) });
 }
 
+/** The handler module from `--handlers`, else IDEM_HANDLERS; a clear stop when there is none. */
+export function requireHandlers(config: Config, flag: string | undefined, command: string): LoadedHandlers {
+  const spec = flag ?? config.handlers;
+  if (!spec) {
+    throw new HandlersModuleError(
+      `\`idem ${command}\` needs the module with your event handlers: pass --handlers <module> or set ` +
+        'IDEM_HANDLERS=<module> (a compiled .js file, a directory with index.js, or a package name). ' +
+        'idem applies no event type of its own; to run the ledger example from this repository: ' +
+        `idem ${command} --handlers examples/ledger. See docs/handlers.md.`,
+    );
+  }
+  return loadHandlerModule(spec);
+}
+
 /** Runs roles until SIGTERM/SIGINT, then stops gracefully and exits 0. */
-export async function runRoles(roles: Role[]): Promise<void> {
+export async function runRoles(roles: Role[], handlersFlag?: string): Promise<void> {
   const config = loadConfig();
+  const command = roles.includes('ingester') ? (roles.includes('worker') ? 'consume' : 'ingest') : 'worker';
+  const handlers = roles.includes('worker') ? requireHandlers(config, handlersFlag, command) : undefined;
   const logger = createLogger(config.logLevel);
   installTemporalRuntime(config.logLevel);
-  const proc = await startIdem({ config, logger, roles });
+  const proc = await startIdem({
+    config,
+    logger,
+    roles,
+    registry: handlers?.registry,
+    migrations: handlers?.migrations,
+  });
   logger.info(
     {
       roles,
       topics: config.kafka.topics,
       taskQueue: config.temporal.taskQueue,
       metricsPort: config.metricsPort,
+      ...(handlers ? { handlers: handlers.file, eventTypes: handlers.registry.types() } : {}),
     },
     'idem running',
   );
@@ -50,15 +75,19 @@ export async function runRoles(roles: Role[]): Promise<void> {
   });
 }
 
+const HANDLERS_HELP = 'module with your event handlers (path or package name); default IDEM_HANDLERS';
+
 export function registerRunCommands(program: Command): void {
   program
     .command('consume', { isDefault: true })
     .description('ingester, worker and outbox relay in one process (the default deployment)')
-    .action(() => runRoles(['ingester', 'worker', 'relay']));
+    .option('--handlers <module>', HANDLERS_HELP)
+    .action((o: { handlers?: string }) => runRoles(['ingester', 'worker', 'relay'], o.handlers));
   program
     .command('worker')
     .description('the Temporal worker (processEvent workflow, applyEvent activities) and the outbox relay')
-    .action(() => runRoles(['worker', 'relay']));
+    .option('--handlers <module>', HANDLERS_HELP)
+    .action((o: { handlers?: string }) => runRoles(['worker', 'relay'], o.handlers));
   program
     .command('ingest')
     .description('the Kafka ingester alone: starts one workflow per event')

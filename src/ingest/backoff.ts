@@ -1,7 +1,7 @@
 /** Retry with capped exponential backoff and jitter until success or until told to stop. */
-export class StoppedError extends Error {
-  override name = 'StoppedError';
-}
+import { StoppedError } from '../errors';
+
+export { StoppedError };
 
 export interface RetryOptions {
   /** True once the caller no longer wants the result (shutdown, rebalance). */

@@ -19,6 +19,8 @@
  *
  * One instance serves one partition assignment; clear() abandons it.
  */
+import { SequencerAbandonedError } from '../errors';
+
 
 /** What a task reports once its event is handed off. */
 export interface HandOff<T> {
@@ -44,16 +46,9 @@ export interface KeySequencerOptions {
   ordered?: boolean;
 }
 
-/**
- * The rejection of tasks that were still queued when {@link KeySequencer.clear}
- * abandoned them; they never started, so there is nothing to undo.
- */
-export class SequencerAbandonedError extends Error {
-  constructor(readonly key: string) {
-    super(`task for key ${JSON.stringify(key)} abandoned before it started`);
-    this.name = 'SequencerAbandonedError';
-  }
-}
+// Rejection of tasks still queued when clear() abandoned them; they never started, so
+// there is nothing to undo.
+export { SequencerAbandonedError };
 
 interface Entry {
   run: () => Promise<HandOff<unknown>>;

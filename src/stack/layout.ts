@@ -54,5 +54,4 @@ export function layoutFor(cacheDir: string): Layout {
   };
 }
 
-/** The repository root, from src/stack (ts-jest, tsx) and dist/stack (built) alike. */
-export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+export { PACKAGE_ROOT } from '../package-root';

@@ -4,9 +4,9 @@ import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export class StackError extends Error {
-  override name = 'StackError';
-}
+import { StackError } from '../errors';
+
+export { StackError };
 
 export function pidFile(runDir: string, name: string): string {
   return path.join(runDir, `${name}.pid`);

@@ -1,14 +1,28 @@
 /**
- * Migrations: numbered SQL files in ./migrations, applied in order, each in its
- * own transaction, recorded in `idem_migrations`. An advisory lock makes
- * concurrent runners (several workers starting at once) safe.
+ * Migrations: numbered SQL files (`001_name.sql`) in a directory, applied in
+ * order, each in its own transaction, recorded in `idem_migrations` under the
+ * name of their set. idem's own tables are the set `idem`; a handler module
+ * brings its own set (the ledger example's is `ledger`), so a user's tables and
+ * idem's are versioned apart. An advisory lock makes concurrent runners (several
+ * workers starting at once) safe.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
+import { PACKAGE_ROOT } from '../package-root';
 
-/** Resolves from src/store (tests) and dist/store (built) alike: SQL stays in src. */
-export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'src', 'store', 'migrations');
+export interface MigrationSet {
+  /** Recorded with each applied migration; two sets may both have a version 1. */
+  name: string;
+  /** Directory of numbered `.sql` files. */
+  dir: string;
+}
+
+/** idem's own tables: the dedup record and the outbox. The SQL stays beside the sources. */
+export const CORE_MIGRATIONS: MigrationSet = {
+  name: 'idem',
+  dir: path.join(PACKAGE_ROOT, 'src', 'store', 'migrations'),
+};
 
 const LOCK_ID = 0x1de0_0001;
 
@@ -18,7 +32,7 @@ export interface Migration {
   sql: string;
 }
 
-export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
+export function listMigrations(dir: string): Migration[] {
   return fs
     .readdirSync(dir)
     .filter((f) => /^\d+_.+\.sql$/.test(f))
@@ -30,34 +44,52 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     }));
 }
 
-/** Applies pending migrations; returns the names applied. */
-export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<string[]> {
+/** Applies the pending migrations of idem's own set, then of each extra set, in order;
+ * returns the names applied (`set/name`). */
+export async function migrate(pool: Pool, extraSets: MigrationSet[] = []): Promise<string[]> {
   const client: PoolClient = await pool.connect();
   const applied: string[] = [];
   try {
     await client.query('select pg_advisory_lock($1)', [LOCK_ID]);
     await client.query(`create table if not exists idem_migrations (
-      version integer primary key,
+      migration_set text not null,
+      version integer not null,
       name text not null,
-      applied_at timestamptz not null default now()
+      applied_at timestamptz not null default now(),
+      primary key (migration_set, version)
     )`);
-    const { rows } = await client.query<{ version: number }>('select version from idem_migrations');
-    const done = new Set(rows.map((r) => r.version));
-    for (const m of listMigrations(dir)) {
-      if (done.has(m.version)) continue;
-      await client.query('begin');
-      try {
-        await client.query(m.sql);
-        await client.query('insert into idem_migrations (version, name) values ($1, $2)', [
-          m.version,
-          m.name,
-        ]);
-        await client.query('commit');
-      } catch (err) {
-        await client.query('rollback');
-        throw new Error(`migration ${m.name} failed: ${(err as Error).message}`);
+    // Databases made before migration sets existed keyed the table by version alone.
+    await client.query(`alter table idem_migrations add column if not exists migration_set text not null default 'idem'`);
+    await client.query(`do $$ begin
+      if (select array_length(indkey::int2[], 1) from pg_index
+           where indrelid = 'idem_migrations'::regclass and indisprimary) = 1 then
+        alter table idem_migrations drop constraint idem_migrations_pkey;
+        alter table idem_migrations add primary key (migration_set, version);
+      end if;
+    end $$`);
+    for (const set of [CORE_MIGRATIONS, ...extraSets]) {
+      const { rows } = await client.query<{ version: number }>(
+        'select version from idem_migrations where migration_set = $1',
+        [set.name],
+      );
+      const done = new Set(rows.map((r) => r.version));
+      for (const m of listMigrations(set.dir)) {
+        if (done.has(m.version)) continue;
+        await client.query('begin');
+        try {
+          await client.query(m.sql);
+          await client.query('insert into idem_migrations (migration_set, version, name) values ($1, $2, $3)', [
+            set.name,
+            m.version,
+            m.name,
+          ]);
+          await client.query('commit');
+        } catch (err) {
+          await client.query('rollback');
+          throw new Error(`migration ${set.name}/${m.name} failed: ${(err as Error).message}`);
+        }
+        applied.push(`${set.name}/${m.name}`);
       }
-      applied.push(m.name);
     }
     return applied;
   } finally {

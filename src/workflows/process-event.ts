@@ -59,7 +59,7 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
       maximumInterval: input.retry.maxIntervalMs,
       backoffCoefficient: 2,
       maximumAttempts: input.retry.maxAttempts,
-      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
     },
   });
   // Dead-lettering must not give up: while Kafka or PostgreSQL is down it keeps

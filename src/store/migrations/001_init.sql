@@ -1,4 +1,5 @@
--- idem's schema: the durable dedup record, the demo ledger and the outbox.
+-- idem's own schema: the durable dedup record and the outbox. Handlers bring their
+-- tables in their own migration set (see examples/ledger/migrations).
 
 -- One row per event identity. The primary key is the dedup key (the same string
 -- as the event's workflow ID, see src/events/identity.ts): a row with status
@@ -26,23 +27,6 @@ create table processed_events (
 -- Pruning deletes the oldest rows in batches.
 create index processed_events_processed_at_idx on processed_events (processed_at);
 create index processed_events_not_applied_idx on processed_events (status) where status <> 'applied';
-
--- The demo domain: a ledger. One row per applied event; a duplicate applied twice
--- would show at once as a primary-key violation or a wrong balance.
-create table ledger_entries (
-  event_id   text primary key,
-  account    text not null,
-  amount     bigint not null,
-  created_at timestamptz not null default now()
-);
-create index ledger_entries_account_idx on ledger_entries (account, created_at);
-
-create table account_balances (
-  account    text primary key,
-  balance    bigint not null default 0,
-  entries    bigint not null default 0,
-  updated_at timestamptz not null default now()
-);
 
 -- Transactional outbox: rows written in a handler's transaction, published to
 -- Kafka by the relay (at least once; `id` is the published event's id).

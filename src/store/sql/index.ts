@@ -11,8 +11,4 @@ export { insertOutbox, type OutboxInsertRow } from './insert-outbox';
 export { fetchUnpublishedOutbox, type OutboxRow } from './fetch-unpublished-outbox';
 export { markOutboxPublished } from './mark-outbox-published';
 export { countOutbox } from './count-outbox';
-export { insertLedgerEntry, type LedgerEntryRow } from './insert-ledger-entry';
-export { addToBalance } from './add-to-balance';
-export { getBalances, type AccountBalance } from './get-balances';
-export { countLedgerEntries } from './count-ledger-entries';
 export { getProcessedEvent, type ProcessedEvent } from './get-processed-event';

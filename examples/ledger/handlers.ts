@@ -1,5 +1,5 @@
 /**
- * The demo domain: a ledger. `account.credited` and `account.debited` carry
+ * The ledger example's handlers. `account.credited` and `account.debited` carry
  * `data: { account: string, amount: integer cents > 0 }`. Each applied event
  * inserts one ledger entry (keyed by the event's dedup key, so a duplicate that
  * slipped through both dedup layers would fail on the primary key) and moves the
@@ -14,9 +14,9 @@
  */
 import { z } from 'zod';
 
-import { addToBalance } from '../../store/sql/add-to-balance';
-import { insertLedgerEntry } from '../../store/sql/insert-ledger-entry';
-import { defineHandler, type HandlerContext, type HandlerRegistry } from './registry';
+import { defineHandler, type HandlerContext } from '../../src';
+import { addToBalance } from './sql/add-to-balance';
+import { insertLedgerEntry } from './sql/insert-ledger-entry';
 
 export const ACCOUNT_CREDITED = 'account.credited';
 export const ACCOUNT_DEBITED = 'account.debited';
@@ -57,8 +57,3 @@ export const accountCredited = defineHandler(ACCOUNT_CREDITED, ledgerDataSchema,
 export const accountDebited = defineHandler(ACCOUNT_DEBITED, ledgerDataSchema, (ctx, d) =>
   apply(ctx, d.account, -d.amount),
 );
-
-/** Adds the ledger handlers to a registry; returns it. */
-export function registerLedgerHandlers(registry: HandlerRegistry): HandlerRegistry {
-  return registry.add(accountCredited, accountDebited);
-}

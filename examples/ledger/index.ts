@@ -1,0 +1,19 @@
+/**
+ * The ledger example as a handler module: what `idem consume --handlers examples/ledger`
+ * loads. A service of your own exports the same two things from its handlers module.
+ */
+import path from 'node:path';
+import type { HandlerModule } from '../../src';
+import { accountCredited, accountDebited } from './handlers';
+
+export const handlers: HandlerModule['handlers'] = [accountCredited, accountDebited];
+
+/** Its tables (ledger_entries, account_balances), applied by workers at start as the set `ledger`. */
+export const migrations: HandlerModule['migrations'] = {
+  name: 'ledger',
+  dir: path.join(__dirname, 'migrations'),
+};
+
+export * from './handlers';
+export { getBalances, type AccountBalance } from './sql/get-balances';
+export { countLedgerEntries } from './sql/count-ledger-entries';
