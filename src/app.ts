@@ -12,13 +12,13 @@ import { createActivities } from './activities';
 import { HandlerRegistry } from './activities/handlers/registry';
 import { registerLedgerHandlers } from './activities/handlers/ledger';
 import type { Config } from './config';
-import { createKafkaDlqPublisher } from './ingest/dlq';
+import { createKafkaDlqPublisher } from './dlq/publisher';
 import { Ingester } from './ingest/ingester';
-import { checkSearchAttributes } from './ingest/preflight';
 import { silentLogger, type Logger } from './observability/logger';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
 import { createOutboxRelay } from './outbox/relay';
 import { migrate } from './store/migrate';
+import { checkSearchAttributes } from './temporal/preflight';
 
 export type Role = 'worker' | 'ingester' | 'relay';
 

@@ -32,6 +32,9 @@ export class InvalidPayloadError extends NonRetriableError {}
 /** A handler's own verdict that retrying is pointless (a business rule refused the event). */
 export class PermanentHandlerError extends NonRetriableError {}
 
+/** An argument given by a user (a command-line option, a filter) is malformed; the message says what was expected. */
+export class InvalidArgumentError extends NonRetriableError {}
+
 /** Temporal failure types that the workflow's retry policy never retries. */
 export const NON_RETRYABLE_TYPES = [
   'InvalidEnvelopeError',
