@@ -11,14 +11,14 @@ import { Pool } from 'pg';
 import { createActivities } from './activities';
 import type { HandlerRegistry } from './activities/handlers/registry';
 import type { Config } from './config';
+import { createKafkaDlqPublisher } from './dlq/publisher';
 import { HandlersModuleError } from './errors';
-import { createKafkaDlqPublisher } from './ingest/dlq';
 import { Ingester } from './ingest/ingester';
-import { checkSearchAttributes } from './ingest/preflight';
 import { silentLogger, type Logger } from './observability/logger';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
 import { createOutboxRelay } from './outbox/relay';
 import { migrate, type MigrationSet } from './store/migrate';
+import { checkSearchAttributes } from './temporal/preflight';
 
 export type Role = 'worker' | 'ingester' | 'relay';
 

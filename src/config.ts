@@ -274,8 +274,3 @@ export function parseConfig(env: Env): Config {
 export function loadConfig(processEnv: Env = process.env, cwd = process.cwd()): Config {
   return parseConfig(resolveEnv(processEnv, cwd));
 }
-
-/** Dead-letter topic of a source topic. */
-export function dlqTopicFor(topic: string): string {
-  return `${topic}.dlq`;
-}

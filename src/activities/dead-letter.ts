@@ -15,10 +15,11 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 
-import { dlqTopicFor } from '../config';
 import { rawToKafkaParts } from '../events/envelope';
 import { workflowIdFor } from '../events/identity';
-import { dlqHeaders, withoutDlqHeaders, type DlqPublisher } from '../ingest/dlq';
+import { dlqHeaders, withoutDlqHeaders } from '../dlq/headers';
+import type { DlqPublisher } from '../dlq/publisher';
+import { dlqTopicFor } from '../dlq/topic';
 import { markDeadLettered } from '../store/sql/mark-dead-lettered';
 import { recordDeadLetterPublished } from '../store/sql/record-dead-letter-published';
 import type { DeadLetterInput, DeadLetterResult } from '../workflows/types';

@@ -5,7 +5,7 @@
  */
 import type { Pool } from 'pg';
 
-import type { DlqPublisher } from '../ingest/dlq';
+import type { DlqPublisher } from '../dlq/publisher';
 import { createApplyEvent, type ApplyEventMetrics } from './apply-event';
 import { createDeadLetter, type DeadLetterMetrics } from './dead-letter';
 import type { HandlerRegistry } from './handlers/registry';

@@ -1,10 +1,12 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { createKafka } from '../app';
-import { dlqTopicFor, loadConfig, type Config } from '../config';
+import { loadConfig, type Config } from '../config';
+import { parseSince, readDlq, type DlqEntry, type DlqFilter } from '../dlq/reader';
+import { redrive, type RedriveItem } from '../dlq/redrive';
+import { dlqTopicFor } from '../dlq/topic';
+import { InvalidArgumentError } from '../errors';
 import { createLogger } from '../observability/logger';
-import { parseSince, readDlq, type DlqEntry, type DlqFilter } from '../ingest/dlq-reader';
-import { redrive, type RedriveItem } from '../ingest/redrive';
 
 interface FilterOpts {
   topic?: string;
@@ -34,7 +36,7 @@ function withFilters(cmd: Command): Command {
 function toFilter(o: FilterOpts): DlqFilter {
   const limit = o.limit === undefined ? undefined : Number(o.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
-    throw new Error(`--limit ${o.limit}: expected a positive whole number`);
+    throw new InvalidArgumentError(`--limit ${o.limit}: expected a positive whole number`);
   return { reason: o.reason, type: o.type, since: o.since ? parseSince(o.since) : undefined, limit };
 }
 

@@ -13,8 +13,9 @@ import { SingleBar } from 'cli-progress';
 import { Partitioners, type Message } from 'kafkajs';
 import { createKafka, startIdem, type IdemProcess } from '../app';
 import { parseConfig, resolveEnv, userDatabaseUrl, type Config } from '../config';
+import { dlqTopicFor } from '../dlq/topic';
 import { workflowIdFor } from '../events/identity';
-import { caughtUp, groupLag } from '../ingest/lag';
+import { caughtUp, groupLag } from '../observability/lag';
 import type { Logger } from '../observability/logger';
 import { ensureTopics } from '../stack/kafka';
 import { stackStatus, stackUp } from '../stack/stack';
@@ -73,7 +74,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const config = demoConfig();
   await ensureTopics(config.kafka.brokers, [
     { topic: DEMO_TOPIC, numPartitions: 6 },
-    { topic: `${DEMO_TOPIC}.dlq`, numPartitions: 3 },
+    { topic: dlqTopicFor(DEMO_TOPIC), numPartitions: 3 },
     { topic: config.kafka.outboxTopic, numPartitions: 3 },
   ]);
 

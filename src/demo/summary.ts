@@ -4,7 +4,8 @@ import type { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import type { IdemProcess } from '../app';
 import type { Config } from '../config';
-import { readDlq } from '../ingest/dlq-reader';
+import { readDlq } from '../dlq/reader';
+import { dlqTopicFor } from '../dlq/topic';
 import type { Scenario } from './scenario';
 
 export const DEMO_TOPIC = 'idem-demo';
@@ -68,7 +69,7 @@ export async function summarize(a: {
       [s.source],
     );
     // This run's dead-letter records: its own events, and malformed records produced after it began.
-    const dlq = (await readDlq(a.kafka, `${DEMO_TOPIC}.dlq`, { since: new Date(a.began) })).filter((e) =>
+    const dlq = (await readDlq(a.kafka, dlqTopicFor(DEMO_TOPIC), { since: new Date(a.began) })).filter((e) =>
       e.info.eventSource !== undefined
         ? e.info.eventSource === s.source
         : e.info.originalOffset !== undefined &&
@@ -140,7 +141,7 @@ export async function summarize(a: {
     );
     out(`    ${pad('duplicates skipped by the PostgreSQL store', 46)}${String(storeDuplicates).padStart(6)}`);
     const dlqTotal = Object.values(deadLettered).reduce((x, y) => x + y, 0);
-    out(`    ${pad(`dead-lettered to ${DEMO_TOPIC}.dlq`, 46)}${String(dlqTotal).padStart(6)}`);
+    out(`    ${pad(`dead-lettered to ${dlqTopicFor(DEMO_TOPIC)}`, 46)}${String(dlqTotal).padStart(6)}`);
     for (const [reason, n] of Object.entries(deadLettered).sort())
       out(`      ${pad(reason, 44)}${String(n).padStart(6)}`);
     out('  Checks');

@@ -11,16 +11,19 @@
  */
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { dlqTopicFor, type Config } from '../config';
+import type { Config } from '../config';
+import { dlqHeaders } from '../dlq/headers';
+import type { DlqPublisher } from '../dlq/publisher';
+import { dlqTopicFor } from '../dlq/topic';
 import { parseRecord, type KafkaRecord } from '../events/envelope';
+import { flattenHeaders } from '../events/kafka-headers';
 import { workflowIdFor } from '../events/identity';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import { processEventInput, startEventWorkflow, type StartResult } from '../temporal/start-event';
 import type { ProcessEventInput } from '../workflows/types';
 import { retryUntilStopped, StoppedError } from './backoff';
-import { dlqHeaders, type DlqPublisher } from './dlq';
 import { KeySequencer, SequencerAbandonedError } from './sequencer';
-import { processEventInput, startEventWorkflow, type StartResult } from './starter';
 import { Semaphore } from './semaphore';
 import { PartitionWatermark } from './watermark';
 
@@ -210,7 +213,8 @@ export class Ingester {
               key: record.key,
               value: record.value,
               headers: {
-                ...originalHeaders(message),
+                // The record's own headers stay on its dead-letter copy.
+                ...flattenHeaders(message.headers),
                 ...dlqHeaders({
                   reason: parsed.reason,
                   error: parsed.error,
@@ -333,14 +337,4 @@ export class Ingester {
     });
     return this.committing;
   }
-}
-
-/** The record's own headers, kept on its dead-letter copy. */
-function originalHeaders(message: KafkaMessage): Record<string, string | Buffer> {
-  const out: Record<string, string | Buffer> = {};
-  for (const [k, v] of Object.entries(message.headers ?? {})) {
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) out[k] = first;
-  }
-  return out;
 }

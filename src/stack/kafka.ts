@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { dlqTopicFor } from '../dlq/topic';
 import { HOST, PACKAGE_ROOT, PORTS, type Layout } from './layout';
 import { isAlive, readPid, run, spawnDetached, StackError, stopPid, which } from './proc';
 import { waitUntilReady, type ReadyLimits } from './ready';
@@ -23,7 +24,7 @@ export function stackTopics(
 ): { topic: string; numPartitions: number }[] {
   return [
     ...topics.map((topic) => ({ topic, numPartitions: 6 })),
-    ...topics.map((topic) => ({ topic: `${topic}.dlq`, numPartitions: 3 })),
+    ...topics.map((topic) => ({ topic: dlqTopicFor(topic), numPartitions: 3 })),
     { topic: outboxTopic, numPartitions: 3 },
   ];
 }

@@ -12,10 +12,11 @@ import { z } from 'zod';
 import { createActivities, type Activities } from '../../src/activities';
 import { registerLedgerHandlers } from '../../src/activities/handlers/ledger';
 import { HandlerRegistry } from '../../src/activities/handlers/registry';
+import { readDlqHeaders } from '../../src/dlq/headers';
+import type { DlqPublisher, DlqRecord } from '../../src/dlq/publisher';
 import { PermanentHandlerError } from '../../src/errors';
 import { workflowIdFor } from '../../src/events/identity';
 import type { RawMessage } from '../../src/events/types';
-import { readDlqHeaders, type DlqPublisher, type DlqRecord } from '../../src/ingest/dlq';
 import {
   countLedgerEntries,
   countOutbox,

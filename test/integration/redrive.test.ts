@@ -7,8 +7,8 @@ import crypto from 'node:crypto';
 import { HandlerRegistry } from '../../src/activities/handlers/registry';
 import { registerLedgerHandlers } from '../../src/activities/handlers/ledger';
 import { PermanentHandlerError } from '../../src/errors';
-import { readDlq } from '../../src/ingest/dlq-reader';
-import { redrive } from '../../src/ingest/redrive';
+import { readDlq } from '../../src/dlq/reader';
+import { redrive } from '../../src/dlq/redrive';
 import { addToBalance } from '../../src/store/sql/add-to-balance';
 import { insertLedgerEntry } from '../../src/store/sql/insert-ledger-entry';
 import {

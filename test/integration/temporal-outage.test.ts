@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type { IdemProcess } from '../../src/app';
-import { groupLag } from '../../src/ingest/lag';
+import { groupLag } from '../../src/observability/lag';
 import {
   allCommitted,
   ceRecord,

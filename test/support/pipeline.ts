@@ -10,9 +10,11 @@ import { Kafka, logLevel, Partitioners, type Producer, type IHeaders } from 'kaf
 import { startIdem, type IdemProcess, type Role } from '../../src/app';
 import type { HandlerRegistry } from '../../src/activities/handlers/registry';
 import { parseConfig, resolveEnv, type Config } from '../../src/config';
+import { dlqTopicFor } from '../../src/dlq/topic';
+import { flattenHeaders } from '../../src/events/kafka-headers';
+import { caughtUp } from '../../src/observability/lag';
 import { silentLogger } from '../../src/observability/logger';
 import { ensureTopics } from '../../src/stack/kafka';
-import { caughtUp } from '../../src/ingest/lag';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export interface Pipeline {
@@ -55,7 +57,7 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
   const config = parseConfig(env);
   await ensureTopics(config.kafka.brokers, [
     { topic, numPartitions: 3 },
-    { topic: `${topic}.dlq`, numPartitions: 1 },
+    { topic: dlqTopicFor(topic), numPartitions: 1 },
     { topic: config.kafka.outboxTopic, numPartitions: 1 },
   ]);
   const kafka = new Kafka({
@@ -72,7 +74,7 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
   return {
     name,
     topic,
-    dlqTopic: `${topic}.dlq`,
+    dlqTopic: dlqTopicFor(topic),
     config,
     env,
     db,
@@ -109,7 +111,7 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
       const admin = kafka.admin();
       await admin.connect();
       await admin
-        .deleteTopics({ topics: [topic, `${topic}.dlq`, config.kafka.outboxTopic] })
+        .deleteTopics({ topics: [topic, dlqTopicFor(topic), config.kafka.outboxTopic] })
         .catch(() => undefined);
       await admin.disconnect();
       await connection.close();
@@ -179,9 +181,9 @@ export async function readAll(kafka: Kafka, topic: string) {
     consumer
       .run({
         eachMessage: async ({ partition, message }) => {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {}))
-            if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
+          const headers = Object.fromEntries(
+            Object.entries(flattenHeaders(message.headers)).map(([k, v]) => [k, String(v)]),
+          );
           out.push({
             partition,
             offset: message.offset,

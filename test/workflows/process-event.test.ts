@@ -1,6 +1,7 @@
 /** processEvent on Temporal's test environment with mocked activities. */
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
+import { dlqTopicFor } from '../../src/dlq/topic';
 import {
   createTestEnvironment,
   runProcessEvent,
@@ -29,7 +30,7 @@ function recorder() {
     deadLetters,
     deadLetter: async (i: DeadLetterInput) => {
       deadLetters.push(i);
-      return { topic: `${i.message.topic}.dlq`, partition: 0, offset: String(deadLetters.length - 1) };
+      return { topic: dlqTopicFor(i.message.topic), partition: 0, offset: String(deadLetters.length - 1) };
     },
   };
 }

@@ -11,10 +11,11 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { Config } from '../config';
 import { parseRecord } from '../events/envelope';
 import { redriveWorkflowIdFor, workflowIdFor } from '../events/identity';
+import type { IdemEvent, RawMessage } from '../events/types';
+import { processEventInput, startEventWorkflow } from '../temporal/start-event';
 import type { ProcessEventResult } from '../workflows/types';
-import { withoutDlqHeaders } from './dlq';
-import type { DlqEntry } from './dlq-reader';
-import { processEventInput, startEventWorkflow } from './starter';
+import { withoutDlqHeaders } from './headers';
+import type { DlqEntry } from './reader';
 
 /** Reasons found before any workflow ran are properties of the record's bytes:
  * processing it again fails the same way, so they are not redriven. */
@@ -52,27 +53,23 @@ export async function redrive(
   return items;
 }
 
-async function redriveOne(
-  client: Client,
-  config: Config,
-  entry: DlqEntry,
-  requestedAt: string,
-  opts: { dryRun?: boolean; wait?: boolean },
-): Promise<RedriveItem> {
+/** What redriving one entry would do, decided from the entry alone (no I/O): either it is
+ * not redrivable (and why), or the event to process again under its redrive workflow ID. */
+export type RedrivePlan =
+  | { redrivable: false; item: RedriveItem & { status: 'not_redrivable' } }
+  | { redrivable: true; event: IdemEvent; raw: RawMessage; workflowId: string };
+
+export function planRedrive(entry: DlqEntry, opts: { maxEventBytes: number }): RedrivePlan {
+  const notRedrivable = (detail: string): RedrivePlan => ({
+    redrivable: false,
+    item: { entry, status: 'not_redrivable', detail },
+  });
   const { info } = entry;
   if (!REDRIVABLE_REASONS.has(info.reason)) {
-    return {
-      entry,
-      status: 'not_redrivable',
-      detail: `${info.reason}: the record itself is bad; fix and re-publish it at the source`,
-    };
+    return notRedrivable(`${info.reason}: the record itself is bad; fix and re-publish it at the source`);
   }
   if (!entry.value || !info.originalTopic || info.originalPartition === undefined || !info.originalOffset) {
-    return {
-      entry,
-      status: 'not_redrivable',
-      detail: 'dead-letter record lacks its original value or coordinates',
-    };
+    return notRedrivable('dead-letter record lacks its original value or coordinates');
   }
   const parsed = parseRecord(
     {
@@ -84,15 +81,28 @@ async function redriveOne(
       value: entry.value,
       headers: withoutDlqHeaders(entry.headers),
     },
-    { maxEventBytes: config.ingest.maxEventBytes },
+    { maxEventBytes: opts.maxEventBytes },
   );
-  if (!parsed.ok) return { entry, status: 'not_redrivable', detail: `${parsed.reason}: ${parsed.error}` };
+  if (!parsed.ok) return notRedrivable(`${parsed.reason}: ${parsed.error}`);
   const { event, raw } = parsed;
   const workflowId = redriveWorkflowIdFor(
     workflowIdFor(event.source, event.id),
     entry.dlqPartition,
     entry.dlqOffset,
   );
+  return { redrivable: true, event, raw, workflowId };
+}
+
+async function redriveOne(
+  client: Client,
+  config: Config,
+  entry: DlqEntry,
+  requestedAt: string,
+  opts: { dryRun?: boolean; wait?: boolean },
+): Promise<RedriveItem> {
+  const plan = planRedrive(entry, { maxEventBytes: config.ingest.maxEventBytes });
+  if (!plan.redrivable) return plan.item;
+  const { event, raw, workflowId } = plan;
   if (opts.dryRun) return { entry, status: 'would_start', workflowId };
   const input = processEventInput(event, raw, config.retry, {
     dlqTopic: entry.dlqTopic,

@@ -5,7 +5,9 @@
  */
 import crypto from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { readDlqHeaders, type ReadDlqHeaders } from './dlq';
+import { InvalidArgumentError } from '../errors';
+import { flattenHeaders } from '../events/kafka-headers';
+import { readDlqHeaders, type ReadDlqHeaders } from './headers';
 
 export interface DlqEntry {
   dlqTopic: string;
@@ -42,7 +44,7 @@ export function parseSince(text: string, now = Date.now()): Date {
   }
   const t = Date.parse(text);
   if (Number.isNaN(t))
-    throw new Error(
+    throw new InvalidArgumentError(
       `--since ${JSON.stringify(text)}: expected an ISO time (2026-11-22T10:00:00Z) or a duration (30m, 2h, 7d)`,
     );
   return new Date(t);
@@ -69,11 +71,6 @@ export async function readDlq(kafka: Kafka, dlqTopic: string, filter: DlqFilter 
               const end = remaining.get(partition);
               if (end === undefined) return;
               if (BigInt(message.offset) < end) {
-                const headers: Record<string, Buffer | string> = {};
-                for (const [k, v] of Object.entries(message.headers ?? {})) {
-                  const first = Array.isArray(v) ? v[0] : v;
-                  if (first !== undefined) headers[k] = first;
-                }
                 const info = readDlqHeaders(message.headers);
                 if (info) {
                   const entry: DlqEntry = {
@@ -83,7 +80,7 @@ export async function readDlq(kafka: Kafka, dlqTopic: string, filter: DlqFilter 
                     timestamp: new Date(Number(message.timestamp)),
                     key: message.key ?? null,
                     value: message.value ?? null,
-                    headers,
+                    headers: flattenHeaders(message.headers),
                     info,
                   };
                   if (matches(entry, filter)) out.push(entry);

@@ -1,34 +1,10 @@
 /**
- * The dead-letter topic `<topic>.dlq`: records land there with the original key,
- * value and headers unchanged, plus `idem-*` headers saying why. Keeping the key
- * keeps the record on the same DLQ partition as its key's other records.
- *
- * Two writers share this module: the ingester (records rejected before any
- * workflow: invalid envelope, too large, not UTF-8; no workflow ID) and the
- * deadLetter activity (events that failed processing).
+ * The `idem-*` headers of a dead-lettered record: what idem writes beside the
+ * original key, value and headers to say why the record landed there, and how
+ * `idem dlq` and redrive read them back. Operators and tools rely on these names.
  */
-import type { Producer } from 'kafkajs';
-
+import { firstHeaderValue, type KafkaHeaderValue } from '../events/kafka-headers';
 import type { DlqReason } from '../events/types';
-
-export interface DlqRecord {
-  topic: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string | Buffer>;
-}
-
-export interface DlqPublishResult {
-  topic: string;
-  partition: number;
-  /** Offset of the record in the dead-letter topic, as a decimal string. */
-  offset: string;
-}
-
-export interface DlqPublisher {
-  /** Resolves once the record is durably written (all in-sync replicas). */
-  publish(record: DlqRecord): Promise<DlqPublishResult>;
-}
 
 /** Header names; operators and `idem dlq` rely on them. */
 export const DLQ_HEADERS = {
@@ -107,9 +83,6 @@ export function withoutDlqHeaders<V>(headers: Record<string, V>): Record<string,
   );
 }
 
-/** A header value as kafkajs hands it over when reading. */
-export type ReadHeaderValue = Buffer | string | (Buffer | string)[] | undefined;
-
 /** The headers read back: what the writer set, with the original coordinates optional
  * (records written by other tools may lack them) and the reason as any string. */
 export type ReadDlqHeaders = Partial<Omit<DlqHeaderFields, 'reason' | 'error' | 'attempts'>> & {
@@ -122,11 +95,10 @@ export type ReadDlqHeaders = Partial<Omit<DlqHeaderFields, 'reason' | 'error' | 
 
 /** Parses the `idem-*` headers of a DLQ record back; undefined when it has no `idem-reason`. */
 export function readDlqHeaders(
-  headers: Record<string, ReadHeaderValue> | undefined,
+  headers: Record<string, KafkaHeaderValue> | undefined,
 ): ReadDlqHeaders | undefined {
   const text = (name: string): string | undefined => {
-    const raw = headers?.[name];
-    const v = Array.isArray(raw) ? raw[0] : raw;
+    const v = firstHeaderValue(headers?.[name]);
     return v === undefined ? undefined : Buffer.isBuffer(v) ? v.toString('utf8') : v;
   };
   const reason = text(DLQ_HEADERS.reason);
@@ -155,27 +127,6 @@ export function readDlqHeaders(
     if (v !== undefined) out[field] = v;
   }
   return out;
-}
-
-/**
- * A DlqPublisher on a kafkajs producer: one record per send, `acks: -1` (all
- * in-sync replicas), resolving with where it landed. The key goes through
- * unchanged, so the default partitioner puts it with its key's other records.
- */
-export function createKafkaDlqPublisher(producer: Producer): DlqPublisher {
-  return {
-    async publish(record) {
-      const [meta] = await producer.send({
-        topic: record.topic,
-        acks: -1,
-        messages: [{ key: record.key, value: record.value, headers: record.headers }],
-      });
-      if (meta?.baseOffset === undefined) {
-        throw new Error(`producing to ${record.topic} returned no offset`);
-      }
-      return { topic: meta.topicName, partition: meta.partition, offset: meta.baseOffset };
-    },
-  };
 }
 
 function truncate(s: string, max: number): string {
