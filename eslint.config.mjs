@@ -9,6 +9,8 @@ export default tseslint.config(
       'node_modules/**',
       'coverage/**',
       'bin/**',
+      'scripts/**',
+      'test/fixtures/**',
       'test/support/*.js',
       '*.config.js',
       '*.config.mjs',

@@ -6,12 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 
-import {
-  IdemError,
-  InvalidEnvelopeError,
-  InvalidPayloadError,
-  UnknownEventTypeError,
-} from '../errors';
+import { IdemError, InvalidEnvelopeError, InvalidPayloadError, UnknownEventTypeError } from '../errors';
 import type { DlqReason } from '../events/types';
 import type { ApplyFailureDetails } from '../workflows/types';
 

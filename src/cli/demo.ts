@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { runDemo } from '../demo/run';
 import { loadConfig } from '../config';
+import { InvalidArgumentError } from '../errors';
 import { createLogger } from '../observability/logger';
 import { installTemporalRuntime } from './run';
 
@@ -14,11 +14,13 @@ export function registerDemoCommand(program: Command): void {
     .action(async (o: { events: string }) => {
       const events = Number(o.events);
       if (!Number.isInteger(events) || events < 8)
-        throw new Error(`--events ${o.events}: expected a whole number of at least 8`);
+        throw new InvalidArgumentError(`--events ${o.events}: expected a whole number of at least 8`);
       const config = loadConfig();
       // The demo's own output is the summary; logs only when something is wrong.
       const logger = createLogger(config.logLevel === 'info' ? 'error' : config.logLevel);
       installTemporalRuntime('error');
+      // The demo (and its progress bar) is a development tool: loaded only by this command.
+      const { runDemo } = await import('../demo/run');
       const report = await runDemo({ events, logger });
       process.exit(report.ok ? 0 : 1);
     });

@@ -13,7 +13,8 @@ export function registerMigrateCommand(program: Command): void {
     .option('--handlers <module>', "also apply this handler module's migrations; default IDEM_HANDLERS")
     .action(async (o: { handlers?: string }) => {
       const config = loadConfig();
-      const handlers = o.handlers || config.handlers ? requireHandlers(config, o.handlers, 'migrate') : undefined;
+      const handlers =
+        o.handlers || config.handlers ? requireHandlers(config, o.handlers, 'migrate') : undefined;
       const pool = new Pool({ connectionString: config.database.url, max: 1 });
       try {
         const applied = await migrate(pool, handlers?.migrations);

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig, stackEnvFile, userDatabaseUrl } from '../config';
-import { formatEnv, readStackEnv, stackDown, stackStatus, stackUp } from '../stack/stack';
+
+/** The local stack is a development tool: loaded only by the commands that use it. */
+const stackModule = () => import('../stack/stack');
 
 export function registerStackCommands(program: Command): void {
   const stack = program
@@ -16,6 +18,7 @@ export function registerStackCommands(program: Command): void {
       const config = loadConfig();
       const started = Date.now();
       console.error(`idem stack up (cache: ${config.cacheDir})`);
+      const { stackUp } = await stackModule();
       const result = await stackUp({ config, externalDatabaseUrl: userDatabaseUrl() });
       console.error(
         `\nStack ready in ${((Date.now() - started) / 1000).toFixed(1)}s` +
@@ -29,6 +32,7 @@ export function registerStackCommands(program: Command): void {
     .command('down')
     .description('stop the stack; data stays in the cache for the next up')
     .action(async () => {
+      const { stackDown } = await stackModule();
       await stackDown(loadConfig());
     });
 
@@ -37,6 +41,7 @@ export function registerStackCommands(program: Command): void {
     .description("each component's health and address")
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
+      const { stackStatus } = await stackModule();
       const status = await stackStatus(loadConfig());
       if (opts.json) console.log(JSON.stringify(status, null, 2));
       else
@@ -52,7 +57,8 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('env')
     .description('print the stack addresses as `export NAME=value` lines (eval "$(idem stack env)")')
-    .action(() => {
+    .action(async () => {
+      const { formatEnv, readStackEnv } = await stackModule();
       const config = loadConfig();
       const text = readStackEnv(config.cacheDir);
       if (!text) {

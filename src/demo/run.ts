@@ -11,6 +11,8 @@ import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { SingleBar } from 'cli-progress';
 import { Partitioners, type Message } from 'kafkajs';
+import * as ledger from '../../examples/ledger';
+import { handlersFromModule } from '../activities/handlers/load';
 import { createKafka, startIdem, type IdemProcess } from '../app';
 import { parseConfig, resolveEnv, userDatabaseUrl, type Config } from '../config';
 import { dlqTopicFor } from '../dlq/topic';
@@ -87,8 +89,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   out(
     `2/4 Consumer: ingester + Temporal worker + outbox relay on topic ${DEMO_TOPIC}, task queue ${config.temporal.taskQueue}`,
   );
+  // The demo runs the ledger example, as `idem consume --handlers examples/ledger` would.
+  const { registry, migrations } = handlersFromModule(ledger, 'examples/ledger');
   const proc = await startIdem({
     config,
+    registry,
+    migrations,
     logger: opts.logger,
     roles: ['ingester', 'worker', 'relay'],
     serveMetrics: false,

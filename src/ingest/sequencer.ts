@@ -21,7 +21,6 @@
  */
 import { SequencerAbandonedError } from '../errors';
 
-
 /** What a task reports once its event is handed off. */
 export interface HandOff<T> {
   /** The value the promise from {@link KeySequencer.enqueue} resolves with. */

@@ -59,7 +59,9 @@ export async function migrate(pool: Pool, extraSets: MigrationSet[] = []): Promi
       primary key (migration_set, version)
     )`);
     // Databases made before migration sets existed keyed the table by version alone.
-    await client.query(`alter table idem_migrations add column if not exists migration_set text not null default 'idem'`);
+    await client.query(
+      `alter table idem_migrations add column if not exists migration_set text not null default 'idem'`,
+    );
     await client.query(`do $$ begin
       if (select array_length(indkey::int2[], 1) from pg_index
            where indrelid = 'idem_migrations'::regclass and indisprimary) = 1 then
@@ -78,11 +80,10 @@ export async function migrate(pool: Pool, extraSets: MigrationSet[] = []): Promi
         await client.query('begin');
         try {
           await client.query(m.sql);
-          await client.query('insert into idem_migrations (migration_set, version, name) values ($1, $2, $3)', [
-            set.name,
-            m.version,
-            m.name,
-          ]);
+          await client.query(
+            'insert into idem_migrations (migration_set, version, name) values ($1, $2, $3)',
+            [set.name, m.version, m.name],
+          );
           await client.query('commit');
         } catch (err) {
           await client.query('rollback');

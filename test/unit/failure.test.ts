@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { isStoreUnavailable, toApplicationFailure } from '../../src/activities/failure';
-import { PermanentHandlerError, StoreUnavailableError, UnknownEventTypeError } from '../../src/errors';
+import { PermanentHandlerError, UnknownEventTypeError } from '../../src/errors';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
@@ -12,7 +12,6 @@ test.each([
   ['too many connections', withCode('sorry, too many clients already', '53300'), true],
   ['pool: connection terminated', new Error('Connection terminated unexpectedly'), true],
   ['pool: connect timeout', new Error('timeout exceeded when trying to connect'), true],
-  ['explicit', new StoreUnavailableError('down'), true],
   ['unique violation', withCode('duplicate key value violates unique constraint', '23505'), false],
   ['syntax error', withCode('syntax error at or near "selec"', '42601'), false],
   ['handler bug', new TypeError('cannot read properties of undefined'), false],
