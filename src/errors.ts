@@ -49,6 +49,11 @@ export const NON_RETRYABLE_TYPES: readonly string[] = [
   PermanentHandlerError,
 ].map((c) => c.name);
 
+// --- The store. ---
+
+/** A transaction ended in ROLLBACK at COMMIT: a statement failed inside it and its error was caught. */
+export class TransactionRolledBackError extends IdemError {}
+
 // --- Something the user fixes: the CLI prints the message alone, no stack trace. ---
 
 /** A problem the user fixes (configuration, arguments, the local stack); its message says how. */

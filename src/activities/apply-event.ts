@@ -20,7 +20,7 @@ import { workflowIdFor } from '../events/identity';
 import type { IdemEvent } from '../events/types';
 import { claimEvent } from '../store/sql/claim-event';
 import { insertOutbox } from '../store/sql/insert-outbox';
-import { inTransaction } from '../store/transaction';
+import { inTransaction, rollback } from '../store/transaction';
 import type { ApplyEventInput, ApplyEventResult } from '../workflows/types';
 import { toApplicationFailure } from './failure';
 import type { HandlerContext, HandlerRegistry, OutgoingEvent } from './handlers/registry';
@@ -73,7 +73,7 @@ async function applyParsed(
 ): Promise<ApplyEventResult> {
   // THE DEDUP KEY (src/events/identity.ts): processed_events.event_id is the event's workflow ID.
   const eventId = workflowIdFor(event.source, event.id);
-  return inTransaction(deps.pool, async (client) => {
+  const result = await inTransaction<ApplyEventResult>(deps.pool, async (client) => {
     const claim = await claimEvent(client, {
       eventId,
       source: event.source,
@@ -89,9 +89,8 @@ async function applyParsed(
       redrive: input.redrive,
     });
     if (!claim.claimed) {
-      await client.query('rollback');
       deps.metrics?.duplicates?.inc({ layer: 'store' });
-      return { outcome: 'duplicate', outboxCount: 0 };
+      return rollback<ApplyEventResult>({ outcome: 'duplicate', outboxCount: 0 });
     }
 
     const handler = deps.registry.get(event.type);
@@ -114,19 +113,11 @@ async function applyParsed(
     };
     await handler.run(ctx);
     outbox.close();
-
-    const commit = await client.query('commit');
-    // PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK, not an
-    // error: a handler swallowed a failed statement. Nothing was written.
-    if (commit.command !== 'COMMIT') {
-      throw new Error(
-        `the transaction of event type "${event.type}" was rolled back at commit: ` +
-          'a statement failed inside the handler and the error was caught (use a savepoint to recover from SQL errors)',
-      );
-    }
-    deps.metrics?.applied?.inc({ type: event.type });
     return { outcome: 'applied', outboxCount: outbox.count() };
   });
+  // Counted once committed (a duplicate rolled back counted itself above).
+  if (result.outcome === 'applied') deps.metrics?.applied?.inc({ type: event.type });
+  return result;
 }
 
 function outboxWriter(deps: ApplyEventDeps, tx: PoolClient, eventId: string) {
