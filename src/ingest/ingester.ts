@@ -1,31 +1,23 @@
 /**
- * The Kafka side of idem: reads records with a kafkajs consumer group, rejects bad
- * ones to the dead-letter topic, and hands every good one to Temporal as a
- * processEvent workflow whose ID is the event's dedup key.
+ * The Kafka side of idem: a kafkajs consumer group whose records are handed off
+ * to Temporal (hand-off.ts), with offsets committed only below the oldest record
+ * not yet handed off (watermark.ts, committer.ts).
  *
- * Offsets move only after a durable hand-off (STYLE.md 4): per partition a
- * PartitionWatermark tracks the records in flight, and only the offset below which
- * every record was started, confirmed duplicate, or dead-lettered is committed.
- * kafkajs' auto-commit is off; `resolveOffset` only moves the fetch position.
- * A full window stops reading the partition (backpressure) until records settle.
+ * Offsets move only after a durable hand-off: per partition a PartitionWatermark
+ * tracks the records in flight, and only the offset below which every record was
+ * started, confirmed duplicate, or dead-lettered is committed. `resolveOffset`
+ * only moves kafkajs' fetch position. A full window stops reading the partition
+ * (backpressure) until records settle.
  */
-import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Client } from '@temporalio/client';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Config } from '../config';
-import { dlqHeaders } from '../dlq/headers';
 import type { DlqPublisher } from '../dlq/publisher';
-import { dlqTopicFor } from '../dlq/topic';
-import { parseRecord, type KafkaRecord } from '../events/envelope';
-import { flattenHeaders } from '../events/kafka-headers';
-import { workflowIdFor } from '../events/identity';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { processEventInput, startEventWorkflow, type StartResult } from '../temporal/start-event';
-import type { ProcessEventInput } from '../workflows/types';
-import { retryUntilStopped, StoppedError } from './backoff';
-import { KeySequencer, SequencerAbandonedError } from './sequencer';
-import { Semaphore } from './semaphore';
-import { PartitionWatermark } from './watermark';
+import { OffsetCommitter } from './committer';
+import { HandOff } from './hand-off';
+import { abandonPartition, newPartitionState, type PartitionState } from './partition';
 
 export interface IngesterOptions {
   kafka: Kafka;
@@ -40,32 +32,20 @@ export interface IngesterOptions {
   commitIntervalMs?: number;
 }
 
-/** One assigned partition in one consumer-group generation. */
-interface PartitionState {
-  topic: string;
-  partition: number;
-  watermark: PartitionWatermark;
-  sequencer: KeySequencer;
-  abandoned: boolean;
-  /** Wakes a batch loop waiting for room in the window. */
-  roomWaiters: (() => void)[];
-}
-
 export class Ingester {
   private consumer: Consumer | undefined;
+  private committer: OffsetCommitter | undefined;
   private partitions = new Map<string, PartitionState>();
   /** Stop reading new records (shutdown has begun). */
   private draining = false;
   /** Give up on in-flight work (shutdown grace is over). */
   private aborted = false;
-  private commitTimer: NodeJS.Timeout | undefined;
-  private committing: Promise<void> | undefined;
-  private readonly startSlots: Semaphore;
+  private readonly handOff: HandOff;
   private readonly log: Logger;
 
   constructor(private readonly o: IngesterOptions) {
-    this.startSlots = new Semaphore(o.config.ingest.startConcurrency);
     this.log = o.logger.child({ component: 'ingester' });
+    this.handOff = new HandOff({ ...o, log: this.log, aborted: () => this.aborted });
   }
 
   async start(): Promise<void> {
@@ -101,7 +81,11 @@ export class Ingester {
       partitionsConsumedConcurrently: 16,
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.commitTimer = setInterval(() => void this.commit(), this.o.commitIntervalMs ?? 250);
+    this.committer = new OffsetCommitter(consumer, () => this.partitions.values(), {
+      metrics: this.o.metrics,
+      log: this.log,
+    });
+    this.committer.start(this.o.commitIntervalMs ?? 250);
   }
 
   /** Graceful stop: no new reads, settle in-flight hand-offs (or abandon them), commit, leave. */
@@ -115,11 +99,15 @@ export class Ingester {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.aborted = true;
-    clearInterval(this.commitTimer);
-    await this.commit();
+    await this.committer?.stop();
     this.resetPartitions();
     await consumer.disconnect();
     this.log.info('ingester stopped');
+  }
+
+  /** Commits the handed-off offsets now (tests, shutdown). */
+  commit(): Promise<void> {
+    return this.committer?.commit() ?? Promise.resolve();
   }
 
   /** Offsets in flight per partition (for tests and status). */
@@ -129,9 +117,7 @@ export class Ingester {
 
   private resetPartitions(): void {
     for (const s of this.partitions.values()) {
-      s.abandoned = true;
-      s.sequencer.clear();
-      s.roomWaiters.splice(0).forEach((wake) => wake());
+      abandonPartition(s);
       this.o.metrics.inFlight.remove({ topic: s.topic, partition: String(s.partition) });
     }
     this.partitions.clear();
@@ -141,14 +127,7 @@ export class Ingester {
     const id = `${topic}:${partition}`;
     let s = this.partitions.get(id);
     if (!s) {
-      s = {
-        topic,
-        partition,
-        watermark: new PartitionWatermark({ maxInFlight: this.o.config.ingest.maxInFlight }),
-        sequencer: new KeySequencer({ ordered: this.o.config.ingest.ordering }),
-        abandoned: false,
-        roomWaiters: [],
-      };
+      s = newPartitionState(topic, partition, this.o.config.ingest);
       this.partitions.set(id, s);
     }
     return s;
@@ -172,169 +151,23 @@ export class Ingester {
         await heartbeat().catch(() => undefined);
       }
       if (gone()) return;
-      try {
-        s.watermark.track(message.offset);
-      } catch {
-        // Already tracked in this generation (kafkajs re-fetched it): it is in flight or done.
-        resolveOffset(message.offset);
-        continue;
+      // false: already seen in this generation (kafkajs re-fetched it), in flight or done.
+      if (s.watermark.track(message.offset)) {
+        this.o.metrics.received.inc({ topic: batch.topic });
+        this.updateInFlight(s);
+        void this.handOff.run(s, message, () => this.completed(s));
       }
-      this.o.metrics.received.inc({ topic: batch.topic });
-      this.updateInFlight(s);
-      void this.handle(s, message);
       resolveOffset(message.offset);
     }
     await heartbeat().catch(() => undefined);
   }
 
+  private completed(s: PartitionState): void {
+    this.updateInFlight(s);
+    if (!s.watermark.isFull()) s.roomWaiters.splice(0).forEach((wake) => wake());
+  }
+
   private updateInFlight(s: PartitionState): void {
     this.o.metrics.inFlight.set({ topic: s.topic, partition: String(s.partition) }, s.watermark.inFlight());
-  }
-
-  /** Hands one record off; completes its offset in the watermark it was tracked in. */
-  private async handle(s: PartitionState, message: KafkaMessage): Promise<void> {
-    const stopped = () => this.aborted || s.abandoned;
-    const record: KafkaRecord = {
-      topic: s.topic,
-      partition: s.partition,
-      offset: message.offset,
-      timestamp: message.timestamp,
-      key: message.key ?? null,
-      value: message.value ?? null,
-      headers: message.headers,
-    };
-    try {
-      const parsed = parseRecord(record, { maxEventBytes: this.o.config.ingest.maxEventBytes });
-      if (!parsed.ok) {
-        await retryUntilStopped(
-          () =>
-            this.o.dlq.publish({
-              topic: dlqTopicFor(s.topic),
-              key: record.key,
-              value: record.value,
-              headers: {
-                // The record's own headers stay on its dead-letter copy.
-                ...flattenHeaders(message.headers),
-                ...dlqHeaders({
-                  reason: parsed.reason,
-                  error: parsed.error,
-                  attempts: 0,
-                  originalTopic: s.topic,
-                  originalPartition: s.partition,
-                  originalOffset: message.offset,
-                }),
-              },
-            }),
-          { stopped, onError: (err) => this.log.warn({ err }, 'dead-letter publish failed; retrying') },
-        );
-        this.o.metrics.deadLettered.inc({ reason: parsed.reason, stage: 'ingest' });
-        this.log.info(
-          { topic: s.topic, partition: s.partition, offset: message.offset, reason: parsed.reason },
-          'rejected to dead-letter topic',
-        );
-      } else {
-        const { event, raw } = parsed;
-        const input = processEventInput(event, raw, this.o.config.retry);
-        // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
-        const workflowId = workflowIdFor(event.source, event.id);
-        await s.sequencer.enqueue(event.key, async () => {
-          const result = await this.startWithRetry(workflowId, input, stopped);
-          const ordered = this.o.config.ingest.ordering && event.key !== undefined;
-          return { handedOff: result, closed: ordered ? this.waitClosed(result, stopped) : undefined };
-        });
-      }
-      if (s.watermark.complete(message.offset)) {
-        this.updateInFlight(s);
-        if (!s.watermark.isFull()) s.roomWaiters.splice(0).forEach((wake) => wake());
-      }
-    } catch (err) {
-      if (err instanceof StoppedError || err instanceof SequencerAbandonedError) return;
-      this.log.error(
-        { err, topic: s.topic, partition: s.partition, offset: message.offset },
-        'unexpected error handing off a record',
-      );
-    }
-  }
-
-  private async startWithRetry(
-    workflowId: string,
-    input: ProcessEventInput,
-    stopped: () => boolean,
-  ): Promise<StartResult> {
-    const { metrics, client, config } = this.o;
-    await this.startSlots.acquire();
-    const began = process.hrtime.bigint();
-    try {
-      const result = await retryUntilStopped(
-        () => startEventWorkflow(client, { workflowId, taskQueue: config.temporal.taskQueue, input }),
-        {
-          stopped,
-          onError: (err, attempt) => {
-            metrics.startErrors.inc({ topic: input.message.topic });
-            this.log.warn({ err, workflowId, attempt }, 'workflow start failed; retrying');
-          },
-        },
-      );
-      metrics.startLatency.observe(Number(process.hrtime.bigint() - began) / 1e9);
-      if (result.outcome === 'started') metrics.started.inc({ topic: input.message.topic });
-      else metrics.duplicates.inc({ layer: 'temporal' });
-      return result;
-    } finally {
-      this.startSlots.release();
-    }
-  }
-
-  /**
-   * Settles when the workflow has closed, however it ended. Losing the connection
-   * while waiting is not a close: it retries, or the key's next event would start early.
-   */
-  private waitClosed(result: StartResult, stopped: () => boolean): Promise<unknown> {
-    return retryUntilStopped(
-      async () => {
-        try {
-          await result.closed();
-        } catch (err) {
-          if (err instanceof WorkflowFailedError || err instanceof WorkflowNotFoundError) return;
-          throw err;
-        }
-      },
-      {
-        stopped,
-        onError: (err) =>
-          this.log.warn(
-            { err, workflowId: result.workflowId },
-            'waiting for workflow close failed; retrying',
-          ),
-      },
-    );
-  }
-
-  /** Commits, per partition, the offset below which every record was handed off. */
-  commit(): Promise<void> {
-    if (this.committing) return this.committing;
-    this.committing = (async () => {
-      const consumer = this.consumer;
-      if (!consumer) return;
-      const pending = [...this.partitions.values()]
-        .filter((s) => !s.abandoned)
-        .map((s) => ({ s, offset: s.watermark.committable() }))
-        .filter((p): p is { s: PartitionState; offset: string } => p.offset !== undefined);
-      if (pending.length === 0) return;
-      try {
-        await consumer.commitOffsets(
-          pending.map(({ s, offset }) => ({ topic: s.topic, partition: s.partition, offset })),
-        );
-        for (const { s, offset } of pending) {
-          s.watermark.markCommitted(offset);
-          this.o.metrics.offsetCommits.inc({ topic: s.topic });
-        }
-      } catch (err) {
-        // A rebalance in progress, or Kafka unreachable: the next tick tries again.
-        this.log.warn({ err }, 'offset commit failed; will retry');
-      }
-    })().finally(() => {
-      this.committing = undefined;
-    });
-    return this.committing;
   }
 }

@@ -57,22 +57,23 @@ export class PartitionWatermark {
   }
 
   /**
-   * A message read from Kafka enters the pipeline. Offsets must increase but
-   * may skip values (compacted records, transaction markers).
-   * @throws Error if `offset` is not above every offset tracked before: the
-   *   ingester fed the same message twice or out of order, a bug that would
-   *   otherwise let a commit pass an unfinished message.
+   * A message read from Kafka enters the pipeline. Offsets increase but may
+   * skip values (compacted records, transaction markers).
+   *
+   * Returns false, and changes nothing, for an offset at or below one tracked
+   * before: kafkajs fetches a partition again from its fetch position after a
+   * batch was left early (pause, shutdown, a failed fetch), so a message seen in
+   * this generation may come back. It is in flight or done already; handing it
+   * off twice would be harmless but wasted, and tracking it again would let the
+   * window hold one offset twice.
    */
-  track(offset: string): void {
+  track(offset: string): boolean {
     const o = parseOffset(offset);
-    if (this.highestTracked !== undefined && o <= this.highestTracked) {
-      throw new Error(
-        `offset ${offset} tracked after ${this.highestTracked}: offsets must be tracked in increasing order`,
-      );
-    }
+    if (this.highestTracked !== undefined && o <= this.highestTracked) return false;
     this.highestTracked = o;
     this.queue.push(o);
     this.window.set(o, false);
+    return true;
   }
 
   /**

@@ -147,15 +147,19 @@ describe('PartitionWatermark', () => {
     expect(gen2.committable()).toBe('7');
   });
 
-  it('rejects tracking an offset twice or out of order', () => {
+  it('ignores an offset seen before (kafkajs re-fetched it), in flight or released', () => {
     const wm = tracked([3, 4]);
-    expect(() => wm.track('4')).toThrow(/increasing order/);
-    expect(() => wm.track('2')).toThrow(/increasing order/);
+    expect(wm.track('4')).toBe(false);
+    expect(wm.track('2')).toBe(false);
+    expect(wm.inFlight()).toBe(2);
     wm.complete('3');
     wm.complete('4');
-    // Even once released, an offset may not come back.
-    expect(() => wm.track('4')).toThrow(/increasing order/);
-    wm.track('5');
+    expect(wm.committable()).toBe('5');
+    // Even once released, an offset does not come back into the window.
+    expect(wm.track('4')).toBe(false);
+    expect(wm.inFlight()).toBe(0);
+    expect(wm.track('5')).toBe(true);
+    expect(wm.committable()).toBe('5');
   });
 
   it('rejects malformed offsets and a bad window', () => {

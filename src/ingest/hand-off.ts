@@ -1,0 +1,165 @@
+/**
+ * The durable hand-off of one Kafka record: a record that is not an acceptable
+ * event goes to the dead-letter topic; an event starts its processEvent workflow
+ * under its dedup key (a duplicate start is confirmed by Temporal), in key order
+ * when ordering is on. Either way the record's offset then completes in the
+ * watermark of the generation it was read in.
+ */
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { KafkaMessage } from 'kafkajs';
+import type { Config } from '../config';
+import { dlqHeaders } from '../dlq/headers';
+import type { DlqPublisher } from '../dlq/publisher';
+import { dlqTopicFor } from '../dlq/topic';
+import { SequencerAbandonedError, StoppedError } from '../errors';
+import { parseRecord, type KafkaRecord } from '../events/envelope';
+import { workflowIdFor } from '../events/identity';
+import type { DlqReason } from '../events/types';
+import { flattenHeaders } from '../events/kafka-headers';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import { processEventInput, startEventWorkflow, type StartResult } from '../temporal/start-event';
+import type { ProcessEventInput } from '../workflows/types';
+import { retryUntilStopped } from './backoff';
+import type { PartitionState } from './partition';
+import { Semaphore } from './semaphore';
+
+export interface HandOffDeps {
+  client: Client;
+  config: Config;
+  dlq: DlqPublisher;
+  log: Logger;
+  metrics: Metrics;
+  /** True once shutdown's grace period is over: in-flight hand-offs are abandoned (both are safe). */
+  aborted: () => boolean;
+}
+
+export class HandOff {
+  private readonly startSlots: Semaphore;
+
+  constructor(private readonly d: HandOffDeps) {
+    this.startSlots = new Semaphore(d.config.ingest.startConcurrency);
+  }
+
+  /** Hands one record off; completes its offset in the watermark it was tracked in. */
+  async run(s: PartitionState, message: KafkaMessage, onComplete: () => void): Promise<void> {
+    const stopped = () => this.d.aborted() || s.abandoned;
+    const record: KafkaRecord = {
+      topic: s.topic,
+      partition: s.partition,
+      offset: message.offset,
+      timestamp: message.timestamp,
+      key: message.key ?? null,
+      value: message.value ?? null,
+      headers: message.headers,
+    };
+    try {
+      const parsed = parseRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes });
+      if (!parsed.ok) await this.reject(record, parsed, stopped);
+      else {
+        const { event, raw } = parsed;
+        const input = processEventInput(event, raw, this.d.config.retry);
+        // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
+        const workflowId = workflowIdFor(event.source, event.id);
+        await s.sequencer.enqueue(event.key, async () => {
+          const result = await this.start(workflowId, input, stopped);
+          const ordered = this.d.config.ingest.ordering && event.key !== undefined;
+          return { handedOff: result, closed: ordered ? this.waitClosed(result, stopped) : undefined };
+        });
+      }
+      if (s.watermark.complete(message.offset)) onComplete();
+    } catch (err) {
+      if (err instanceof StoppedError || err instanceof SequencerAbandonedError) return;
+      this.d.log.error(
+        { err, topic: s.topic, partition: s.partition, offset: message.offset },
+        'unexpected error handing off a record',
+      );
+    }
+  }
+
+  /** A record that is no acceptable event: its dead-letter copy keeps its key, value and headers. */
+  private async reject(
+    record: KafkaRecord,
+    parsed: { reason: DlqReason; error: string },
+    stopped: () => boolean,
+  ): Promise<void> {
+    await retryUntilStopped(
+      () =>
+        this.d.dlq.publish({
+          topic: dlqTopicFor(record.topic),
+          key: record.key,
+          value: record.value,
+          headers: {
+            ...flattenHeaders(record.headers),
+            ...dlqHeaders({
+              reason: parsed.reason,
+              error: parsed.error,
+              attempts: 0,
+              originalTopic: record.topic,
+              originalPartition: record.partition,
+              originalOffset: record.offset,
+            }),
+          },
+        }),
+      { stopped, onError: (err) => this.d.log.warn({ err }, 'dead-letter publish failed; retrying') },
+    );
+    this.d.metrics.deadLettered.inc({ reason: parsed.reason, stage: 'ingest' });
+    this.d.log.info(
+      { topic: record.topic, partition: record.partition, offset: record.offset, reason: parsed.reason },
+      'rejected to dead-letter topic',
+    );
+  }
+
+  private async start(
+    workflowId: string,
+    input: ProcessEventInput,
+    stopped: () => boolean,
+  ): Promise<StartResult> {
+    const { metrics, client, config } = this.d;
+    await this.startSlots.acquire();
+    const began = process.hrtime.bigint();
+    try {
+      const result = await retryUntilStopped(
+        () => startEventWorkflow(client, { workflowId, taskQueue: config.temporal.taskQueue, input }),
+        {
+          stopped,
+          onError: (err, attempt) => {
+            metrics.startErrors.inc({ topic: input.message.topic });
+            this.d.log.warn({ err, workflowId, attempt }, 'workflow start failed; retrying');
+          },
+        },
+      );
+      metrics.startLatency.observe(Number(process.hrtime.bigint() - began) / 1e9);
+      if (result.outcome === 'started') metrics.started.inc({ topic: input.message.topic });
+      else metrics.duplicates.inc({ layer: 'temporal' });
+      return result;
+    } finally {
+      this.startSlots.release();
+    }
+  }
+
+  /**
+   * Settles when the workflow has closed, however it ended. Losing the connection
+   * while waiting is not a close: it retries, or the key's next event would start early.
+   */
+  private waitClosed(result: StartResult, stopped: () => boolean): Promise<unknown> {
+    return retryUntilStopped(
+      async () => {
+        try {
+          await result.closed();
+        } catch (err) {
+          if (err instanceof WorkflowFailedError || err instanceof WorkflowNotFoundError) return;
+          throw err;
+        }
+      },
+      {
+        stopped,
+        onError: (err) =>
+          this.d.log.warn(
+            { err, workflowId: result.workflowId },
+            'waiting for workflow close failed; retrying',
+          ),
+      },
+    );
+  }
+}
