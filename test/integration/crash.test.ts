@@ -7,14 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  allCommitted,
-  ceRecord,
-  createPipeline,
-  eventually,
-  ledger,
-  type Pipeline,
-} from '../support/pipeline';
+import { allCommitted, ceRecord, createPipeline, ledger, type Pipeline } from '../support/pipeline';
+import { eventually } from '../support/poll';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'idem.js');
 const children: ChildProcess[] = [];

@@ -1,7 +1,8 @@
 /** Per-key order on the real stack: one key's effects apply in offset order, while
  * other keys run concurrently. */
 import crypto from 'node:crypto';
-import { allCommitted, ceRecord, createPipeline, eventually, type Pipeline } from '../support/pipeline';
+import { allCommitted, ceRecord, createPipeline, type Pipeline } from '../support/pipeline';
+import { eventually } from '../support/poll';
 
 let p: Pipeline;
 

@@ -11,14 +11,8 @@ import { readDlq } from '../../src/ingest/dlq-reader';
 import { redrive } from '../../src/ingest/redrive';
 import { addToBalance } from '../../src/store/sql/add-to-balance';
 import { insertLedgerEntry } from '../../src/store/sql/insert-ledger-entry';
-import {
-  allCommitted,
-  ceRecord,
-  createPipeline,
-  eventually,
-  ledger,
-  type Pipeline,
-} from '../support/pipeline';
+import { allCommitted, ceRecord, createPipeline, ledger, type Pipeline } from '../support/pipeline';
+import { eventually } from '../support/poll';
 
 let p: Pipeline;
 const attemptsByEvent = new Map<string, number>();

@@ -10,11 +10,11 @@ import {
   allCommitted,
   ceRecord,
   createPipeline,
-  eventually,
   ledger,
   metricValue,
   type Pipeline,
 } from '../support/pipeline';
+import { eventually } from '../support/poll';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
 let p: Pipeline;

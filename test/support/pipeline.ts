@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/observability/logger';
 import { ensureTopics } from '../../src/stack/kafka';
 import { caughtUp } from '../../src/ingest/lag';
 import { createTestDatabase, type TestDatabase } from './db';
+import { eventually } from './poll';
 
 export interface Pipeline {
   name: string;
@@ -133,69 +134,6 @@ export function ceRecord(source: string, ce: Ce, key?: string, partition?: numbe
     headers: { 'content-type': 'application/cloudevents+json' } as IHeaders,
     ...(partition !== undefined ? { partition } : {}),
   };
-}
-
-/** Polls until `check` returns a truthy value (tests wait on conditions, never fixed sleeps). */
-export async function eventually<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-  what = 'condition',
-  intervalMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
-/** Reads every record of a topic from the beginning up to its current end. */
-export async function readAll(kafka: Kafka, topic: string) {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const total = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  const out: {
-    partition: number;
-    offset: string;
-    key: string | null;
-    value: string | null;
-    headers: Record<string, string>;
-  }[] = [];
-  if (total === 0) return out;
-  const consumer = kafka.consumer({ groupId: `reader-${crypto.randomUUID()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        eachMessage: async ({ partition, message }) => {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {}))
-            if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
-          out.push({
-            partition,
-            offset: message.offset,
-            key: message.key?.toString() ?? null,
-            value: message.value?.toString() ?? null,
-            headers,
-          });
-          if (out.length >= total) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return out;
 }
 
 /** Waits until the consumer group has committed, on every partition, the topic's end offset:
