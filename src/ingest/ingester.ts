@@ -3,7 +3,7 @@
  * ones to the dead-letter topic, and hands every good one to Temporal as a
  * processEvent workflow whose ID is the event's dedup key.
  *
- * Offsets move only after a durable hand-off (STYLE.md 4): per partition a
+ * Offsets move only after a durable hand-off, so a crash never skips a record: per partition a
  * PartitionWatermark tracks the records in flight, and only the offset below which
  * every record was started, confirmed duplicate, or dead-lettered is committed.
  * kafkajs' auto-commit is off; `resolveOffset` only moves the fetch position.
