@@ -12,7 +12,7 @@ import type { HandlerRegistry } from '../../src/activities/handlers/registry';
 import { parseConfig, resolveEnv, type Config } from '../../src/config';
 import { silentLogger } from '../../src/observability/logger';
 import { ensureTopics } from '../../src/stack/kafka';
-import { caughtUp } from '../../src/ingest/lag';
+import { caughtUp, groupLag } from '../../src/ingest/lag';
 import { createTestDatabase, type TestDatabase } from './db';
 import { eventually } from './poll';
 
@@ -148,6 +148,11 @@ export async function allCommitted(
     timeoutMs,
     `group ${groupId} to commit the end of ${p.topic}`,
   );
+}
+
+/** Records of the topic the consumer group has not committed yet (asked of the broker). */
+export async function uncommitted(p: Pipeline, groupId = p.config.kafka.groupId): Promise<bigint> {
+  return (await groupLag(p.kafka, groupId, p.topic)).reduce((n, part) => n + part.lag, 0n);
 }
 
 export async function ledger(p: Pipeline, accountPrefix: string) {
