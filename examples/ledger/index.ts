@@ -15,5 +15,7 @@ export const migrations: HandlerModule['migrations'] = {
 };
 
 export * from './handlers';
+export { insertLedgerEntry, type LedgerEntryRow } from './sql/insert-ledger-entry';
+export { addToBalance } from './sql/add-to-balance';
 export { getBalances, type AccountBalance } from './sql/get-balances';
 export { countLedgerEntries } from './sql/count-ledger-entries';

@@ -1,6 +1,6 @@
 /**
  * The activities of the processEvent workflow, built from injected dependencies
- * (STYLE.md 2): the worker wires a real pool and Kafka producer, tests their own.
+ * (nothing connects at import time): the worker wires a real pool and Kafka producer, tests their own.
  * Workflows import only the type: `import type { Activities } from '../activities'`.
  */
 import type { Pool } from 'pg';

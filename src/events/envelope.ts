@@ -2,7 +2,7 @@
  * Parsing a Kafka record into an {@link IdemEvent}, and the lossless
  * {@link RawMessage} form of the record that travels through Temporal.
  *
- * Accepted wire forms (see docs and DESIGN.md "Event envelope"):
+ * Accepted wire forms (docs/architecture.md, "Event envelope and identity"):
  *
  * - Structured CloudEvents 1.0 (JSON event format): the `content-type` header's
  *   media type is `application/cloudevents+json`, or, whatever the headers, the

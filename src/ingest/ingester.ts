@@ -3,7 +3,7 @@
  * to Temporal (hand-off.ts), with offsets committed only below the oldest record
  * not yet handed off (watermark.ts, committer.ts).
  *
- * Offsets move only after a durable hand-off: per partition a PartitionWatermark
+ * Offsets move only after a durable hand-off, so a crash never skips a record: per partition a PartitionWatermark
  * tracks the records in flight, and only the offset below which every record was
  * started, confirmed duplicate, or dead-lettered is committed. `resolveOffset`
  * only moves kafkajs' fetch position. A full window stops reading the partition

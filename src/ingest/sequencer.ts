@@ -1,5 +1,5 @@
 /**
- * Per-key ordering within one partition (DESIGN.md, Ingester): the workflow
+ * Per-key ordering within one partition, so one key's effects apply in order: the workflow
  * of an event is not started until the workflow of the previous event with
  * the same key has closed. Events of different keys, and events without a
  * key, run concurrently.

@@ -1,6 +1,6 @@
 /**
- * The commit watermark of one Kafka partition (STYLE.md item 4: offsets move
- * only after a durable hand-off).
+ * The commit watermark of one Kafka partition: offsets move only after a durable
+ * hand-off, so a consumer that crashes or loses the partition never skips a record.
  *
  * The ingester tracks every message it reads, in offset order, and completes
  * it once the message was durably handed off: its workflow started, a

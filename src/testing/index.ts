@@ -34,7 +34,7 @@ import type { RawMessage } from '../events/types';
 import { workflowIdFor } from '../events/identity';
 import { layoutFor } from '../stack/layout';
 import { findTemporalCli } from '../stack/temporal';
-import { migrate } from '../store/migrate';
+import { migrate, type MigrationSet } from '../store/migrate';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import {
   PROCESS_EVENT_WORKFLOW,
@@ -186,6 +186,8 @@ export async function createTestDatabase(
     baseUrl?: string;
     /** Part of the database name (letters, digits, _). @default test */
     prefix?: string;
+    /** Migration sets of your handlers (a HandlerModule's `migrations`), applied after idem's own. */
+    migrations?: MigrationSet[];
   } = {},
 ): Promise<TestDatabase> {
   const base = opts.baseUrl ?? loadConfig().database.url;
@@ -201,7 +203,7 @@ export async function createTestDatabase(
   // An idle client the server drops would otherwise emit an unhandled 'error' and fail the test file.
   pool.on('error', () => undefined);
   try {
-    await migrate(pool);
+    await migrate(pool, opts.migrations);
   } catch (err) {
     await pool.end();
     await onServer(base, `drop database if exists ${name} with (force)`);

@@ -6,25 +6,22 @@
 import crypto from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { Pool } from 'pg';
 import { z } from 'zod';
 
 import { createActivities, type Activities } from '../../src/activities';
-import { registerLedgerHandlers } from '../../src/activities/handlers/ledger';
+import {
+  countLedgerEntries,
+  getBalances,
+  handlers as ledgerHandlers,
+  insertLedgerEntry,
+} from '../../examples/ledger';
 import { HandlerRegistry } from '../../src/activities/handlers/registry';
 import { readDlqHeaders } from '../../src/dlq/headers';
 import type { DlqPublisher, DlqRecord } from '../../src/dlq/publisher';
 import { PermanentHandlerError } from '../../src/errors';
 import { workflowIdFor } from '../../src/events/identity';
 import type { RawMessage } from '../../src/events/types';
-import {
-  countLedgerEntries,
-  countOutbox,
-  fetchUnpublishedOutbox,
-  getBalances,
-  getProcessedEvent,
-  insertLedgerEntry,
-} from '../../src/store/sql';
+import { countOutbox, fetchUnpublishedOutbox, getProcessedEvent } from '../../src/store/sql';
 import type {
   ApplyEventInput,
   ApplyEventResult,
@@ -33,47 +30,31 @@ import type {
   DeadLetterResult,
   EventSummary,
 } from '../../src/workflows/types';
-import { eventually } from '../support/pipeline';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { RecordingDlqPublisher } from '../../src/testing';
+import { useTestDatabase } from '../support/db';
+import { startBlocked } from '../support/locks';
+import { eventually } from '../support/poll';
 
 jest.setTimeout(30_000);
 
 const OUTBOX_TOPIC = 'events.outbox';
 const SOURCE = 'test-activities';
 
-let db: TestDatabase;
-let pool: Pool;
-
-beforeAll(async () => {
-  db = await createTestDatabase('activities');
-  pool = db.pool;
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const db = useTestDatabase('activities');
 
 const uid = () => crypto.randomBytes(6).toString('hex');
 
-/** Records published DLQ records; can be told to fail the next publishes. */
-class RecordingDlq implements DlqPublisher {
-  readonly records: DlqRecord[] = [];
-  failNext = 0;
-  async publish(record: DlqRecord) {
-    if (this.failNext > 0) {
-      this.failNext--;
-      throw new Error('broker unavailable');
-    }
-    this.records.push(record);
-    return { topic: record.topic, partition: 0, offset: String(this.records.length - 1) };
-  }
-}
-
 function makeActivities(
-  registry = registerLedgerHandlers(new HandlerRegistry()),
-  dlq: DlqPublisher = new RecordingDlq(),
+  registry = new HandlerRegistry().add(...(ledgerHandlers ?? [])),
+  dlq: DlqPublisher = new RecordingDlqPublisher(),
 ) {
-  return createActivities({ pool, registry, dlq, maxEventBytes: 64 * 1024, outboxTopic: OUTBOX_TOPIC });
+  return createActivities({
+    pool: db.pool,
+    registry,
+    dlq,
+    maxEventBytes: 64 * 1024,
+    outboxTopic: OUTBOX_TOPIC,
+  });
 }
 
 interface TestEvent {
@@ -144,7 +125,7 @@ async function failureOf(
 }
 
 async function balance(account: string): Promise<number | undefined> {
-  return (await getBalances(pool, [account]))[0]?.balance;
+  return (await getBalances(db.pool, [account]))[0]?.balance;
 }
 
 function summary(ev: TestEvent): EventSummary {
@@ -165,8 +146,8 @@ describe('applyEvent', () => {
       outboxCount: 1,
     });
     expect(await balance(account)).toBe(1250);
-    expect(await countLedgerEntries(pool, { eventId: dedupKey(ev) })).toBe(1);
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toMatchObject({
+    expect(await countLedgerEntries(db.pool, { eventId: dedupKey(ev) })).toBe(1);
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toMatchObject({
       status: 'applied',
       source: SOURCE,
       id: ev.id,
@@ -179,7 +160,7 @@ describe('applyEvent', () => {
       kafkaPartition: 2,
       kafkaOffset: '1234',
     });
-    const outbox = await pool.query(`select * from outbox where caused_by = $1`, [dedupKey(ev)]);
+    const outbox = await db.pool.query(`select * from outbox where caused_by = $1`, [dedupKey(ev)]);
     expect(outbox.rows).toEqual([
       expect.objectContaining({
         topic: OUTBOX_TOPIC,
@@ -209,9 +190,9 @@ describe('applyEvent', () => {
       outcome: 'duplicate',
     });
     expect(await balance(account)).toBe(-200);
-    expect(await countLedgerEntries(pool, { account })).toBe(2);
-    expect((await countOutbox(pool, { causedBy: dedupKey(ev) })).total).toBe(1);
-    expect((await getProcessedEvent(pool, dedupKey(ev)))?.runId).toBe('run-1');
+    expect(await countLedgerEntries(db.pool, { account })).toBe(2);
+    expect((await countOutbox(db.pool, { causedBy: dedupKey(ev) })).total).toBe(1);
+    expect((await getProcessedEvent(db.pool, dedupKey(ev)))?.runId).toBe('run-1');
   });
 
   it('concurrent runs of one event apply it once', async () => {
@@ -225,7 +206,7 @@ describe('applyEvent', () => {
     expect(results.filter((r) => r.outcome === 'applied')).toHaveLength(1);
     expect(results.filter((r) => r.outcome === 'duplicate')).toHaveLength(7);
     expect(await balance(account)).toBe(100);
-    expect(await countLedgerEntries(pool, { account })).toBe(1);
+    expect(await countLedgerEntries(db.pool, { account })).toBe(1);
   });
 
   describe("a second run waits on the first run's uncommitted claim", () => {
@@ -243,13 +224,6 @@ describe('applyEvent', () => {
       return { acts: makeActivities(registry), open, state };
     }
 
-    async function lockWaiters(): Promise<number> {
-      const { rows } = await pool.query<{ n: string }>(
-        `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-      );
-      return Number(rows[0]?.n ?? 0);
-    }
-
     it.each([
       ['commits', false, ['applied', 'duplicate']],
       ['fails', true, ['failed', 'applied']],
@@ -265,20 +239,22 @@ describe('applyEvent', () => {
 
       const first = settle(apply(g.acts, { message: message(ev), redrive: false }, { runId: 'run-a' }));
       await eventually(() => g.state.entered === 1, 10_000, 'the first handler to start', 10);
-      const waiters = await lockWaiters();
-      const second = settle(apply(g.acts, { message: message(ev), redrive: false }, { runId: 'run-b' }));
-      await eventually(async () => (await lockWaiters()) > waiters, 10_000, 'the second claim to block', 10);
+      const second = await startBlocked(
+        db.pool,
+        () => settle(apply(g.acts, { message: message(ev), redrive: false }, { runId: 'run-b' })),
+        'the second claim',
+      );
       expect(g.state.entered).toBe(1);
 
       g.open();
-      expect([await first, await second]).toEqual(expected);
-      expect(await countLedgerEntries(pool, { eventId: dedupKey(ev) })).toBe(1);
-      expect((await getProcessedEvent(pool, dedupKey(ev)))?.runId).toBe(fail ? 'run-b' : 'run-a');
+      expect([await first, await second.result]).toEqual(expected);
+      expect(await countLedgerEntries(db.pool, { eventId: dedupKey(ev) })).toBe(1);
+      expect((await getProcessedEvent(db.pool, dedupKey(ev)))?.runId).toBe(fail ? 'run-b' : 'run-a');
     });
   });
 
   it('dead-lettered, then redelivered: a duplicate; then redriven: applied once; redriven again: a duplicate', async () => {
-    const dlq = new RecordingDlq();
+    const dlq = new RecordingDlqPublisher();
     const a = makeActivities(undefined, dlq);
     const account = `acct-${uid()}`;
     const ev = ledgerEvent('account.credited', account, 700);
@@ -293,7 +269,7 @@ describe('applyEvent', () => {
       },
       { runId: 'run-1' },
     );
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toMatchObject({
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toMatchObject({
       status: 'dead_lettered',
       deadLetteredCount: 1,
     });
@@ -313,8 +289,8 @@ describe('applyEvent', () => {
       outboxCount: 0,
     });
     expect(await balance(account)).toBe(700);
-    expect(await countLedgerEntries(pool, { account })).toBe(1);
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toMatchObject({
+    expect(await countLedgerEntries(db.pool, { account })).toBe(1);
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toMatchObject({
       status: 'applied',
       runId: 'run-3',
       deadLetteredCount: 1,
@@ -329,7 +305,7 @@ describe('applyEvent', () => {
     expect(f.details).toEqual([{ reason: 'unknown_type', attempt: 1 }]);
     expect(f.message).toContain('nobody.handles.this');
     expect(f.message).toContain('account.credited');
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toBeUndefined();
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toBeUndefined();
   });
 
   it.each([
@@ -344,7 +320,7 @@ describe('applyEvent', () => {
     expect(f).toMatchObject({ type: 'InvalidPayloadError', nonRetryable: true });
     expect(f.details).toEqual([{ reason: 'invalid_payload', attempt: 1 }]);
     expect(f.message).toContain('invalid data for event type "account.credited"');
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toBeUndefined();
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toBeUndefined();
   });
 
   it('a record that does not parse fails non-retryably with the parser reason', async () => {
@@ -355,9 +331,9 @@ describe('applyEvent', () => {
     expect(f.details).toEqual([{ reason: 'invalid_envelope', attempt: 1 }]);
 
     const small = createActivities({
-      pool,
+      pool: db.pool,
       registry: new HandlerRegistry(),
-      dlq: new RecordingDlq(),
+      dlq: new RecordingDlqPublisher(),
       maxEventBytes: 10,
       outboxTopic: OUTBOX_TOPIC,
     });
@@ -383,9 +359,9 @@ describe('applyEvent', () => {
     expect(f).toMatchObject({ type: 'Error', nonRetryable: false, message: 'connection reset by peer' });
     expect(f.details).toEqual([{ reason: 'handler_failed', attempt: 3 }]);
 
-    expect(await countLedgerEntries(pool, { account })).toBe(0);
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toBeUndefined();
-    expect(await countOutbox(pool, { causedBy: dedupKey(ev) })).toEqual({ total: 0, unpublished: 0 });
+    expect(await countLedgerEntries(db.pool, { account })).toBe(0);
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toBeUndefined();
+    expect(await countOutbox(db.pool, { causedBy: dedupKey(ev) })).toEqual({ total: 0, unpublished: 0 });
   });
 
   it('PermanentHandlerError fails non-retryably with reason handler_failed', async () => {
@@ -402,7 +378,7 @@ describe('applyEvent', () => {
       message: 'account is closed',
     });
     expect(f.details).toEqual([{ reason: 'handler_failed', attempt: 2 }]);
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toBeUndefined();
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toBeUndefined();
   });
 
   it('a handler that swallows an SQL error does not report the event applied', async () => {
@@ -415,8 +391,8 @@ describe('applyEvent', () => {
     const f = await failureOf(apply(makeActivities(registry), { message: message(ev), redrive: false }));
     expect(f.nonRetryable).toBe(false);
     expect(f.message).toContain('rolled back at commit');
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toBeUndefined();
-    expect(await countLedgerEntries(pool, { account })).toBe(0);
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toBeUndefined();
+    expect(await countLedgerEntries(db.pool, { account })).toBe(0);
   });
 
   it('hands the handler its context: dedup key, attempt, redrive flag, same transaction', async () => {
@@ -440,7 +416,7 @@ describe('applyEvent', () => {
       apply(makeActivities(registry), { message: message(ev), redrive: true }, { attempt: 4 }),
     ).resolves.toEqual({ outcome: 'applied', outboxCount: 2 });
     expect(seen).toEqual([{ eventId: dedupKey(ev), attempt: 4, redrive: true, status: 'applied' }]);
-    const rows = (await fetchUnpublishedOutbox(pool, 10_000)).filter((r) => r.causedBy === dedupKey(ev));
+    const rows = (await fetchUnpublishedOutbox(db.pool, 10_000)).filter((r) => r.causedBy === dedupKey(ev));
     expect(rows.map((r) => [r.type, r.topic, r.source, r.messageKey, r.subject, r.data])).toEqual([
       ['a', 'elsewhere', 'me', 'k', 's', [1]],
       ['b', OUTBOX_TOPIC, 'idem', null, null, 'text'],
@@ -461,7 +437,7 @@ describe('deadLetter', () => {
   }
 
   it('marks the row and publishes the original record with the idem headers', async () => {
-    const dlq = new RecordingDlq();
+    const dlq = new RecordingDlqPublisher();
     const a = makeActivities(undefined, dlq);
     const ev = ledgerEvent('account.credited', 'a', 1);
     const before = Date.now();
@@ -507,7 +483,7 @@ describe('deadLetter', () => {
       expect(rec.headers).toHaveProperty([name]);
     }
 
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toMatchObject({
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toMatchObject({
       status: 'dead_lettered',
       attempts: 5,
       workflowId: 'wf-1',
@@ -521,20 +497,24 @@ describe('deadLetter', () => {
   });
 
   it('a retry in the same run neither counts again nor publishes again', async () => {
-    const dlq = new RecordingDlq();
+    const dlq = new RecordingDlqPublisher();
     const a = makeActivities(undefined, dlq);
     const ev = ledgerEvent('account.credited', 'a', 1);
     const first = await deadLetter(a, input(ev), { runId: 'run-1' });
     const retry = await deadLetter(a, input(ev), { runId: 'run-1', attempt: 2 });
     expect(retry).toEqual(first);
     expect(dlq.records).toHaveLength(1);
-    expect((await getProcessedEvent(pool, dedupKey(ev)))?.deadLetteredCount).toBe(1);
+    expect((await getProcessedEvent(db.pool, dedupKey(ev)))?.deadLetteredCount).toBe(1);
   });
 
   it('a publish that failed is retried: one record, counted once', async () => {
-    const dlq = new RecordingDlq();
-    dlq.failNext = 2;
-    const a = makeActivities(undefined, dlq);
+    const dlq = new RecordingDlqPublisher();
+    let failures = 2;
+    const flaky: DlqPublisher = {
+      publish: (record) =>
+        failures-- > 0 ? Promise.reject(new Error('broker unavailable')) : dlq.publish(record),
+    };
+    const a = makeActivities(undefined, flaky);
     const ev = ledgerEvent('account.credited', 'a', 1);
     await expect(deadLetter(a, input(ev), { runId: 'run-1' })).rejects.toThrow('broker unavailable');
     await expect(deadLetter(a, input(ev), { runId: 'run-1', attempt: 2 })).rejects.toThrow(
@@ -542,11 +522,11 @@ describe('deadLetter', () => {
     );
     await deadLetter(a, input(ev), { runId: 'run-1', attempt: 3 });
     expect(dlq.records).toHaveLength(1);
-    expect((await getProcessedEvent(pool, dedupKey(ev)))?.deadLetteredCount).toBe(1);
+    expect((await getProcessedEvent(db.pool, dedupKey(ev)))?.deadLetteredCount).toBe(1);
   });
 
   it('another run (a redrive that failed again) counts and publishes once more', async () => {
-    const dlq = new RecordingDlq();
+    const dlq = new RecordingDlqPublisher();
     const a = makeActivities(undefined, dlq);
     const ev = ledgerEvent('account.credited', 'a', 1);
     await deadLetter(a, input(ev), { runId: 'run-1' });
@@ -560,7 +540,7 @@ describe('deadLetter', () => {
       runId: 'run-2',
       workflowId: 'redrive:0:0:wf',
     });
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toMatchObject({
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toMatchObject({
       deadLetteredCount: 2,
       runId: 'run-2',
       lastReason: 'invalid_payload',
@@ -569,13 +549,13 @@ describe('deadLetter', () => {
   });
 
   it('never marks an applied event dead-lettered', async () => {
-    const dlq = new RecordingDlq();
+    const dlq = new RecordingDlqPublisher();
     const a = makeActivities(undefined, dlq);
     const account = `acct-${uid()}`;
     const ev = ledgerEvent('account.credited', account, 5);
     await apply(a, { message: message(ev), redrive: false });
     await deadLetter(a, input(ev), { runId: 'run-9' });
-    expect(await getProcessedEvent(pool, dedupKey(ev))).toMatchObject({
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toMatchObject({
       status: 'applied',
       deadLetteredCount: 0,
     });

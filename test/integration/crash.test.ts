@@ -7,14 +7,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { groupMembers, type GroupMember } from '../support/kafka';
 import {
   allCommitted,
   ceRecord,
   createPipeline,
-  eventually,
   ledger,
+  uncommitted,
   type Pipeline,
 } from '../support/pipeline';
+import { eventually } from '../support/poll';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'idem.js');
 const children: ChildProcess[] = [];
@@ -78,8 +80,12 @@ describe('a consumer killed with SIGKILL mid-stream', () => {
     await new Promise((r) => first.once('exit', r));
     const atKill = await appliedCount(p);
     expect(atKill).toBeLessThan(300);
+    // Killed mid-stream: the group's committed offsets stop short of the end, so the
+    // restarted consumer must take over from them.
+    expect(await uncommitted(p)).toBeGreaterThan(0n);
 
     const second = spawnConsumer(p);
+    // The restarted consumer commits past the crash point, up to the end of every partition.
     await allCommitted(p, undefined, 120_000);
     await eventually(async () => (await appliedCount(p)) === 300, 120_000, 'all 300 applied');
     expect(await ledger(p, prefix)).toEqual({ balances: expected, entries: 300 });
@@ -99,19 +105,46 @@ describe('a consumer group whose membership changes while events flow', () => {
     await p?.close();
   });
 
+  /** The group's members once it is stable with `count` members that share all three partitions. */
+  async function stableGroup(count: number, what: string): Promise<GroupMember[]> {
+    return eventually(
+      async () => {
+        const g = await groupMembers(p.kafka, p.config.kafka.groupId, p.topic);
+        const held = g.members.flatMap((m) => m.partitions).sort();
+        const ok =
+          g.state === 'Stable' &&
+          g.members.length === count &&
+          g.members.every((m) => m.partitions.length > 0) &&
+          held.join() === '0,1,2';
+        return ok ? g.members : undefined;
+      },
+      60_000,
+      what,
+    );
+  }
+
   test('hands every event off exactly once across rebalances', async () => {
     const prefix = `rb-${crypto.randomUUID().slice(0, 8)}`;
     const { messages, expected } = ledgerEvents(p, prefix, 240, 9);
     const a = await p.start(['ingester', 'worker']);
     await p.producer.send({ topic: p.topic, messages: messages.slice(0, 80) });
-    const b = await p.start(['ingester', 'worker']); // joins: rebalance
+    const [alone] = await stableGroup(1, 'the first consumer to hold every partition');
+
+    await p.start(['ingester', 'worker']); // joins: rebalance
+    const shared = await stableGroup(2, 'a rebalance that shares the partitions between two consumers');
+    // Each holds some and neither all: partitions moved from the first consumer to the second.
+    expect(shared.every((m) => m.partitions.length < 3)).toBe(true);
+
     await p.producer.send({ topic: p.topic, messages: messages.slice(80, 160) });
     await eventually(async () => (await appliedCount(p)) >= 100, 90_000, '100 applied');
-    await a.stop(); // leaves: rebalance, b takes every partition
+    await a.stop(); // leaves: rebalance, the second takes every partition
+    const [survivor] = await stableGroup(1, 'the second consumer to take every partition');
+    expect(survivor?.memberId).not.toBe(alone?.memberId);
+    expect(shared.map((m) => m.memberId)).toContain(survivor?.memberId);
+
     await p.producer.send({ topic: p.topic, messages: messages.slice(160) });
     await allCommitted(p, undefined, 120_000);
     await eventually(async () => (await appliedCount(p)) === 240, 120_000, 'all 240 applied');
     expect(await ledger(p, prefix)).toEqual({ balances: expected, entries: 240 });
-    expect(b.ingester).toBeDefined();
   }, 300_000);
 });

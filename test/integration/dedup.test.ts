@@ -10,11 +10,11 @@ import {
   allCommitted,
   ceRecord,
   createPipeline,
-  eventually,
   ledger,
   metricValue,
   type Pipeline,
 } from '../support/pipeline';
+import { eventually } from '../support/poll';
 
 let p: Pipeline;
 let proc: IdemProcess;

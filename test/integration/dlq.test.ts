@@ -5,15 +5,9 @@
  */
 import crypto from 'node:crypto';
 import { workflowIdFor } from '../../src/events/identity';
-import {
-  allCommitted,
-  ceRecord,
-  createPipeline,
-  eventually,
-  ledger,
-  readAll,
-  type Pipeline,
-} from '../support/pipeline';
+import { allCommitted, ceRecord, createPipeline, ledger, type Pipeline } from '../support/pipeline';
+import { eventually } from '../support/poll';
+import { readAll } from '../support/kafka';
 
 let p: Pipeline;
 

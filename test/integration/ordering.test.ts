@@ -1,7 +1,9 @@
 /** Per-key order on the real stack: one key's effects apply in offset order, while
  * other keys run concurrently. */
 import crypto from 'node:crypto';
-import { allCommitted, ceRecord, createPipeline, eventually, type Pipeline } from '../support/pipeline';
+import { workflowIdFor } from '../../src/events/identity';
+import { allCommitted, ceRecord, createPipeline, type Pipeline } from '../support/pipeline';
+import { eventually } from '../support/poll';
 
 let p: Pipeline;
 
@@ -42,6 +44,22 @@ test('effects of one key apply in offset order; keys interleave', async () => {
     90_000,
     'all 45 events applied',
   );
+  // Keys interleave: some workflow of one key ran while a workflow of another key was
+  // open. Were keys taken one event at a time, no two workflows would overlap.
+  const spans = await Promise.all(
+    keys.flatMap((key) =>
+      Array.from({ length: 15 }, async (_, i) => {
+        const handle = p.temporal.workflow.getHandle(workflowIdFor(p.source, `${key}-${i}`));
+        await handle.result();
+        const d = await handle.describe();
+        return { key, start: d.startTime.getTime(), close: d.closeTime?.getTime() ?? Infinity };
+      }),
+    ),
+  );
+  const overlaps = spans.filter((x) =>
+    spans.some((y) => y.key !== x.key && x.start < y.close && y.start < x.close),
+  );
+  expect(overlaps.length).toBeGreaterThan(0);
   for (const key of keys) {
     const { rows } = await p.db.pool.query<{ kafka_offset: string; id: string }>(
       'select kafka_offset, id from processed_events where event_key = $1 order by processed_at, kafka_offset',

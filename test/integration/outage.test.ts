@@ -5,15 +5,9 @@
  */
 import crypto from 'node:crypto';
 import { workflowIdFor } from '../../src/events/identity';
-import {
-  createPipeline,
-  ceRecord,
-  allCommitted,
-  eventually,
-  ledger,
-  readAll,
-  type Pipeline,
-} from '../support/pipeline';
+import { createPipeline, ceRecord, allCommitted, ledger, type Pipeline } from '../support/pipeline';
+import { eventually } from '../support/poll';
+import { readAll } from '../support/kafka';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
 let p: Pipeline;

@@ -4,27 +4,24 @@
  * kafkajs consumer. No fixed sleeps: every wait polls a condition.
  */
 import crypto from 'node:crypto';
-import { Kafka, logLevel, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
-import type { Pool } from 'pg';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 
 import { loadConfig } from '../../src/config';
 import { parseRecord } from '../../src/events/envelope';
 import { createOutboxRelay, CLOUDEVENTS_JSON } from '../../src/outbox/relay';
 import { countOutbox, fetchUnpublishedOutbox, insertOutbox } from '../../src/store/sql';
-import { eventually } from '../support/pipeline';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { inTx, openTransaction, useTestDatabase } from '../support/db';
+import { readAll, topicSize, type TopicRecord } from '../support/kafka';
+import { eventually } from '../support/poll';
 
 jest.setTimeout(60_000);
 
-let db: TestDatabase;
-let pool: Pool;
+const db = useTestDatabase('outbox');
 let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
 
 beforeAll(async () => {
-  db = await createTestDatabase('outbox');
-  pool = db.pool;
   kafka = new Kafka({
     clientId: 'idem-outbox-test',
     brokers: loadConfig().kafka.brokers,
@@ -41,7 +38,6 @@ afterAll(async () => {
   // Topics are per test run; leaving them would make the shared broker grow run after run.
   await admin?.deleteTopics({ topics: created }).catch(() => undefined);
   await admin?.disconnect();
-  await db?.drop();
 });
 
 const uid = () => crypto.randomBytes(6).toString('hex');
@@ -58,40 +54,12 @@ async function newTopic(partitions = 1): Promise<string> {
   return topic;
 }
 
-/** Records in the topic, from the broker's offsets. */
-async function topicSize(topic: string): Promise<number> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-}
-
-/** Reads the first `count` records of the topic with a fresh consumer group. */
-async function readTopic(topic: string, count: number): Promise<KafkaMessage[]> {
-  // A short fetch wait: disconnect() waits for the fetch in flight.
-  const consumer = kafka.consumer({ groupId: `idem-outbox-test-${uid()}`, maxWaitTimeInMs: 100 });
-  const got: KafkaMessage[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        got.push(message);
-      },
-    });
-    await eventually(() => got.length >= count, 30_000, `${count} records in ${topic}`, 10);
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
-}
-
 async function insertRows(topic: string, n: number, opts: { key?: (i: number) => string | null } = {}) {
-  const client = await pool.connect();
-  const rows: { seq: string; id: string }[] = [];
-  try {
-    await client.query('begin');
+  return inTx(db.pool, async (tx) => {
+    const rows: { seq: string; id: string }[] = [];
     for (let i = 0; i < n; i++) {
       rows.push(
-        await insertOutbox(client, {
+        await insertOutbox(tx, {
           topic,
           messageKey: opts.key ? opts.key(i) : `key-${i % 3}`,
           type: 'account.balance_changed',
@@ -102,36 +70,33 @@ async function insertRows(topic: string, n: number, opts: { key?: (i: number) =>
         }),
       );
     }
-    await client.query('commit');
-  } finally {
-    client.release();
-  }
-  return rows;
+    return rows;
+  });
 }
 
-const valueOf = (m: KafkaMessage) =>
-  JSON.parse(m.value?.toString('utf8') ?? 'null') as Record<string, unknown>;
+const valueOf = (r: TopicRecord) => JSON.parse(r.value ?? 'null') as Record<string, unknown>;
 
 it('publishes rows as structured CloudEvents, keyed, in order, and marks them published', async () => {
   const topic = await newTopic();
   const rows = await insertRows(topic, 5);
-  const relay = createOutboxRelay({ pool, producer });
+  const relay = createOutboxRelay({ pool: db.pool, producer });
 
   await expect(relay.runOnce()).resolves.toBe(5);
   await expect(relay.runOnce()).resolves.toBe(0);
-  expect(await countOutbox(pool)).toMatchObject({ unpublished: 0 });
-  expect(await topicSize(topic)).toBe(5);
+  expect(await countOutbox(db.pool)).toMatchObject({ unpublished: 0 });
+  expect(await topicSize(kafka, topic)).toBe(5);
 
-  const messages = await readTopic(topic, 5);
+  const messages = await readAll(kafka, topic);
   expect(messages.map((m) => valueOf(m).id)).toEqual(rows.map((r) => r.id));
-  const created = await pool.query<{ id: string; created_at: Date }>(
+  const created = await db.pool.query<{ id: string; created_at: Date }>(
     'select id, created_at from outbox where id = $1',
     [rows[1]?.id],
   );
-  const m = messages[1] as KafkaMessage;
-  expect(m.key?.toString()).toBe('key-1');
-  expect(m.headers?.['content-type']?.toString()).toBe(CLOUDEVENTS_JSON);
-  expect(valueOf(m)).toEqual({
+  const record = messages[1] as TopicRecord;
+  const m = record.message;
+  expect(record.key).toBe('key-1');
+  expect(record.headers['content-type']).toBe(CLOUDEVENTS_JSON);
+  expect(valueOf(record)).toEqual({
     specversion: '1.0',
     id: rows[1]?.id,
     source: 'idem',
@@ -162,33 +127,29 @@ it('publishes rows as structured CloudEvents, keyed, in order, and marks them pu
 it('rows locked by another relay are skipped, then published once', async () => {
   const topic = await newTopic();
   const rows = await insertRows(topic, 5);
-  const relay = createOutboxRelay({ pool, producer });
+  const relay = createOutboxRelay({ pool: db.pool, producer });
 
   // Another relay in the middle of a batch holds the first two rows.
-  const other = await pool.connect();
-  try {
-    await other.query('begin');
+  await openTransaction(db.pool, async (other, endOther) => {
     expect((await fetchUnpublishedOutbox(other, 2)).map((r) => r.id)).toEqual(
       rows.slice(0, 2).map((r) => r.id),
     );
     await expect(relay.runOnce()).resolves.toBe(3);
     await expect(relay.runOnce()).resolves.toBe(0);
     // The other relay dies before publishing: its rows come free.
-    await other.query('rollback');
-  } finally {
-    other.release();
-  }
+    await endOther('rollback');
+  });
   await expect(relay.runOnce()).resolves.toBe(2);
 
-  expect(await topicSize(topic)).toBe(5);
-  const ids = (await readTopic(topic, 5)).map((m) => valueOf(m).id);
+  expect(await topicSize(kafka, topic)).toBe(5);
+  const ids = (await readAll(kafka, topic)).map((m) => valueOf(m).id);
   expect(new Set(ids)).toEqual(new Set(rows.map((r) => r.id)));
 });
 
 it('several relays at once publish every row exactly once', async () => {
   const topic = await newTopic(3);
   const rows = await insertRows(topic, 60, { key: (i) => `acct-${i % 7}` });
-  const relays = [1, 2, 3].map(() => createOutboxRelay({ pool, producer, batchSize: 4 }));
+  const relays = [1, 2, 3].map(() => createOutboxRelay({ pool: db.pool, producer, batchSize: 4 }));
   const drain = async (r: ReturnType<typeof createOutboxRelay>) => {
     let total = 0;
     for (let n = await r.runOnce(); n > 0; n = await r.runOnce()) total += n;
@@ -197,8 +158,8 @@ it('several relays at once publish every row exactly once', async () => {
   const published = await Promise.all(relays.map(drain));
   expect(published.reduce((a, b) => a + b, 0)).toBe(60);
 
-  expect(await topicSize(topic)).toBe(60);
-  const ids = (await readTopic(topic, 60)).map((m) => valueOf(m).id);
+  expect(await topicSize(kafka, topic)).toBe(60);
+  const ids = (await readAll(kafka, topic)).map((m) => valueOf(m).id);
   expect(ids).toHaveLength(60);
   expect(new Set(ids)).toEqual(new Set(rows.map((r) => r.id)));
 });
@@ -213,14 +174,16 @@ it('a crash between publish and commit republishes the rows with the same ids', 
       throw new Error('process died after Kafka acked');
     },
   };
-  await expect(createOutboxRelay({ pool, producer: crashing }).runOnce()).rejects.toThrow('process died');
-  expect(await countOutbox(pool)).toMatchObject({ unpublished: 3 });
+  await expect(createOutboxRelay({ pool: db.pool, producer: crashing }).runOnce()).rejects.toThrow(
+    'process died',
+  );
+  expect(await countOutbox(db.pool)).toMatchObject({ unpublished: 3 });
 
-  await expect(createOutboxRelay({ pool, producer }).runOnce()).resolves.toBe(3);
-  expect(await countOutbox(pool)).toMatchObject({ unpublished: 0 });
+  await expect(createOutboxRelay({ pool: db.pool, producer }).runOnce()).resolves.toBe(3);
+  expect(await countOutbox(db.pool)).toMatchObject({ unpublished: 0 });
 
-  expect(await topicSize(topic)).toBe(6);
-  const ids = (await readTopic(topic, 6)).map((m) => valueOf(m).id);
+  expect(await topicSize(kafka, topic)).toBe(6);
+  const ids = (await readAll(kafka, topic)).map((m) => valueOf(m).id);
   const expected = rows.map((r) => r.id);
   expect(ids).toEqual([...expected, ...expected]);
 });
@@ -229,7 +192,7 @@ it('start() polls until stop(); rows written while it runs are published', async
   const topic = await newTopic();
   const published = { n: 0 };
   const relay = createOutboxRelay({
-    pool,
+    pool: db.pool,
     producer,
     pollIntervalMs: 20,
     metrics: { outboxPublished: { inc: (v = 1) => void (published.n += v) } },
@@ -239,20 +202,20 @@ it('start() polls until stop(); rows written while it runs are published', async
   try {
     const rows = await insertRows(topic, 4);
     await eventually(
-      async () => (await countOutbox(pool)).unpublished === 0,
+      async () => (await countOutbox(db.pool)).unpublished === 0,
       30_000,
       'the relay to publish',
       10,
     );
     expect(published.n).toBe(4);
-    const ids = (await readTopic(topic, 4)).map((m) => valueOf(m).id);
+    const ids = (await readAll(kafka, topic)).map((m) => valueOf(m).id);
     expect(ids).toEqual(rows.map((r) => r.id));
   } finally {
     await relay.stop();
   }
   // Stopped: new rows stay unpublished.
   await insertRows(topic, 1);
-  expect(await countOutbox(pool)).toMatchObject({ unpublished: 1 });
+  expect(await countOutbox(db.pool)).toMatchObject({ unpublished: 1 });
   await expect(relay.runOnce()).resolves.toBe(1);
 });
 
@@ -268,7 +231,7 @@ it('keeps going after a failed batch', async () => {
   };
   const warnings: unknown[] = [];
   const relay = createOutboxRelay({
-    pool,
+    pool: db.pool,
     producer: flaky,
     pollIntervalMs: 10,
     logger: { warn: (obj: unknown) => void warnings.push(obj), debug: () => undefined } as never,
@@ -277,7 +240,7 @@ it('keeps going after a failed batch', async () => {
   relay.start();
   try {
     await eventually(
-      async () => (await countOutbox(pool)).unpublished === 0,
+      async () => (await countOutbox(db.pool)).unpublished === 0,
       30_000,
       'the relay to recover',
       10,
@@ -286,6 +249,6 @@ it('keeps going after a failed batch', async () => {
     await relay.stop();
   }
   expect(warnings).toHaveLength(1);
-  expect(await topicSize(topic)).toBe(2);
-  expect((await readTopic(topic, 2)).map((m) => valueOf(m).id)).toEqual(rows.map((r) => r.id));
+  expect(await topicSize(kafka, topic)).toBe(2);
+  expect((await readAll(kafka, topic)).map((m) => valueOf(m).id)).toEqual(rows.map((r) => r.id));
 });

@@ -1,16 +1,12 @@
-/** The SQL statements of src/store/sql against a real PostgreSQL (a fresh database for this file). */
+/** The SQL statements of src/store/sql (and of the ledger example's examples/ledger/sql) against a real PostgreSQL (a fresh database for this file). */
 import crypto from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
 
+import { addToBalance, countLedgerEntries, getBalances, insertLedgerEntry } from '../../examples/ledger';
 import {
-  addToBalance,
   claimEvent,
-  countLedgerEntries,
   countOutbox,
   fetchUnpublishedOutbox,
-  getBalances,
   getProcessedEvent,
-  insertLedgerEntry,
   insertOutbox,
   markDeadLettered,
   markOutboxPublished,
@@ -18,21 +14,12 @@ import {
   type ClaimEventRow,
   type MarkDeadLetteredRow,
 } from '../../src/store/sql';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { inTx, openTransaction, useTestDatabase } from '../support/db';
+import { startBlocked } from '../support/locks';
 
 jest.setTimeout(30_000);
 
-let db: TestDatabase;
-let pool: Pool;
-
-beforeAll(async () => {
-  db = await createTestDatabase('store');
-  pool = db.pool;
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const db = useTestDatabase('store');
 
 const uid = () => crypto.randomBytes(6).toString('hex');
 
@@ -73,50 +60,18 @@ function deadRow(eventId: string, over: Partial<MarkDeadLetteredRow> = {}): Mark
   };
 }
 
-async function inTx<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> {
-  const tx = await pool.connect();
-  try {
-    await tx.query('begin');
-    const out = await fn(tx);
-    await tx.query('commit');
-    return out;
-  } catch (err) {
-    await tx.query('rollback');
-    throw err;
-  } finally {
-    tx.release();
-  }
-}
-
-async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Backends of this database waiting for a lock (a blocked insert). */
-async function lockWaiters(): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(
-    `select count(*) as n from pg_stat_activity
-      where datname = current_database() and wait_event_type = 'Lock'`,
-  );
-  return Number(rows[0]?.n ?? 0);
-}
-
 describe('claimEvent', () => {
   it('claims a new event once; the second claim is a duplicate', async () => {
     const id = `e-${uid()}`;
-    await expect(inTx((tx) => claimEvent(tx, claimRow(id)))).resolves.toEqual({
+    await expect(inTx(db.pool, (tx) => claimEvent(tx, claimRow(id)))).resolves.toEqual({
       claimed: true,
       kind: 'new',
       redriveCount: 0,
     });
-    await expect(inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-2' })))).resolves.toEqual({
+    await expect(inTx(db.pool, (tx) => claimEvent(tx, claimRow(id, { runId: 'run-2' })))).resolves.toEqual({
       claimed: false,
     });
-    const row = await getProcessedEvent(pool, id);
+    const row = await getProcessedEvent(db.pool, id);
     expect(row).toMatchObject({
       status: 'applied',
       runId: 'run-1',
@@ -132,28 +87,28 @@ describe('claimEvent', () => {
 
   it('a redrive of an applied event is a duplicate too', async () => {
     const id = `e-${uid()}`;
-    await inTx((tx) => claimEvent(tx, claimRow(id)));
-    await expect(inTx((tx) => claimEvent(tx, claimRow(id, { redrive: true })))).resolves.toEqual({
+    await inTx(db.pool, (tx) => claimEvent(tx, claimRow(id)));
+    await expect(inTx(db.pool, (tx) => claimEvent(tx, claimRow(id, { redrive: true })))).resolves.toEqual({
       claimed: false,
     });
   });
 
   it('a dead-lettered event: a duplicate unless redriven, then applied once', async () => {
     const id = `e-${uid()}`;
-    await markDeadLettered(pool, deadRow(id));
-    await expect(inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-2' })))).resolves.toEqual({
+    await markDeadLettered(db.pool, deadRow(id));
+    await expect(inTx(db.pool, (tx) => claimEvent(tx, claimRow(id, { runId: 'run-2' })))).resolves.toEqual({
       claimed: false,
     });
-    expect((await getProcessedEvent(pool, id))?.status).toBe('dead_lettered');
+    expect((await getProcessedEvent(db.pool, id))?.status).toBe('dead_lettered');
 
     await expect(
-      inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-3', redrive: true, attempt: 2 }))),
+      inTx(db.pool, (tx) => claimEvent(tx, claimRow(id, { runId: 'run-3', redrive: true, attempt: 2 }))),
     ).resolves.toEqual({ claimed: true, kind: 'redriven', redriveCount: 1 });
     await expect(
-      inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-4', redrive: true }))),
+      inTx(db.pool, (tx) => claimEvent(tx, claimRow(id, { runId: 'run-4', redrive: true }))),
     ).resolves.toEqual({ claimed: false });
 
-    const row = await getProcessedEvent(pool, id);
+    const row = await getProcessedEvent(db.pool, id);
     expect(row).toMatchObject({
       status: 'applied',
       runId: 'run-3',
@@ -168,38 +123,36 @@ describe('claimEvent', () => {
   it('a rolled-back claim leaves nothing behind', async () => {
     const id = `e-${uid()}`;
     await expect(
-      inTx(async (tx) => {
+      inTx(db.pool, async (tx) => {
         await claimEvent(tx, claimRow(id));
         throw new Error('handler failed');
       }),
     ).rejects.toThrow('handler failed');
-    expect(await getProcessedEvent(pool, id)).toBeUndefined();
-    await expect(inTx((tx) => claimEvent(tx, claimRow(id)))).resolves.toMatchObject({ claimed: true });
+    expect(await getProcessedEvent(db.pool, id)).toBeUndefined();
+    await expect(inTx(db.pool, (tx) => claimEvent(tx, claimRow(id)))).resolves.toMatchObject({
+      claimed: true,
+    });
   });
 
   it.each([
-    ['commits', 'commit', { claimed: false }],
-    ['rolls back', 'rollback', { claimed: true, kind: 'new', redriveCount: 0 }],
+    ['commits', { claimed: false }, 'commit'],
+    ['rolls back', { claimed: true, kind: 'new', redriveCount: 0 }, 'rollback'],
   ] as const)(
     'a concurrent claim waits for the first transaction; when it %s the second is %j',
-    async (_what, end, expected) => {
+    async (_what, expected, end) => {
       const id = `e-${uid()}`;
-      const first = await pool.connect();
-      try {
-        await first.query('begin');
+      await openTransaction(db.pool, async (first, endFirst) => {
         await expect(claimEvent(first, claimRow(id))).resolves.toMatchObject({ claimed: true });
-
-        const waitersBefore = await lockWaiters();
-        const second = inTx((tx) => claimEvent(tx, claimRow(id, { runId: 'run-2' })));
         // The second insert blocks on the uncommitted row: it cannot decide yet.
-        await waitFor(async () => (await lockWaiters()) > waitersBefore, 'the second claim to block');
-
-        await first.query(end);
-        await expect(second).resolves.toEqual(expected);
-      } finally {
-        first.release();
-      }
-      expect((await getProcessedEvent(pool, id))?.runId).toBe(end === 'commit' ? 'run-1' : 'run-2');
+        const second = await startBlocked(
+          db.pool,
+          () => inTx(db.pool, (tx) => claimEvent(tx, claimRow(id, { runId: 'run-2' }))),
+          'the second claim',
+        );
+        await endFirst(end);
+        await expect(second.result).resolves.toEqual(expected);
+      });
+      expect((await getProcessedEvent(db.pool, id))?.runId).toBe(end === 'commit' ? 'run-1' : 'run-2');
     },
   );
 });
@@ -207,20 +160,20 @@ describe('claimEvent', () => {
 describe('markDeadLettered', () => {
   it('inserts a dead-lettered row and counts each run once', async () => {
     const id = `e-${uid()}`;
-    await expect(markDeadLettered(pool, deadRow(id))).resolves.toEqual({
+    await expect(markDeadLettered(db.pool, deadRow(id))).resolves.toEqual({
       status: 'dead_lettered',
       deadLetteredCount: 1,
       published: null,
     });
     // The same run again (an activity retry): not counted twice.
-    await expect(markDeadLettered(pool, deadRow(id, { error: 'boom again' }))).resolves.toMatchObject({
+    await expect(markDeadLettered(db.pool, deadRow(id, { error: 'boom again' }))).resolves.toMatchObject({
       deadLetteredCount: 1,
     });
     // Another run (a redrive that failed again): counted.
     await expect(
-      markDeadLettered(pool, deadRow(id, { runId: 'run-2', reason: 'invalid_payload', error: 'bad' })),
+      markDeadLettered(db.pool, deadRow(id, { runId: 'run-2', reason: 'invalid_payload', error: 'bad' })),
     ).resolves.toMatchObject({ deadLetteredCount: 2 });
-    expect(await getProcessedEvent(pool, id)).toMatchObject({
+    expect(await getProcessedEvent(db.pool, id)).toMatchObject({
       status: 'dead_lettered',
       runId: 'run-2',
       attempts: 3,
@@ -232,17 +185,17 @@ describe('markDeadLettered', () => {
 
   it('a run without an id always counts', async () => {
     const id = `e-${uid()}`;
-    await markDeadLettered(pool, deadRow(id, { runId: null }));
-    await expect(markDeadLettered(pool, deadRow(id, { runId: null }))).resolves.toMatchObject({
+    await markDeadLettered(db.pool, deadRow(id, { runId: null }));
+    await expect(markDeadLettered(db.pool, deadRow(id, { runId: null }))).resolves.toMatchObject({
       deadLetteredCount: 2,
     });
   });
 
   it('returns where the same run published; another run starts afresh', async () => {
     const id = `e-${uid()}`;
-    await markDeadLettered(pool, deadRow(id));
+    await markDeadLettered(db.pool, deadRow(id));
     await expect(
-      recordDeadLetterPublished(pool, {
+      recordDeadLetterPublished(db.pool, {
         eventId: id,
         runId: 'run-1',
         topic: 'events.dlq',
@@ -252,7 +205,7 @@ describe('markDeadLettered', () => {
     ).resolves.toBe(true);
     // Only the run that marked the row may record.
     await expect(
-      recordDeadLetterPublished(pool, {
+      recordDeadLetterPublished(db.pool, {
         eventId: id,
         runId: 'run-x',
         topic: 'events.dlq',
@@ -261,12 +214,12 @@ describe('markDeadLettered', () => {
       }),
     ).resolves.toBe(false);
 
-    await expect(markDeadLettered(pool, deadRow(id))).resolves.toEqual({
+    await expect(markDeadLettered(db.pool, deadRow(id))).resolves.toEqual({
       status: 'dead_lettered',
       deadLetteredCount: 1,
       published: { topic: 'events.dlq', partition: 0, offset: '7' },
     });
-    await expect(markDeadLettered(pool, deadRow(id, { runId: 'run-2' }))).resolves.toEqual({
+    await expect(markDeadLettered(db.pool, deadRow(id, { runId: 'run-2' }))).resolves.toEqual({
       status: 'dead_lettered',
       deadLetteredCount: 2,
       published: null,
@@ -275,14 +228,14 @@ describe('markDeadLettered', () => {
 
   it('never overwrites an applied row', async () => {
     const id = `e-${uid()}`;
-    await inTx((tx) => claimEvent(tx, claimRow(id)));
-    const before = await getProcessedEvent(pool, id);
-    await expect(markDeadLettered(pool, deadRow(id, { runId: 'run-2' }))).resolves.toEqual({
+    await inTx(db.pool, (tx) => claimEvent(tx, claimRow(id)));
+    const before = await getProcessedEvent(db.pool, id);
+    await expect(markDeadLettered(db.pool, deadRow(id, { runId: 'run-2' }))).resolves.toEqual({
       status: 'applied',
     });
-    expect(await getProcessedEvent(pool, id)).toEqual(before);
+    expect(await getProcessedEvent(db.pool, id)).toEqual(before);
     await expect(
-      recordDeadLetterPublished(pool, {
+      recordDeadLetterPublished(db.pool, {
         eventId: id,
         runId: 'run-1',
         topic: 'events.dlq',
@@ -298,7 +251,7 @@ describe('outbox', () => {
 
   /** Marks every unpublished row published, so each test starts from an empty backlog. */
   async function drain(): Promise<void> {
-    await inTx(async (tx) => {
+    await inTx(db.pool, async (tx) => {
       const rows = await fetchUnpublishedOutbox(tx, 10_000);
       await markOutboxPublished(
         tx,
@@ -312,7 +265,7 @@ describe('outbox', () => {
   it('stores any JSON value and returns rows in seq order', async () => {
     const t = topic();
     const values: unknown[] = [{ a: 1 }, [1, 2, 3], 'text', 42, true, null, undefined];
-    const ids = await inTx(async (tx) => {
+    const ids = await inTx(db.pool, async (tx) => {
       const out: string[] = [];
       for (const [i, data] of values.entries()) {
         const { id } = await insertOutbox(tx, {
@@ -328,7 +281,7 @@ describe('outbox', () => {
       }
       return out;
     });
-    const rows = await inTx((tx) => fetchUnpublishedOutbox(tx, 100));
+    const rows = await inTx(db.pool, (tx) => fetchUnpublishedOutbox(tx, 100));
     expect(rows.map((r) => r.id)).toEqual(ids);
     expect(rows.map((r) => r.data)).toEqual([{ a: 1 }, [1, 2, 3], 'text', 42, true, null, null]);
     expect(rows[0]).toMatchObject({ topic: t, messageKey: null, subject: 'subj', causedBy: 'event:test:1' });
@@ -341,7 +294,7 @@ describe('outbox', () => {
 
   it('skips rows locked by another transaction and marks rows published once', async () => {
     const t = topic();
-    await inTx(async (tx) => {
+    await inTx(db.pool, async (tx) => {
       for (let i = 0; i < 5; i++) {
         await insertOutbox(tx, {
           topic: t,
@@ -354,13 +307,11 @@ describe('outbox', () => {
         });
       }
     });
-    const holder = await pool.connect();
-    try {
-      await holder.query('begin');
+    await openTransaction(db.pool, async (holder, endHolder) => {
       const held = await fetchUnpublishedOutbox(holder, 2);
       expect(held.map((r) => r.data)).toEqual([0, 1]);
 
-      const others = await inTx(async (tx) => {
+      const others = await inTx(db.pool, async (tx) => {
         const rows = await fetchUnpublishedOutbox(tx, 100);
         await expect(
           markOutboxPublished(
@@ -371,12 +322,10 @@ describe('outbox', () => {
         return rows;
       });
       expect(others.map((r) => r.data)).toEqual([2, 3, 4]);
-      await holder.query('rollback');
-    } finally {
-      holder.release();
-    }
-    expect(await countOutbox(pool)).toMatchObject({ unpublished: 2 });
-    const rest = await inTx(async (tx) => {
+      await endHolder('rollback');
+    });
+    expect(await countOutbox(db.pool)).toMatchObject({ unpublished: 2 });
+    const rest = await inTx(db.pool, async (tx) => {
       const rows = await fetchUnpublishedOutbox(tx, 100);
       await markOutboxPublished(
         tx,
@@ -392,8 +341,8 @@ describe('outbox', () => {
       return rows;
     });
     expect(rest.map((r) => r.data)).toEqual([0, 1]);
-    expect(await countOutbox(pool)).toMatchObject({ unpublished: 0 });
-    await expect(markOutboxPublished(pool, [])).resolves.toBe(0);
+    expect(await countOutbox(db.pool)).toMatchObject({ unpublished: 0 });
+    await expect(markOutboxPublished(db.pool, [])).resolves.toBe(0);
   });
 });
 
@@ -401,7 +350,8 @@ describe('ledger', () => {
   it('inserts entries, moves balances, counts entries', async () => {
     const a = `acct-${uid()}`;
     const b = `acct-${uid()}`;
-    const balances = await inTx(async (tx) => {
+    const totalBefore = await countLedgerEntries(db.pool);
+    const balances = await inTx(db.pool, async (tx) => {
       await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: a, amount: 500 });
       const first = await addToBalance(tx, a, 500);
       await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: a, amount: -700 });
@@ -411,23 +361,23 @@ describe('ledger', () => {
       return [first, second];
     });
     expect(balances).toEqual([500, -200]);
-    expect(await getBalances(pool, [a, b])).toEqual(
+    expect(await getBalances(db.pool, [a, b])).toEqual(
       [
         { account: a, balance: -200, entries: 2 },
         { account: b, balance: 1, entries: 1 },
       ].sort((x, y) => x.account.localeCompare(y.account)),
     );
-    expect(await countLedgerEntries(pool, { account: a })).toBe(2);
-    expect(await countLedgerEntries(pool, { account: `none-${uid()}` })).toBe(0);
-    expect(await countLedgerEntries(pool)).toBeGreaterThanOrEqual(3);
+    expect(await countLedgerEntries(db.pool, { account: a })).toBe(2);
+    expect(await countLedgerEntries(db.pool, { account: `none-${uid()}` })).toBe(0);
+    expect(await countLedgerEntries(db.pool)).toBe(totalBefore + 3);
   });
 
   it('a second entry for one event fails on the primary key', async () => {
     const id = `e-${uid()}`;
-    await insertLedgerEntry(pool, { eventId: id, account: 'x', amount: 1 });
-    await expect(insertLedgerEntry(pool, { eventId: id, account: 'x', amount: 1 })).rejects.toThrow(
+    await insertLedgerEntry(db.pool, { eventId: id, account: 'x', amount: 1 });
+    await expect(insertLedgerEntry(db.pool, { eventId: id, account: 'x', amount: 1 })).rejects.toThrow(
       /duplicate key/,
     );
-    expect(await countLedgerEntries(pool, { eventId: id })).toBe(1);
+    expect(await countLedgerEntries(db.pool, { eventId: id })).toBe(1);
   });
 });

@@ -5,16 +5,16 @@
  */
 import crypto from 'node:crypto';
 import type { IdemProcess } from '../../src/app';
-import { groupLag } from '../../src/observability/lag';
 import {
   allCommitted,
   ceRecord,
   createPipeline,
-  eventually,
   ledger,
   metricValue,
+  uncommitted,
   type Pipeline,
 } from '../support/pipeline';
+import { eventually } from '../support/poll';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
 let p: Pipeline;
@@ -53,8 +53,7 @@ test('the ingester holds its offsets while Temporal is down and hands everything
     60_000,
     'start errors while Temporal is unreachable',
   );
-  const lag = await groupLag(p.kafka, p.config.kafka.groupId, p.topic);
-  expect(lag.reduce((n, part) => n + part.lag, 0n)).toBe(12n);
+  expect(await uncommitted(p)).toBe(12n);
   expect(await ledger(p, acct)).toEqual({ balances: {}, entries: 0 });
 
   await proxy.restore();

@@ -8,14 +8,21 @@ import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel, Partitioners, type Producer, type IHeaders } from 'kafkajs';
 import { startIdem, type IdemProcess, type Role } from '../../src/app';
+import * as ledgerExample from '../../examples/ledger';
+import { handlersFromModule } from '../../src/activities/handlers/load';
 import type { HandlerRegistry } from '../../src/activities/handlers/registry';
 import { parseConfig, resolveEnv, type Config } from '../../src/config';
 import { dlqTopicFor } from '../../src/dlq/topic';
-import { flattenHeaders } from '../../src/events/kafka-headers';
-import { caughtUp } from '../../src/observability/lag';
 import { silentLogger } from '../../src/observability/logger';
 import { ensureTopics } from '../../src/stack/kafka';
+import { caughtUp, groupLag } from '../../src/observability/lag';
 import { createTestDatabase, type TestDatabase } from './db';
+import { eventually } from './poll';
+
+/** The ledger example's handlers, as `--handlers examples/ledger` loads them. */
+export function ledgerRegistry(): HandlerRegistry {
+  return handlersFromModule(ledgerExample, 'examples/ledger').registry;
+}
 
 export interface Pipeline {
   name: string;
@@ -28,7 +35,7 @@ export interface Pipeline {
   producer: Producer;
   temporal: Client;
   source: string;
-  /** Starts idem in this process; `overrides` change its environment (e.g. a DATABASE_URL through a proxy). */
+  /** Starts idem in this process (the ledger example's handlers unless `registry` is given); `overrides` change its environment (e.g. a DATABASE_URL through a proxy). */
   start(roles?: Role[], registry?: HandlerRegistry, overrides?: Record<string, string>): Promise<IdemProcess>;
   close(): Promise<void>;
 }
@@ -88,7 +95,7 @@ export async function createPipeline(name: string, extraEnv: Record<string, stri
         config: procConfig,
         logger: silentLogger,
         roles,
-        registry,
+        registry: registry ?? ledgerRegistry(),
         serveMetrics: false,
       });
       running.push(proc);
@@ -137,69 +144,6 @@ export function ceRecord(source: string, ce: Ce, key?: string, partition?: numbe
   };
 }
 
-/** Polls until `check` returns a truthy value (tests wait on conditions, never fixed sleeps). */
-export async function eventually<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-  what = 'condition',
-  intervalMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
-/** Reads every record of a topic from the beginning up to its current end. */
-export async function readAll(kafka: Kafka, topic: string) {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const total = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  const out: {
-    partition: number;
-    offset: string;
-    key: string | null;
-    value: string | null;
-    headers: Record<string, string>;
-  }[] = [];
-  if (total === 0) return out;
-  const consumer = kafka.consumer({ groupId: `reader-${crypto.randomUUID()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        eachMessage: async ({ partition, message }) => {
-          const headers = Object.fromEntries(
-            Object.entries(flattenHeaders(message.headers)).map(([k, v]) => [k, String(v)]),
-          );
-          out.push({
-            partition,
-            offset: message.offset,
-            key: message.key?.toString() ?? null,
-            value: message.value?.toString() ?? null,
-            headers,
-          });
-          if (out.length >= total) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return out;
-}
-
 /** Waits until the consumer group has committed, on every partition, the topic's end offset:
  * every record produced so far was handed off (asked of the broker, not of idem). */
 export async function allCommitted(
@@ -212,6 +156,11 @@ export async function allCommitted(
     timeoutMs,
     `group ${groupId} to commit the end of ${p.topic}`,
   );
+}
+
+/** Records of the topic the consumer group has not committed yet (asked of the broker). */
+export async function uncommitted(p: Pipeline, groupId = p.config.kafka.groupId): Promise<bigint> {
+  return (await groupLag(p.kafka, groupId, p.topic)).reduce((n, part) => n + part.lag, 0n);
 }
 
 export async function ledger(p: Pipeline, accountPrefix: string) {
