@@ -18,17 +18,23 @@ import {
 } from '../support/pipeline';
 import { eventually } from '../support/poll';
 
-const BIN = path.resolve(__dirname, '..', '..', 'bin', 'idem.js');
+const REPO = path.resolve(__dirname, '..', '..');
+const BIN = path.join(REPO, 'bin', 'idem.js');
 const children: ChildProcess[] = [];
 
 function spawnConsumer(p: Pipeline): ChildProcess {
-  if (!fs.existsSync(path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js'))) {
+  if (!fs.existsSync(path.join(REPO, 'dist', 'src', 'cli', 'main.js'))) {
     throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
   }
-  const child = spawn(process.execPath, [BIN, 'consume'], {
-    env: { ...process.env, ...p.env, IDEM_LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  // As a user runs it: the ledger example's handlers, loaded from its build output.
+  const child = spawn(
+    process.execPath,
+    [BIN, 'consume', '--handlers', path.join(REPO, 'examples', 'ledger')],
+    {
+      env: { ...process.env, ...p.env, IDEM_LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   children.push(child);
   return child;
 }
