@@ -49,10 +49,10 @@ export function createDeadLetter(
     const runId = info.workflowExecution?.runId;
     // THE DEDUP KEY (src/events/identity.ts), not the workflow ID: a redrive runs
     // under its own workflow ID but marks the same row.
-    const eventId = workflowIdFor(event.source, event.id);
+    const dedupKey = workflowIdFor(event.source, event.id);
 
     const mark = await markDeadLettered(deps.pool, {
-      eventId,
+      dedupKey,
       source: event.source,
       id: event.id,
       type: event.type,
@@ -76,7 +76,7 @@ export function createDeadLetter(
       // stays 'applied'; the record still goes to the DLQ because this run failed,
       // and redriving it is a harmless duplicate.
       Context.current().log.warn('dead-lettering an event that is already applied', {
-        eventId,
+        dedupKey,
         reason: input.reason,
       });
     }
@@ -106,7 +106,7 @@ export function createDeadLetter(
       },
     });
     if (mark.status === 'dead_lettered') {
-      await recordDeadLetterPublished(deps.pool, { eventId, runId: runId ?? null, ...published });
+      await recordDeadLetterPublished(deps.pool, { dedupKey, runId: runId ?? null, ...published });
     }
     deps.metrics?.deadLettered?.inc({ reason: input.reason, stage: 'workflow' });
     return published;

@@ -29,16 +29,16 @@ beforeAll(async () => {
   const registry = registerLedgerHandlers(new HandlerRegistry());
   // Fails twice with an ordinary (transient) error, then credits.
   registry.register<{ account: string; amount: number }>('test.flaky', async (ctx, data) => {
-    const n = (attemptsByEvent.get(ctx.eventId) ?? 0) + 1;
-    attemptsByEvent.set(ctx.eventId, n);
-    await insertLedgerEntry(ctx.tx, { eventId: ctx.eventId, account: data.account, amount: data.amount });
+    const n = (attemptsByEvent.get(ctx.dedupKey) ?? 0) + 1;
+    attemptsByEvent.set(ctx.dedupKey, n);
+    await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account: data.account, amount: data.amount });
     await addToBalance(ctx.tx, data.account, data.amount);
     if (n < 3) throw new Error(`flaky failure ${n}`);
   });
   // Refuses permanently until "fixed".
   registry.register<{ account: string; amount: number }>('test.picky', async (ctx, data) => {
     if (pickyBroken) throw new PermanentHandlerError('picky refuses this event');
-    await insertLedgerEntry(ctx.tx, { eventId: ctx.eventId, account: data.account, amount: data.amount });
+    await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account: data.account, amount: data.amount });
     await addToBalance(ctx.tx, data.account, data.amount);
   });
   await p.start(['ingester', 'worker'], registry);

@@ -36,15 +36,15 @@ afterAll(async () => {
 
 const uid = () => crypto.randomBytes(6).toString('hex');
 
-function claimRow(eventId: string, over: Partial<ClaimEventRow> = {}): ClaimEventRow {
+function claimRow(dedupKey: string, over: Partial<ClaimEventRow> = {}): ClaimEventRow {
   return {
-    eventId,
+    dedupKey,
     source: 'test',
-    id: eventId,
+    id: dedupKey,
     type: 'account.credited',
     eventKey: 'acct',
     attempt: 1,
-    workflowId: eventId,
+    workflowId: dedupKey,
     runId: 'run-1',
     kafkaTopic: 'events',
     kafkaPartition: 0,
@@ -54,15 +54,15 @@ function claimRow(eventId: string, over: Partial<ClaimEventRow> = {}): ClaimEven
   };
 }
 
-function deadRow(eventId: string, over: Partial<MarkDeadLetteredRow> = {}): MarkDeadLetteredRow {
+function deadRow(dedupKey: string, over: Partial<MarkDeadLetteredRow> = {}): MarkDeadLetteredRow {
   return {
-    eventId,
+    dedupKey,
     source: 'test',
-    id: eventId,
+    id: dedupKey,
     type: 'account.credited',
     eventKey: 'acct',
     attempts: 3,
-    workflowId: eventId,
+    workflowId: dedupKey,
     runId: 'run-1',
     kafkaTopic: 'events',
     kafkaPartition: 0,
@@ -243,7 +243,7 @@ describe('markDeadLettered', () => {
     await markDeadLettered(pool, deadRow(id));
     await expect(
       recordDeadLetterPublished(pool, {
-        eventId: id,
+        dedupKey: id,
         runId: 'run-1',
         topic: 'events.dlq',
         partition: 0,
@@ -253,7 +253,7 @@ describe('markDeadLettered', () => {
     // Only the run that marked the row may record.
     await expect(
       recordDeadLetterPublished(pool, {
-        eventId: id,
+        dedupKey: id,
         runId: 'run-x',
         topic: 'events.dlq',
         partition: 0,
@@ -283,7 +283,7 @@ describe('markDeadLettered', () => {
     expect(await getProcessedEvent(pool, id)).toEqual(before);
     await expect(
       recordDeadLetterPublished(pool, {
-        eventId: id,
+        dedupKey: id,
         runId: 'run-1',
         topic: 'events.dlq',
         partition: 0,
@@ -402,11 +402,11 @@ describe('ledger', () => {
     const a = `acct-${uid()}`;
     const b = `acct-${uid()}`;
     const balances = await inTx(async (tx) => {
-      await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: a, amount: 500 });
+      await insertLedgerEntry(tx, { dedupKey: `e-${uid()}`, account: a, amount: 500 });
       const first = await addToBalance(tx, a, 500);
-      await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: a, amount: -700 });
+      await insertLedgerEntry(tx, { dedupKey: `e-${uid()}`, account: a, amount: -700 });
       const second = await addToBalance(tx, a, -700);
-      await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: b, amount: 1 });
+      await insertLedgerEntry(tx, { dedupKey: `e-${uid()}`, account: b, amount: 1 });
       await addToBalance(tx, b, 1);
       return [first, second];
     });
@@ -424,10 +424,10 @@ describe('ledger', () => {
 
   it('a second entry for one event fails on the primary key', async () => {
     const id = `e-${uid()}`;
-    await insertLedgerEntry(pool, { eventId: id, account: 'x', amount: 1 });
-    await expect(insertLedgerEntry(pool, { eventId: id, account: 'x', amount: 1 })).rejects.toThrow(
+    await insertLedgerEntry(pool, { dedupKey: id, account: 'x', amount: 1 });
+    await expect(insertLedgerEntry(pool, { dedupKey: id, account: 'x', amount: 1 })).rejects.toThrow(
       /duplicate key/,
     );
-    expect(await countLedgerEntries(pool, { eventId: id })).toBe(1);
+    expect(await countLedgerEntries(pool, { dedupKey: id })).toBe(1);
   });
 });
