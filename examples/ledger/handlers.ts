@@ -44,9 +44,9 @@ export interface BalanceChanged {
 }
 
 async function apply(ctx: HandlerContext, account: string, delta: number): Promise<void> {
-  await insertLedgerEntry(ctx.tx, { eventId: ctx.eventId, account, amount: delta });
+  await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account, amount: delta });
   const balance = await addToBalance(ctx.tx, account, delta);
-  const data: BalanceChanged = { account, delta, balance, causedBy: ctx.eventId };
+  const data: BalanceChanged = { account, delta, balance, causedBy: ctx.dedupKey };
   await ctx.emit({ type: BALANCE_CHANGED, data, key: account, subject: account });
 }
 

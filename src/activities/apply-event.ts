@@ -16,7 +16,7 @@ import type { Pool, PoolClient } from 'pg';
 
 import { InvalidEnvelopeError, UnknownEventTypeError } from '../errors';
 import { parseRawMessage } from '../events/envelope';
-import { workflowIdFor } from '../events/identity';
+import { dedupKeyFor } from '../events/identity';
 import type { IdemEvent } from '../events/types';
 import { claimEvent } from '../store/sql/claim-event';
 import { insertOutbox } from '../store/sql/insert-outbox';
@@ -71,11 +71,12 @@ async function applyParsed(
   input: ApplyEventInput,
   info: Context['info'],
 ): Promise<ApplyEventResult> {
-  // THE DEDUP KEY (src/events/identity.ts): processed_events.event_id is the event's workflow ID.
-  const eventId = workflowIdFor(event.source, event.id);
+  // THE DEDUP KEY (src/events/identity.ts): processed_events.event_id, the same string as the
+  // event's workflow ID.
+  const dedupKey = dedupKeyFor(event.source, event.id);
   const result = await inTransaction<ApplyEventResult>(deps.pool, async (client) => {
     const claim = await claimEvent(client, {
-      eventId,
+      dedupKey,
       source: event.source,
       id: event.id,
       type: event.type,
@@ -102,11 +103,11 @@ async function applyParsed(
       );
     }
 
-    const outbox = outboxWriter(deps, client, eventId);
+    const outbox = outboxWriter(deps, client, dedupKey);
     const ctx: HandlerContext = {
       tx: client,
       event,
-      eventId,
+      dedupKey,
       attempt: info.attempt,
       redrive: input.redrive,
       emit: outbox.emit,
@@ -120,7 +121,7 @@ async function applyParsed(
   return result;
 }
 
-function outboxWriter(deps: ApplyEventDeps, tx: PoolClient, eventId: string) {
+function outboxWriter(deps: ApplyEventDeps, tx: PoolClient, dedupKey: string) {
   let count = 0;
   let closed = false;
   return {
@@ -136,7 +137,7 @@ function outboxWriter(deps: ApplyEventDeps, tx: PoolClient, eventId: string) {
         source: out.source ?? deps.outboxSource ?? DEFAULT_OUTBOX_SOURCE,
         subject: out.subject ?? null,
         data: out.data,
-        causedBy: eventId,
+        causedBy: dedupKey,
       });
       count++;
     },

@@ -50,10 +50,10 @@ export function createDeadLetter(
     const runId = info.workflowExecution?.runId;
     // THE DEDUP KEY (src/events/identity.ts), not the workflow ID: a redrive runs
     // under its own workflow ID but marks the same row.
-    const eventId = workflowIdFor(event.source, event.id);
+    const dedupKey = workflowIdFor(event.source, event.id);
 
     const mark = await markDeadLettered(deps.pool, {
-      eventId,
+      dedupKey,
       source: event.source,
       id: event.id,
       type: event.type,
@@ -77,7 +77,7 @@ export function createDeadLetter(
       // stays 'applied'; the record still goes to the DLQ because this run failed,
       // and redriving it is a harmless duplicate.
       Context.current().log.warn('dead-lettering an event that is already applied', {
-        eventId,
+        dedupKey,
         reason: input.reason,
       });
     }
@@ -100,14 +100,14 @@ export function createDeadLetter(
           workflowId,
           runId,
           deadLetteredAt: (deps.now ?? (() => new Date()))(),
-          eventId: event.id,
+          cloudEventId: event.id,
           eventSource: event.source,
           eventType: event.type,
         }),
       },
     });
     if (mark.status === 'dead_lettered') {
-      await recordDeadLetterPublished(deps.pool, { eventId, runId: runId ?? null, ...published });
+      await recordDeadLetterPublished(deps.pool, { dedupKey, runId: runId ?? null, ...published });
     }
     deps.metrics?.deadLettered?.inc({ reason: input.reason, stage: 'workflow' });
     return published;

@@ -18,7 +18,7 @@ export const DLQ_HEADERS = {
   workflowId: 'idem-workflow-id',
   runId: 'idem-run-id',
   deadLetteredAt: 'idem-dead-lettered-at',
-  eventId: 'idem-event-id',
+  cloudEventId: 'idem-event-id',
   eventSource: 'idem-event-source',
   eventType: 'idem-event-type',
 } as const;
@@ -44,7 +44,7 @@ export interface DlqHeaderFields {
   /** @default now */
   deadLetteredAt?: Date;
   /** The event's identity and type, when the envelope could be parsed (for redrive filters). */
-  eventId?: string;
+  cloudEventId?: string;
   eventSource?: string;
   eventType?: string;
 }
@@ -64,7 +64,7 @@ export function dlqHeaders(f: DlqHeaderFields): Record<string, string> {
     [DLQ_HEADERS.originalTimestamp, f.originalTimestamp],
     [DLQ_HEADERS.workflowId, f.workflowId],
     [DLQ_HEADERS.runId, f.runId],
-    [DLQ_HEADERS.eventId, f.eventId],
+    [DLQ_HEADERS.cloudEventId, f.cloudEventId],
     [DLQ_HEADERS.eventSource, f.eventSource],
     [DLQ_HEADERS.eventType, f.eventType],
   ];
@@ -118,7 +118,7 @@ export function readDlqHeaders(
     ['originalTimestamp', DLQ_HEADERS.originalTimestamp],
     ['workflowId', DLQ_HEADERS.workflowId],
     ['runId', DLQ_HEADERS.runId],
-    ['eventId', DLQ_HEADERS.eventId],
+    ['cloudEventId', DLQ_HEADERS.cloudEventId],
     ['eventSource', DLQ_HEADERS.eventSource],
     ['eventType', DLQ_HEADERS.eventType],
   ] as const;

@@ -47,24 +47,25 @@
  * activities, from the Temporal payload) share one core, so they always agree.
  * Parsing never throws: an unexpected internal error becomes `invalid_envelope`
  * so that one bad record can never wedge its partition.
+ *
+ * This module holds the entry points and the order of the checks. The parts live in:
+ * `codec.ts` (RawMessage and the byte encoding), `utf8.ts` (decoding, code points,
+ * well-formedness), `cloudevents.ts` (structured and binary mode, header lookup,
+ * media types, spec version), `plain-json.ts` (the plain form), `attributes.ts`
+ * (attribute checks shared by the forms, limits, building the event), `json.ts`
+ * (reading the value as JSON) and `envelope-error.ts` (the error the checks throw).
  */
-import { TextDecoder } from 'node:util';
+import { fromBinary, fromStructured, findHeader, headerText, mediaTypeOf } from './cloudevents';
+import { type KafkaRecord, rawMessageOf } from './codec';
+import { EnvelopeError, invalid } from './envelope-error';
+import { parseObject } from './json';
+import { fromPlain } from './plain-json';
+import type { DlqReason, IdemEvent, RawMessage } from './types';
+import { decodeUtf8, firstInvalidUtf8Offset } from './utf8';
 
-import type { DlqReason, EncodedBytes, IdemEvent, RawMessage } from './types';
-
-/** A header value as kafkajs hands it over (duplicate header names arrive as an array). */
-export type KafkaHeaderValue = Buffer | string | (Buffer | string)[] | undefined;
-
-/** A record as read by kafkajs (`EachMessagePayload.message`) plus its topic and partition. */
-export interface KafkaRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: Record<string, KafkaHeaderValue>;
-}
+// The public face of event parsing: importers outside src/events/ need only this module.
+export { decodeBytes, encodeBytes, type KafkaRecord, rawToKafkaParts, toRawMessage } from './codec';
+export type { KafkaHeaderValue } from './kafka-headers';
 
 export interface ParseOptions {
   /** Largest accepted value in bytes (`IDEM_MAX_EVENT_BYTES`). */
@@ -73,92 +74,6 @@ export interface ParseOptions {
 
 export type ParseResult =
   { ok: true; event: IdemEvent; raw: RawMessage } | { ok: false; reason: DlqReason; error: string };
-
-/** Limits on envelope attributes, in Unicode code points. */
-export const ENVELOPE_LIMITS = { maxIdLength: 1000, maxSourceLength: 1000, maxTypeLength: 255 } as const;
-
-/** The only CloudEvents version accepted. */
-export const SPEC_VERSION = '1.0';
-
-// ignoreBOM: keep a leading U+FEFF in the text, so that re-encoding gives back the exact bytes.
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-const BOM = '\uFEFF';
-
-// ---------------------------------------------------------------------------
-// Bytes <-> RawMessage
-// ---------------------------------------------------------------------------
-
-/** The text of UTF-8 bytes (a BOM kept), or undefined when they are not valid UTF-8. */
-export function decodeUtf8(bytes: Uint8Array): string | undefined {
-  try {
-    return utf8Decoder.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Bytes as `{utf8}` when they are valid UTF-8, else as `{base64}`; lossless either way. */
-export function encodeBytes(bytes: Buffer | string): EncodedBytes {
-  if (typeof bytes === 'string') return { utf8: bytes };
-  const text = decodeUtf8(bytes);
-  return text === undefined ? { base64: bytes.toString('base64') } : { utf8: text };
-}
-
-/** The exact bytes behind an {@link EncodedBytes}. */
-export function decodeBytes(encoded: EncodedBytes): Buffer {
-  return 'utf8' in encoded ? Buffer.from(encoded.utf8, 'utf8') : Buffer.from(encoded.base64, 'base64');
-}
-
-/**
- * The lossless RawMessage of a record. Only for records whose value is non-null
- * valid UTF-8 (the checks of {@link parseRecord} come first); throws otherwise.
- *
- * Header values: an `undefined` header is dropped; for a header name that occurs
- * more than once (kafkajs gives an array) only the FIRST value is kept, so such a
- * record re-published from the RawMessage carries that header once.
- */
-export function toRawMessage(rec: KafkaRecord): RawMessage {
-  if (rec.value === null) throw new TypeError('toRawMessage: the record value is null');
-  const value = decodeUtf8(rec.value);
-  if (value === undefined) throw new TypeError('toRawMessage: the record value is not valid UTF-8');
-  return toRaw(rec, value);
-}
-
-/** The exact key, value and header bytes of the original record (first value of repeated headers). */
-export function rawToKafkaParts(raw: RawMessage): {
-  key: Buffer | null;
-  value: Buffer;
-  headers: Record<string, Buffer>;
-} {
-  return {
-    key: raw.key === null ? null : decodeBytes(raw.key),
-    value: Buffer.from(raw.value, 'utf8'),
-    // Object.fromEntries defines own properties, so even a header named "__proto__" survives.
-    headers: Object.fromEntries(Object.entries(raw.headers).map(([name, v]) => [name, decodeBytes(v)])),
-  };
-}
-
-function toRaw(rec: KafkaRecord, value: string): RawMessage {
-  const headers: [string, EncodedBytes][] = [];
-  for (const [name, v] of Object.entries(rec.headers ?? {})) {
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) headers.push([name, encodeBytes(first)]);
-  }
-  return {
-    topic: rec.topic,
-    partition: rec.partition,
-    offset: rec.offset,
-    timestamp: rec.timestamp,
-    key: rec.key === null ? null : encodeBytes(rec.key),
-    value,
-    headers: Object.fromEntries(headers),
-  };
-}
-
-// ---------------------------------------------------------------------------
-// Parsing
-// ---------------------------------------------------------------------------
 
 /** Parse a record straight from kafkajs. Never throws. */
 export function parseRecord(rec: KafkaRecord, opts: ParseOptions): ParseResult {
@@ -176,7 +91,7 @@ export function parseRecord(rec: KafkaRecord, opts: ParseOptions): ParseResult {
   }
   let raw: RawMessage;
   try {
-    raw = toRaw(rec, value);
+    raw = rawMessageOf(rec, value);
   } catch (err) {
     return unexpected(err);
   }
@@ -201,15 +116,6 @@ function checkSize(bytes: number, opts: ParseOptions): ParseResult | undefined {
   return undefined;
 }
 
-class EnvelopeError extends Error {
-  constructor(
-    readonly reason: DlqReason,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function fail(reason: DlqReason, error: string): { ok: false; reason: DlqReason; error: string } {
   return { ok: false, reason, error };
 }
@@ -228,9 +134,8 @@ function parseCore(raw: RawMessage): ParseResult {
   }
 }
 
-type Mode = IdemEvent['mode'];
-type Json = Record<string, unknown>;
-
+/** The wire form decides the parser; where the Kafka binding and a loose reading disagree the
+ * binding wins (see the top of this file). */
 function parseEvent(raw: RawMessage): IdemEvent {
   const contentType = headerText(raw.headers, 'content-type');
   const mediaType = contentType === undefined ? undefined : mediaTypeOf(contentType);
@@ -254,318 +159,4 @@ function parseEvent(raw: RawMessage): IdemEvent {
   const obj = parseObject(raw.value, undefined);
   if (Object.hasOwn(obj, 'specversion')) return fromStructured(raw, obj);
   return fromPlain(raw, obj);
-}
-
-function fromStructured(raw: RawMessage, obj: Json): IdemEvent {
-  const ctx = 'structured-mode CloudEvent';
-  checkSpecVersion(member(obj, 'specversion'), ctx, 'attribute "specversion"');
-  const id = requireAttr(obj, 'id', ENVELOPE_LIMITS.maxIdLength, ctx);
-  const source = requireAttr(obj, 'source', ENVELOPE_LIMITS.maxSourceLength, ctx);
-  const type = requireAttr(obj, 'type', ENVELOPE_LIMITS.maxTypeLength, ctx);
-  const subject = optionalAttr(obj, 'subject', ctx, true);
-  const time = optionalAttr(obj, 'time', ctx, true);
-  const datacontenttype = optionalAttr(obj, 'datacontenttype', ctx, true);
-
-  const hasData = Object.hasOwn(obj, 'data');
-  const dataBase64 = member(obj, 'data_base64');
-  if (hasData && dataBase64 !== undefined) {
-    throw invalid(`${ctx}: has both "data" and "data_base64"; at most one is allowed`);
-  }
-  let data: unknown = null; // no data: null, as the JSON event format reads a null member
-  if (hasData) data = obj['data'];
-  else if (dataBase64 !== undefined) {
-    // Kept as the base64 text, not decoded: handlers of binary payloads decode it themselves.
-    if (typeof dataBase64 !== 'string') {
-      throw invalid(`${ctx}: attribute "data_base64" must be a string, got ${jsonType(dataBase64)}`);
-    }
-    data = dataBase64;
-  }
-  return build(raw, 'structured', { id, source, type, subject, time, datacontenttype, data });
-}
-
-function fromBinary(
-  raw: RawMessage,
-  contentType: string | undefined,
-  mediaType: string | undefined,
-): IdemEvent {
-  const ctx = 'binary-mode CloudEvent';
-  const attr = (name: string): string | undefined => {
-    const text = headerText(raw.headers, `ce_${name}`);
-    return text === '' ? undefined : text;
-  };
-  const required = (name: string, limit: number): string => {
-    const value = attr(name);
-    if (value === undefined)
-      throw invalid(`${ctx}: missing required attribute "${name}" (header "ce_${name}")`);
-    checkString(value, name, limit, ctx);
-    return value;
-  };
-  const specversion = attr('specversion');
-  checkSpecVersion(specversion ?? null, ctx, 'header "ce_specversion"');
-  const id = required('id', ENVELOPE_LIMITS.maxIdLength);
-  const source = required('source', ENVELOPE_LIMITS.maxSourceLength);
-  const type = required('type', ENVELOPE_LIMITS.maxTypeLength);
-  const subject = attr('subject');
-  if (subject !== undefined) checkWellFormed(subject, 'subject', ctx);
-  const time = attr('time');
-
-  let data: unknown;
-  const isJson =
-    mediaType !== undefined &&
-    (mediaType === 'application/json' || mediaType === 'text/json' || mediaType.endsWith('+json'));
-  if (isJson) {
-    try {
-      data = JSON.parse(stripBom(raw.value));
-    } catch (err) {
-      throw invalid(
-        `${ctx}: value is not valid JSON although content-type is "${contentType}": ${errorText(err)}`,
-      );
-    }
-  } else if (mediaType === undefined) {
-    const parsed = tryJson(raw.value);
-    data = parsed === undefined ? raw.value : parsed.value;
-  } else {
-    data = raw.value;
-  }
-  return build(raw, 'binary', {
-    id,
-    source,
-    type,
-    subject,
-    time,
-    datacontenttype: contentType === '' ? undefined : contentType,
-    data,
-  });
-}
-
-function fromPlain(raw: RawMessage, obj: Json): IdemEvent {
-  const ctx = 'plain JSON event';
-  const id = requireAttr(obj, 'id', ENVELOPE_LIMITS.maxIdLength, ctx);
-  const type = requireAttr(obj, 'type', ENVELOPE_LIMITS.maxTypeLength, ctx);
-  const source =
-    member(obj, 'source') === undefined
-      ? raw.topic
-      : requireAttr(obj, 'source', ENVELOPE_LIMITS.maxSourceLength, ctx);
-  const subject = optionalAttr(obj, 'subject', ctx, false);
-  const time = optionalAttr(obj, 'time', ctx, false);
-  const datacontenttype = optionalAttr(obj, 'datacontenttype', ctx, false);
-  const data = Object.hasOwn(obj, 'data') ? obj['data'] : obj;
-  return build(raw, 'plain', { id, source, type, subject, time, datacontenttype, data });
-}
-
-interface Attrs {
-  id: string;
-  source: string;
-  type: string;
-  subject: string | undefined;
-  time: string | undefined;
-  datacontenttype: string | undefined;
-  data: unknown;
-}
-
-function build(raw: RawMessage, mode: Mode, a: Attrs): IdemEvent {
-  const event: IdemEvent = {
-    id: a.id,
-    source: a.source,
-    type: a.type,
-    specversion: SPEC_VERSION,
-    data: a.data,
-    mode,
-  };
-  const key = orderingKey(raw.key, a.subject);
-  if (key !== undefined) event.key = key;
-  if (a.subject !== undefined) event.subject = a.subject;
-  if (a.time !== undefined) event.time = a.time;
-  if (a.datacontenttype !== undefined) event.datacontenttype = a.datacontenttype;
-  return event;
-}
-
-/** The Kafka key when non-empty (text, or base64 when not UTF-8), else the subject, else undefined. */
-function orderingKey(key: EncodedBytes | null, subject: string | undefined): string | undefined {
-  if (key !== null) {
-    const text = 'utf8' in key ? key.utf8 : key.base64;
-    if (text !== '') return text;
-  }
-  return subject;
-}
-
-// ---------------------------------------------------------------------------
-// Attribute helpers
-// ---------------------------------------------------------------------------
-
-function invalid(message: string): EnvelopeError {
-  return new EnvelopeError('invalid_envelope', message);
-}
-
-/** An own member of the object; JSON `null` counts as absent (undefined). */
-function member(obj: Json, name: string): unknown {
-  if (!Object.hasOwn(obj, name)) return undefined;
-  const value = obj[name];
-  return value === null ? undefined : value;
-}
-
-/** The value as a JSON object; `ctx` (when known) prefixes error messages. */
-function parseObject(text: string, ctx: string | undefined): Json {
-  const prefix = ctx === undefined ? '' : `${ctx}: `;
-  let value: unknown;
-  try {
-    value = JSON.parse(stripBom(text));
-  } catch (err) {
-    throw invalid(`${prefix}value is not valid JSON: ${errorText(err)}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(`${prefix}value is ${describeJson(value)}; expected a JSON object`);
-  }
-  return value as Json;
-}
-
-function checkSpecVersion(value: unknown, ctx: string, where: string): void {
-  if (value === undefined || value === null) throw invalid(`${ctx}: missing required ${where}`);
-  if (typeof value !== 'string') throw invalid(`${ctx}: ${where} must be a string, got ${jsonType(value)}`);
-  if (value !== SPEC_VERSION) {
-    throw invalid(
-      `${ctx}: unsupported specversion ${JSON.stringify(value)}; only "${SPEC_VERSION}" is supported`,
-    );
-  }
-}
-
-function requireAttr(obj: Json, name: string, limit: number, ctx: string): string {
-  const value = member(obj, name);
-  if (value === undefined) throw invalid(`${ctx}: missing required attribute "${name}"`);
-  if (typeof value !== 'string') {
-    throw invalid(`${ctx}: attribute "${name}" must be a string, got ${jsonType(value)}`);
-  }
-  checkString(value, name, limit, ctx);
-  return value;
-}
-
-/** An optional string attribute. Strict (CloudEvents): any other type is an error. Lenient (plain): ignored. */
-function optionalAttr(obj: Json, name: string, ctx: string, strict: boolean): string | undefined {
-  const value = member(obj, name);
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') {
-    if (!strict) return undefined;
-    throw invalid(`${ctx}: attribute "${name}" must be a string, got ${jsonType(value)}`);
-  }
-  if (value === '') return undefined;
-  checkWellFormed(value, name, ctx);
-  return value;
-}
-
-function checkString(value: string, name: string, limit: number, ctx: string): void {
-  if (value === '') throw invalid(`${ctx}: attribute "${name}" must not be empty`);
-  const length = codePointLength(value);
-  if (length > limit) throw invalid(`${ctx}: ${name} is ${length} characters; the limit is ${limit}`);
-  checkWellFormed(value, name, ctx);
-}
-
-function checkWellFormed(value: string, name: string, ctx: string): void {
-  const match = LONE_SURROGATE.exec(value);
-  if (match) {
-    const unit = match[0].charCodeAt(0).toString(16).toUpperCase();
-    throw invalid(
-      `${ctx}: attribute "${name}" contains an unpaired surrogate \\u${unit} at index ${match.index}; it must be valid Unicode`,
-    );
-  }
-}
-
-/** Unicode code points in the string (a surrogate pair counts once, an unpaired surrogate once). */
-function codePointLength(s: string): number {
-  let pairs = 0;
-  for (let i = 0; i < s.length - 1; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = s.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        pairs++;
-        i++;
-      }
-    }
-  }
-  return s.length - pairs;
-}
-
-// ---------------------------------------------------------------------------
-// Headers and small utilities
-// ---------------------------------------------------------------------------
-
-/** A header by exact name, else by case-insensitive name (first in header order). */
-function findHeader(headers: Record<string, EncodedBytes>, name: string): EncodedBytes | undefined {
-  if (Object.hasOwn(headers, name)) return headers[name];
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
-  return undefined;
-}
-
-/** A header's text; a header that is not UTF-8 is an `invalid_utf8` error. */
-function headerText(headers: Record<string, EncodedBytes>, name: string): string | undefined {
-  const value = findHeader(headers, name);
-  if (value === undefined) return undefined;
-  if ('utf8' in value) return value.utf8;
-  throw new EnvelopeError('invalid_utf8', `header "${name}" is not valid UTF-8`);
-}
-
-/** `Application/JSON; charset=utf-8` → `application/json`. */
-function mediaTypeOf(contentType: string): string {
-  return (contentType.split(';', 1)[0] ?? '').trim().toLowerCase();
-}
-
-/** RFC 8259 allows a parser to ignore a leading byte order mark; JSON.parse does not. */
-function stripBom(text: string): string {
-  return text.startsWith(BOM) ? text.slice(1) : text;
-}
-
-/** `{ value }` when the text is JSON, else undefined. */
-function tryJson(text: string): { value: unknown } | undefined {
-  try {
-    return { value: JSON.parse(stripBom(text)) as unknown };
-  } catch {
-    return undefined;
-  }
-}
-
-function jsonType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
-}
-
-function describeJson(value: unknown): string {
-  const type = jsonType(value);
-  return type === 'null' ? 'JSON null' : `a JSON ${type}`;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Index of the first byte that breaks UTF-8 (RFC 3629), or -1 when all is valid. For error messages. */
-function firstInvalidUtf8Offset(b: Uint8Array): number {
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i] ?? 0;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    let trailing: number;
-    if (c >= 0xc2 && c <= 0xdf) trailing = 1;
-    else if (c >= 0xe0 && c <= 0xef) trailing = 2;
-    else if (c >= 0xf0 && c <= 0xf4) trailing = 3;
-    else return i;
-    if (i + trailing >= b.length) return i;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (c === 0xe0) lo = 0xa0;
-    else if (c === 0xed) hi = 0x9f;
-    else if (c === 0xf0) lo = 0x90;
-    else if (c === 0xf4) hi = 0x8f;
-    const second = b[i + 1] ?? 0;
-    if (second < lo || second > hi) return i;
-    for (let k = 2; k <= trailing; k++) {
-      const t = b[i + k] ?? 0;
-      if (t < 0x80 || t > 0xbf) return i;
-    }
-    i += trailing + 1;
-  }
-  return -1;
 }

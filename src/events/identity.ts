@@ -1,5 +1,6 @@
 /**
- * Event identity → Temporal workflow ID (and `processed_events.event_id`).
+ * Event identity → Temporal workflow ID, which is also the dedup key
+ * (`processed_events.event_id`, {@link dedupKeyFor}).
  *
  * ============================================================================
  *  THE STRINGS PRODUCED HERE ARE THE DEDUP KEY FOR REDELIVERED EVENTS.
@@ -77,11 +78,11 @@ export function workflowIdFor(source: string, id: string): string {
 }
 
 /**
- * Primary key of the event in `processed_events.event_id` (and the idempotency key
- * handed to side effects outside PostgreSQL). Always the same string as
- * {@link workflowIdFor}; the same never-change rule applies.
+ * The dedup key of the event (source, id): primary key of `processed_events.event_id`
+ * and the idempotency key handed to handlers as `ctx.dedupKey`. Always the same string
+ * as {@link workflowIdFor}; the same never-change rule applies.
  */
-export function eventKeyFor(source: string, id: string): string {
+export function dedupKeyFor(source: string, id: string): string {
   return workflowIdFor(source, id);
 }
 

@@ -146,7 +146,7 @@ describe('applyEvent', () => {
       outboxCount: 1,
     });
     expect(await balance(account)).toBe(1250);
-    expect(await countLedgerEntries(db.pool, { eventId: dedupKey(ev) })).toBe(1);
+    expect(await countLedgerEntries(db.pool, { dedupKey: dedupKey(ev) })).toBe(1);
     expect(await getProcessedEvent(db.pool, dedupKey(ev))).toMatchObject({
       status: 'applied',
       source: SOURCE,
@@ -217,7 +217,7 @@ describe('applyEvent', () => {
       const state = { entered: 0, fail: false };
       const registry = new HandlerRegistry().register('test.gated', async (ctx) => {
         state.entered++;
-        await insertLedgerEntry(ctx.tx, { eventId: ctx.eventId, account: 'gated', amount: 1 });
+        await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account: 'gated', amount: 1 });
         if (state.entered === 1) await gate;
         if (state.fail && state.entered === 1) throw new Error('first run failed');
       });
@@ -248,7 +248,7 @@ describe('applyEvent', () => {
 
       g.open();
       expect([await first, await second.result]).toEqual(expected);
-      expect(await countLedgerEntries(db.pool, { eventId: dedupKey(ev) })).toBe(1);
+      expect(await countLedgerEntries(db.pool, { dedupKey: dedupKey(ev) })).toBe(1);
       expect((await getProcessedEvent(db.pool, dedupKey(ev)))?.runId).toBe(fail ? 'run-b' : 'run-a');
     });
   });
@@ -346,7 +346,7 @@ describe('applyEvent', () => {
     const registry = new HandlerRegistry().register(
       'test.flaky',
       async (ctx, data: { account: string }) => {
-        await insertLedgerEntry(ctx.tx, { eventId: ctx.eventId, account: data.account, amount: 1 });
+        await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account: data.account, amount: 1 });
         await ctx.emit({ type: 'test.emitted', data: { n: 1 } });
         throw new Error('connection reset by peer');
       },
@@ -384,7 +384,7 @@ describe('applyEvent', () => {
   it('a handler that swallows an SQL error does not report the event applied', async () => {
     const account = `acct-${uid()}`;
     const registry = new HandlerRegistry().register('test.swallow', async (ctx) => {
-      await insertLedgerEntry(ctx.tx, { eventId: ctx.eventId, account, amount: 1 });
+      await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account, amount: 1 });
       await ctx.tx.query('select 1/0').catch(() => undefined);
     });
     const ev: TestEvent = { id: `e-${uid()}`, type: 'test.swallow', data: {} };
@@ -400,10 +400,10 @@ describe('applyEvent', () => {
     const registry = new HandlerRegistry().register('test.context', async (ctx) => {
       const { rows } = await ctx.tx.query<{ status: string }>(
         'select status from processed_events where event_id = $1',
-        [ctx.eventId],
+        [ctx.dedupKey],
       );
       seen.push({
-        eventId: ctx.eventId,
+        dedupKey: ctx.dedupKey,
         attempt: ctx.attempt,
         redrive: ctx.redrive,
         status: rows[0]?.status,
@@ -415,7 +415,7 @@ describe('applyEvent', () => {
     await expect(
       apply(makeActivities(registry), { message: message(ev), redrive: true }, { attempt: 4 }),
     ).resolves.toEqual({ outcome: 'applied', outboxCount: 2 });
-    expect(seen).toEqual([{ eventId: dedupKey(ev), attempt: 4, redrive: true, status: 'applied' }]);
+    expect(seen).toEqual([{ dedupKey: dedupKey(ev), attempt: 4, redrive: true, status: 'applied' }]);
     const rows = (await fetchUnpublishedOutbox(db.pool, 10_000)).filter((r) => r.causedBy === dedupKey(ev));
     expect(rows.map((r) => [r.type, r.topic, r.source, r.messageKey, r.subject, r.data])).toEqual([
       ['a', 'elsewhere', 'me', 'k', 's', [1]],
@@ -462,7 +462,7 @@ describe('deadLetter', () => {
       originalTimestamp: '1700000000000',
       workflowId: 'wf-1',
       runId: 'run-1',
-      eventId: ev.id,
+      cloudEventId: ev.id,
       eventSource: SOURCE,
       eventType: 'account.credited',
     });

@@ -28,16 +28,16 @@ beforeAll(async () => {
   const registry = ledgerRegistry();
   // Fails twice with an ordinary (transient) error, then credits.
   registry.register<{ account: string; amount: number }>('test.flaky', async (ctx, data) => {
-    const n = (attemptsByEvent.get(ctx.eventId) ?? 0) + 1;
-    attemptsByEvent.set(ctx.eventId, n);
-    await insertLedgerEntry(ctx.tx, { eventId: ctx.eventId, account: data.account, amount: data.amount });
+    const n = (attemptsByEvent.get(ctx.dedupKey) ?? 0) + 1;
+    attemptsByEvent.set(ctx.dedupKey, n);
+    await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account: data.account, amount: data.amount });
     await addToBalance(ctx.tx, data.account, data.amount);
     if (n < 3) throw new Error(`flaky failure ${n}`);
   });
   // Refuses permanently until "fixed".
   registry.register<{ account: string; amount: number }>('test.picky', async (ctx, data) => {
     if (pickyBroken) throw new PermanentHandlerError('picky refuses this event');
-    await insertLedgerEntry(ctx.tx, { eventId: ctx.eventId, account: data.account, amount: data.amount });
+    await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account: data.account, amount: data.amount });
     await addToBalance(ctx.tx, data.account, data.amount);
   });
   await p.start(['ingester', 'worker'], registry);
@@ -72,8 +72,8 @@ test('a permanent failure dead-letters; redrive after the fix applies once, also
   const entries = await eventually(
     async () => {
       const e = await readDlq(p.kafka, p.dlqTopic, { type: 'test.picky' });
-      return e.filter((x) => x.info.eventId === id).length === 1
-        ? e.filter((x) => x.info.eventId === id)
+      return e.filter((x) => x.info.cloudEventId === id).length === 1
+        ? e.filter((x) => x.info.cloudEventId === id)
         : undefined;
     },
     60_000,

@@ -23,15 +23,15 @@ const db = useTestDatabase('store');
 
 const uid = () => crypto.randomBytes(6).toString('hex');
 
-function claimRow(eventId: string, over: Partial<ClaimEventRow> = {}): ClaimEventRow {
+function claimRow(dedupKey: string, over: Partial<ClaimEventRow> = {}): ClaimEventRow {
   return {
-    eventId,
+    dedupKey,
     source: 'test',
-    id: eventId,
+    id: dedupKey,
     type: 'account.credited',
     eventKey: 'acct',
     attempt: 1,
-    workflowId: eventId,
+    workflowId: dedupKey,
     runId: 'run-1',
     kafkaTopic: 'events',
     kafkaPartition: 0,
@@ -41,15 +41,15 @@ function claimRow(eventId: string, over: Partial<ClaimEventRow> = {}): ClaimEven
   };
 }
 
-function deadRow(eventId: string, over: Partial<MarkDeadLetteredRow> = {}): MarkDeadLetteredRow {
+function deadRow(dedupKey: string, over: Partial<MarkDeadLetteredRow> = {}): MarkDeadLetteredRow {
   return {
-    eventId,
+    dedupKey,
     source: 'test',
-    id: eventId,
+    id: dedupKey,
     type: 'account.credited',
     eventKey: 'acct',
     attempts: 3,
-    workflowId: eventId,
+    workflowId: dedupKey,
     runId: 'run-1',
     kafkaTopic: 'events',
     kafkaPartition: 0,
@@ -196,7 +196,7 @@ describe('markDeadLettered', () => {
     await markDeadLettered(db.pool, deadRow(id));
     await expect(
       recordDeadLetterPublished(db.pool, {
-        eventId: id,
+        dedupKey: id,
         runId: 'run-1',
         topic: 'events.dlq',
         partition: 0,
@@ -206,7 +206,7 @@ describe('markDeadLettered', () => {
     // Only the run that marked the row may record.
     await expect(
       recordDeadLetterPublished(db.pool, {
-        eventId: id,
+        dedupKey: id,
         runId: 'run-x',
         topic: 'events.dlq',
         partition: 0,
@@ -236,7 +236,7 @@ describe('markDeadLettered', () => {
     expect(await getProcessedEvent(db.pool, id)).toEqual(before);
     await expect(
       recordDeadLetterPublished(db.pool, {
-        eventId: id,
+        dedupKey: id,
         runId: 'run-1',
         topic: 'events.dlq',
         partition: 0,
@@ -352,11 +352,11 @@ describe('ledger', () => {
     const b = `acct-${uid()}`;
     const totalBefore = await countLedgerEntries(db.pool);
     const balances = await inTx(db.pool, async (tx) => {
-      await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: a, amount: 500 });
+      await insertLedgerEntry(tx, { dedupKey: `e-${uid()}`, account: a, amount: 500 });
       const first = await addToBalance(tx, a, 500);
-      await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: a, amount: -700 });
+      await insertLedgerEntry(tx, { dedupKey: `e-${uid()}`, account: a, amount: -700 });
       const second = await addToBalance(tx, a, -700);
-      await insertLedgerEntry(tx, { eventId: `e-${uid()}`, account: b, amount: 1 });
+      await insertLedgerEntry(tx, { dedupKey: `e-${uid()}`, account: b, amount: 1 });
       await addToBalance(tx, b, 1);
       return [first, second];
     });
@@ -374,10 +374,10 @@ describe('ledger', () => {
 
   it('a second entry for one event fails on the primary key', async () => {
     const id = `e-${uid()}`;
-    await insertLedgerEntry(db.pool, { eventId: id, account: 'x', amount: 1 });
-    await expect(insertLedgerEntry(db.pool, { eventId: id, account: 'x', amount: 1 })).rejects.toThrow(
+    await insertLedgerEntry(db.pool, { dedupKey: id, account: 'x', amount: 1 });
+    await expect(insertLedgerEntry(db.pool, { dedupKey: id, account: 'x', amount: 1 })).rejects.toThrow(
       /duplicate key/,
     );
-    expect(await countLedgerEntries(db.pool, { eventId: id })).toBe(1);
+    expect(await countLedgerEntries(db.pool, { dedupKey: id })).toBe(1);
   });
 });

@@ -22,7 +22,7 @@ const full: DlqHeaderFields = {
   workflowId: 'event:billing:42',
   runId: 'run-1',
   deadLetteredAt: new Date('2026-11-22T10:00:00.123Z'),
-  eventId: '42',
+  cloudEventId: '42',
   eventSource: 'billing',
   eventType: 'account.credited',
 };

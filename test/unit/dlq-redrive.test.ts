@@ -43,7 +43,7 @@ function entry(
       originalPartition: 2,
       originalOffset: '41',
       originalTimestamp: '1700000000000',
-      eventId: event.id,
+      cloudEventId: event.id,
       eventSource: event.source,
       eventType: event.type,
     }),

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 
-import { eventKeyFor, redriveWorkflowIdFor, workflowIdFor } from '../../src/events/identity';
+import { dedupKeyFor, redriveWorkflowIdFor, workflowIdFor } from '../../src/events/identity';
 
 // Strings biased towards the interesting characters: ':' (the separator), safe
 // characters, unicode (BMP and astral) and lone surrogates.
@@ -56,9 +56,9 @@ describe('workflowIdFor: pinned format (the dedup key must never change)', () =>
     );
   });
 
-  test('eventKeyFor is the same string as the workflow ID', () => {
-    expect(eventKeyFor('orders', 'order-1')).toBe('event:orders:order-1');
-    expect(eventKeyFor('a:b', 'c')).toBe(workflowIdFor('a:b', 'c'));
+  test('dedupKeyFor is the same string as the workflow ID', () => {
+    expect(dedupKeyFor('orders', 'order-1')).toBe('event:orders:order-1');
+    expect(dedupKeyFor('a:b', 'c')).toBe(workflowIdFor('a:b', 'c'));
   });
 });
 

@@ -17,7 +17,7 @@
  * Rules for handlers:
  * - Use `ctx.tx` for every PostgreSQL write; never commit or roll back yourself.
  * - A side effect outside PostgreSQL (an HTTP call) is not covered by the
- *   transaction: pass `ctx.eventId` as its idempotency key, because the handler
+ *   transaction: pass `ctx.dedupKey` as its idempotency key, because the handler
  *   may run again if the transaction fails to commit.
  * - Throw {@link PermanentHandlerError} when retrying cannot help (a business rule
  *   refuses the event): the event is dead-lettered at once. Any other error is
@@ -49,9 +49,10 @@ export interface HandlerContext {
   /** The transaction of this event: the dedup record and the outbox are in it too. */
   tx: PoolClient;
   event: IdemEvent;
-  /** The dedup key of the event (`processed_events.event_id`, the workflow ID). Use it as the
-   * idempotency key of side effects outside PostgreSQL. */
-  eventId: string;
+  /** The dedup key of the event (`processed_events.event_id`, the workflow ID); not the
+   * CloudEvent id, which is `event.id`. Use it as the idempotency key of side effects
+   * outside PostgreSQL. */
+  dedupKey: string;
   /** Activity attempt, from 1. */
   attempt: number;
   /** This run is an operator's redrive of a dead-lettered event. */

@@ -1,9 +1,10 @@
 import type { Queryable } from './queryable';
 
 export interface ClaimEventRow {
-  /** The dedup key (`workflowIdFor(source, id)`), primary key of processed_events. */
-  eventId: string;
+  /** The dedup key (`dedupKeyFor(source, id)`), primary key of processed_events (`event_id`). */
+  dedupKey: string;
   source: string;
+  /** The CloudEvent `id`. */
   id: string;
   type: string;
   eventKey: string | null;
@@ -53,7 +54,7 @@ export async function claimEvent(tx: Queryable, row: ClaimEventRow): Promise<Cla
      where pe.status <> 'applied' and ($12 or pe.status <> 'dead_lettered')
      returning (xmax = 0) as inserted, redrive_count`,
     [
-      row.eventId,
+      row.dedupKey,
       row.source,
       row.id,
       row.type,

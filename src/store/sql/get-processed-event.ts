@@ -1,8 +1,10 @@
 import type { Queryable } from './queryable';
 
 export interface ProcessedEvent {
-  eventId: string;
+  /** The dedup key (column `event_id`, the primary key). */
+  dedupKey: string;
   source: string;
+  /** The CloudEvent `id`. */
   id: string;
   type: string;
   eventKey: string | null;
@@ -27,7 +29,7 @@ export interface ProcessedEvent {
 /** The dedup record of one event (by its dedup key), or undefined. */
 export async function getProcessedEvent(
   client: Queryable,
-  eventId: string,
+  dedupKey: string,
 ): Promise<ProcessedEvent | undefined> {
   const { rows } = await client.query<{
     event_id: string;
@@ -57,12 +59,12 @@ export async function getProcessedEvent(
             dead_lettered_count, redrive_count, dlq_topic, dlq_partition, dlq_offset,
             first_seen_at, processed_at
        from processed_events where event_id = $1`,
-    [eventId],
+    [dedupKey],
   );
   const r = rows[0];
   if (!r) return undefined;
   return {
-    eventId: r.event_id,
+    dedupKey: r.event_id,
     source: r.source,
     id: r.id,
     type: r.type,

@@ -2,8 +2,10 @@ import type { DlqReason } from '../../events/types';
 import type { Queryable } from './queryable';
 
 export interface MarkDeadLetteredRow {
-  eventId: string;
+  /** The dedup key (`dedupKeyFor(source, id)`), primary key of processed_events (`event_id`). */
+  dedupKey: string;
   source: string;
+  /** The CloudEvent `id`. */
   id: string;
   type: string;
   eventKey: string | null;
@@ -70,7 +72,7 @@ export async function markDeadLettered(
      where pe.status <> 'applied'
      returning dead_lettered_count, dlq_topic, dlq_partition, dlq_offset`,
     [
-      row.eventId,
+      row.dedupKey,
       row.source,
       row.id,
       row.type,

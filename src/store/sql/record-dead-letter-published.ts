@@ -1,7 +1,8 @@
 import type { Queryable } from './queryable';
 
 export interface DeadLetterPublishedRow {
-  eventId: string;
+  /** The dedup key (processed_events.event_id) of the dead-lettered event. */
+  dedupKey: string;
   /** Only the run that marked the row records where it published; null matches nothing. */
   runId: string | null;
   topic: string;
@@ -22,7 +23,7 @@ export async function recordDeadLetterPublished(
     `update processed_events
         set dlq_topic = $3, dlq_partition = $4, dlq_offset = $5
       where event_id = $1 and run_id = $2 and status = 'dead_lettered'`,
-    [row.eventId, row.runId, row.topic, row.partition, row.offset],
+    [row.dedupKey, row.runId, row.topic, row.partition, row.offset],
   );
   return (rowCount ?? 0) > 0;
 }

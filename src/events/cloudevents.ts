@@ -1,0 +1,140 @@
+/**
+ * CloudEvents 1.0 in its two Kafka binding modes: structured (the value is a
+ * JSON-format event) and binary (attributes in `ce_*` headers, the value is
+ * `data`), plus the header lookup and media types that tell the modes apart.
+ */
+import {
+  buildEvent,
+  checkString,
+  checkWellFormed,
+  ENVELOPE_LIMITS,
+  optionalAttr,
+  requireAttr,
+  SPEC_VERSION,
+} from './attributes';
+import { EnvelopeError, invalid } from './envelope-error';
+import { errorText, type Json, jsonType, member, tryJson } from './json';
+import type { EncodedBytes, IdemEvent, RawMessage } from './types';
+import { stripBom } from './utf8';
+
+/** A structured-mode event: `obj` is the parsed value. */
+export function fromStructured(raw: RawMessage, obj: Json): IdemEvent {
+  const ctx = 'structured-mode CloudEvent';
+  checkSpecVersion(member(obj, 'specversion'), ctx, 'attribute "specversion"');
+  const id = requireAttr(obj, 'id', ENVELOPE_LIMITS.maxIdLength, ctx);
+  const source = requireAttr(obj, 'source', ENVELOPE_LIMITS.maxSourceLength, ctx);
+  const type = requireAttr(obj, 'type', ENVELOPE_LIMITS.maxTypeLength, ctx);
+  const subject = optionalAttr(obj, 'subject', ctx, true);
+  const time = optionalAttr(obj, 'time', ctx, true);
+  const datacontenttype = optionalAttr(obj, 'datacontenttype', ctx, true);
+
+  const hasData = Object.hasOwn(obj, 'data');
+  const dataBase64 = member(obj, 'data_base64');
+  if (hasData && dataBase64 !== undefined) {
+    throw invalid(`${ctx}: has both "data" and "data_base64"; at most one is allowed`);
+  }
+  let data: unknown = null; // no data: null, as the JSON event format reads a null member
+  if (hasData) data = obj['data'];
+  else if (dataBase64 !== undefined) {
+    // Kept as the base64 text, not decoded: handlers of binary payloads decode it themselves.
+    if (typeof dataBase64 !== 'string') {
+      throw invalid(`${ctx}: attribute "data_base64" must be a string, got ${jsonType(dataBase64)}`);
+    }
+    data = dataBase64;
+  }
+  return buildEvent(raw, 'structured', { id, source, type, subject, time, datacontenttype, data });
+}
+
+/** A binary-mode event; `contentType` is the `content-type` header, `mediaType` its media type. */
+export function fromBinary(
+  raw: RawMessage,
+  contentType: string | undefined,
+  mediaType: string | undefined,
+): IdemEvent {
+  const ctx = 'binary-mode CloudEvent';
+  const attr = (name: string): string | undefined => {
+    const text = headerText(raw.headers, `ce_${name}`);
+    return text === '' ? undefined : text;
+  };
+  const required = (name: string, limit: number): string => {
+    const value = attr(name);
+    if (value === undefined)
+      throw invalid(`${ctx}: missing required attribute "${name}" (header "ce_${name}")`);
+    checkString(value, name, limit, ctx);
+    return value;
+  };
+  const specversion = attr('specversion');
+  checkSpecVersion(specversion ?? null, ctx, 'header "ce_specversion"');
+  const id = required('id', ENVELOPE_LIMITS.maxIdLength);
+  const source = required('source', ENVELOPE_LIMITS.maxSourceLength);
+  const type = required('type', ENVELOPE_LIMITS.maxTypeLength);
+  const subject = attr('subject');
+  if (subject !== undefined) checkWellFormed(subject, 'subject', ctx);
+  const time = attr('time');
+  return buildEvent(raw, 'binary', {
+    id,
+    source,
+    type,
+    subject,
+    time,
+    datacontenttype: contentType === '' ? undefined : contentType,
+    data: binaryData(raw.value, contentType, mediaType, ctx),
+  });
+}
+
+/** The `data` of a binary-mode event: JSON-parsed for a JSON content type, tried as JSON when
+ * there is none, else the text itself. */
+function binaryData(
+  value: string,
+  contentType: string | undefined,
+  mediaType: string | undefined,
+  ctx: string,
+): unknown {
+  const isJson =
+    mediaType !== undefined &&
+    (mediaType === 'application/json' || mediaType === 'text/json' || mediaType.endsWith('+json'));
+  if (isJson) {
+    try {
+      return JSON.parse(stripBom(value));
+    } catch (err) {
+      throw invalid(
+        `${ctx}: value is not valid JSON although content-type is "${contentType}": ${errorText(err)}`,
+      );
+    }
+  }
+  if (mediaType === undefined) {
+    const parsed = tryJson(value);
+    return parsed === undefined ? value : parsed.value;
+  }
+  return value;
+}
+
+function checkSpecVersion(value: unknown, ctx: string, where: string): void {
+  if (value === undefined || value === null) throw invalid(`${ctx}: missing required ${where}`);
+  if (typeof value !== 'string') throw invalid(`${ctx}: ${where} must be a string, got ${jsonType(value)}`);
+  if (value !== SPEC_VERSION) {
+    throw invalid(
+      `${ctx}: unsupported specversion ${JSON.stringify(value)}; only "${SPEC_VERSION}" is supported`,
+    );
+  }
+}
+
+/** A header by exact name, else by case-insensitive name (first in header order). */
+export function findHeader(headers: Record<string, EncodedBytes>, name: string): EncodedBytes | undefined {
+  if (Object.hasOwn(headers, name)) return headers[name];
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+/** A header's text; a header that is not UTF-8 is an `invalid_utf8` error. */
+export function headerText(headers: Record<string, EncodedBytes>, name: string): string | undefined {
+  const value = findHeader(headers, name);
+  if (value === undefined) return undefined;
+  if ('utf8' in value) return value.utf8;
+  throw new EnvelopeError('invalid_utf8', `header "${name}" is not valid UTF-8`);
+}
+
+/** `Application/JSON; charset=utf-8` → `application/json`. */
+export function mediaTypeOf(contentType: string): string {
+  return (contentType.split(';', 1)[0] ?? '').trim().toLowerCase();
+}
