@@ -2,6 +2,16 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** Imports that only entry points (src/app.ts, src/cli) and the development tools may make. */
+const LAYERING = [
+  { group: ['**/ingest', '**/ingest/*'], message: 'Only src/app.ts and src/cli import the ingester.' },
+  {
+    group: ['**/stack', '**/stack/*', '**/demo', '**/demo/*', '**/testing', '**/testing/*'],
+    message:
+      'The local stack, the demo and the test kit are development tools, loaded only by their commands.',
+  },
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -29,6 +39,15 @@ export default tseslint.config(
     },
   },
   {
+    // The module map (docs/architecture.md): the Kafka consumer is wired only by the entry points,
+    // and the development tools (local stack, demo) are loaded only by their CLI commands.
+    files: ['src/**/*.ts'],
+    ignores: ['src/app.ts', 'src/cli/**', 'src/ingest/**', 'src/stack/**', 'src/demo/**', 'src/testing/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: LAYERING }],
+    },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: it may import activity
     // *types* and @temporalio/workflow, never I/O libraries or Node built-ins.
     files: ['src/workflows/**/*.ts'],
@@ -37,6 +56,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
+            ...LAYERING,
             { group: ['node:*'], message: 'Workflow code must be deterministic: no Node built-ins.' },
             {
               group: [

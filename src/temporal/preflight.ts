@@ -3,7 +3,7 @@
  * workflow start fail (and be retried forever) stops the process with a fix.
  */
 import type { Connection } from '@temporalio/client';
-import { ConfigError } from '../config';
+import { ConfigError } from '../errors';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 /** idem's search attributes must exist in the namespace, or Temporal rejects every start. */
