@@ -32,3 +32,11 @@ test('a module that does not exist is refused with what to point at', () => {
     /cannot find the handler module "\.\/no\/such\/handlers".*Point --handlers or IDEM_HANDLERS/,
   );
 });
+
+test('a name that is not a path is resolved as an installed package', () => {
+  expect(() => loadHandlerModule('@acme/no-such-handlers', repo)).toThrow(
+    /cannot find the handler module "@acme\/no-such-handlers"/,
+  );
+  // An installed package that registers nothing is loaded, then refused for that.
+  expect(() => loadHandlerModule('zod', repo)).toThrow(/registers no handlers/);
+});

@@ -12,6 +12,7 @@
  * export const migrations = { name: 'orders', dir: path.join(__dirname, 'migrations') };
  * ```
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { MigrationSet } from '../../store/migrate';
 import { HandlerRegistry, type AnyHandlerDefinition } from './registry';
@@ -52,10 +53,12 @@ export function handlersFromModule(mod: HandlerModule, where = 'the handler modu
  * `cwd`), a directory with a package.json or index.js, or an installed package name.
  */
 export function loadHandlerModule(spec: string, cwd = process.cwd()): LoadedHandlers {
-  const looksLikePath = spec.startsWith('.') || spec.startsWith('/') || spec.includes(path.sep);
+  // A path when it says so or names something that exists; otherwise a package name (`@acme/handlers`).
+  const local = path.resolve(cwd, spec);
+  const isPath = spec.startsWith('.') || path.isAbsolute(spec) || fs.existsSync(local);
   let file: string;
   try {
-    file = require.resolve(looksLikePath ? path.resolve(cwd, spec) : spec, { paths: [cwd] });
+    file = require.resolve(isPath ? local : spec, { paths: [cwd] });
   } catch (err) {
     throw new HandlersModuleError(
       `cannot find the handler module ${JSON.stringify(spec)} (from ${cwd}): ${(err as Error).message.split('\n')[0]}. ` +
