@@ -51,6 +51,9 @@ export const NON_RETRYABLE_TYPES: readonly string[] = [
 
 // --- The store. ---
 
+/** A migration failed; it was rolled back, and the next start tries it again. */
+export class MigrationError extends IdemError {}
+
 /** A transaction ended in ROLLBACK at COMMIT: a statement failed inside it and its error was caught. */
 export class TransactionRolledBackError extends IdemError {}
 

@@ -7,6 +7,7 @@
  * invalid envelope, too large, not UTF-8; no workflow ID) and the deadLetter
  * activity (events that failed processing).
  */
+import { IdemError } from '../errors';
 import type { Producer } from 'kafkajs';
 
 export interface DlqRecord {
@@ -42,7 +43,7 @@ export function createKafkaDlqPublisher(producer: Producer): DlqPublisher {
         messages: [{ key: record.key, value: record.value, headers: record.headers }],
       });
       if (meta?.baseOffset === undefined) {
-        throw new Error(`producing to ${record.topic} returned no offset`);
+        throw new IdemError(`producing to ${record.topic} returned no offset`);
       }
       return { topic: meta.topicName, partition: meta.partition, offset: meta.baseOffset };
     },

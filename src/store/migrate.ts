@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
+import { MigrationError } from '../errors';
 import { PACKAGE_ROOT } from '../package-root';
 
 export interface MigrationSet {
@@ -87,7 +88,9 @@ export async function migrate(pool: Pool, extraSets: MigrationSet[] = []): Promi
           await client.query('commit');
         } catch (err) {
           await client.query('rollback');
-          throw new Error(`migration ${set.name}/${m.name} failed: ${(err as Error).message}`);
+          throw new MigrationError(`migration ${set.name}/${m.name} failed: ${(err as Error).message}`, {
+            cause: err,
+          });
         }
         applied.push(`${set.name}/${m.name}`);
       }

@@ -26,7 +26,7 @@
 import type { PoolClient } from 'pg';
 import { z, type ZodType } from 'zod';
 
-import { InvalidPayloadError } from '../../errors';
+import { HandlersModuleError, InvalidPayloadError } from '../../errors';
 import type { IdemEvent } from '../../events/types';
 
 /** An event a handler writes to the transactional outbox. */
@@ -105,7 +105,8 @@ export class HandlerRegistry {
   /** Registers the handler of one event type. Throws if the type already has one. */
   register<T = unknown>(type: string, handler: Handler<T>, opts: HandlerOptions<T> = {}): this {
     if (typeof type !== 'string' || type === '') throw new TypeError('event type must be a non-empty string');
-    if (this.handlers.has(type)) throw new Error(`a handler for event type "${type}" is already registered`);
+    if (this.handlers.has(type))
+      throw new HandlersModuleError(`a handler for event type "${type}" is already registered`);
     const { schema } = opts;
     this.handlers.set(type, {
       type,
