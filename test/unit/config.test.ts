@@ -13,6 +13,19 @@ test('defaults point at the local stack', () => {
   });
   expect(c.ingest).toMatchObject({ ordering: true, maxInFlight: 1000, maxEventBytes: 262_144 });
   expect(c.cacheDir).toBe('/tmp/x');
+  // No handler module unless one is named: idem applies no event type of its own.
+  expect(c.handlers).toBeUndefined();
+  expect(c.stack).toEqual({ timeoutMs: 900_000, stallMs: 180_000 });
+});
+
+test('the handler module and the stack limits come from the environment', () => {
+  const c = parseConfig({
+    IDEM_HANDLERS: './dist/handlers',
+    IDEM_STACK_TIMEOUT: '60',
+    IDEM_STACK_STALL_TIMEOUT: '5',
+  });
+  expect(c.handlers).toBe('./dist/handlers');
+  expect(c.stack).toEqual({ timeoutMs: 60_000, stallMs: 5_000 });
 });
 
 test('values are parsed and lists split', () => {
@@ -38,6 +51,8 @@ test.each([
   ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a postgres:\/\/ URL/],
   ['IDEM_MAX_ATTEMPTS', 'zero', /IDEM_MAX_ATTEMPTS: expected a number of attempts/],
   ['IDEM_MAX_ATTEMPTS', '0', /IDEM_MAX_ATTEMPTS: expected a number of attempts greater than 0/],
+  ['IDEM_STACK_TIMEOUT', '0', /IDEM_STACK_TIMEOUT: expected a number of seconds greater than 0/],
+  ['IDEM_STACK_STALL_TIMEOUT', '1m', /IDEM_STACK_STALL_TIMEOUT: expected a number of seconds/],
   ['IDEM_ORDERING', 'maybe', /IDEM_ORDERING: expected true or false/],
   ['IDEM_MAX_EVENT_BYTES', '3000000', /must be at most 1500000/],
   ['KAFKA_TOPICS', 'bad topic', /KAFKA_TOPICS: expected a Kafka topic name/],
