@@ -89,10 +89,7 @@ async function applyParsed(
       kafkaOffset: input.message.offset,
       redrive: input.redrive,
     });
-    if (!claim.claimed) {
-      deps.metrics?.duplicates?.inc({ layer: 'store' });
-      return rollback<ApplyEventResult>({ outcome: 'duplicate', outboxCount: 0 });
-    }
+    if (!claim.claimed) return rollback<ApplyEventResult>({ outcome: 'duplicate', outboxCount: 0 });
 
     const handler = deps.registry.get(event.type);
     if (!handler) {
@@ -116,8 +113,9 @@ async function applyParsed(
     outbox.close();
     return { outcome: 'applied', outboxCount: outbox.count() };
   });
-  // Counted once committed (a duplicate rolled back counted itself above).
+  // Counted once the transaction has ended.
   if (result.outcome === 'applied') deps.metrics?.applied?.inc({ type: event.type });
+  else deps.metrics?.duplicates?.inc({ layer: 'store' });
   return result;
 }
 
