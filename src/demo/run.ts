@@ -18,7 +18,7 @@ import { parseConfig, resolveEnv, userDatabaseUrl, type Config } from '../config
 import { dlqTopicFor } from '../dlq/topic';
 import { workflowIdFor } from '../events/identity';
 import { caughtUp, groupLag } from '../observability/lag';
-import type { Logger } from '../observability/logger';
+import { silentLogger, type Logger } from '../observability/logger';
 import { ensureTopics } from '../stack/kafka';
 import { stackStatus, stackUp } from '../stack/stack';
 import { DEMO_TOPIC, metric, summarize, type DemoReport } from './summary';
@@ -80,11 +80,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     { topic: config.kafka.outboxTopic, numPartitions: 3 },
   ]);
 
-  // Where this run's records begin, to tell its dead-letter records from earlier runs'.
+  // Where this run's records begin, to tell its dead-letter records from earlier runs'. On a new
+  // broker the group coordinator takes a moment to appear; groupLag retries that, so kafkajs's own
+  // log line about it is noise in a newcomer's first demo.
+  const admin = createKafka(config, silentLogger, 'idem-demo-admin');
   const startOffsets = new Map(
-    (
-      await groupLag(createKafka(config, opts.logger, 'idem-demo-admin'), config.kafka.groupId, DEMO_TOPIC)
-    ).map((p) => [p.partition, p.end]),
+    (await groupLag(admin, config.kafka.groupId, DEMO_TOPIC)).map((p) => [p.partition, p.end]),
   );
   out(
     `2/4 Consumer: ingester + Temporal worker + outbox relay on topic ${DEMO_TOPIC}, task queue ${config.temporal.taskQueue}`,
