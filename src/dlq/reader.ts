@@ -3,10 +3,10 @@
  * `idem dlq list` and `idem dlq redrive`), with a throwaway consumer group that is
  * deleted afterwards. Nothing is committed for the real consumer group.
  */
-import crypto from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { InvalidArgumentError } from '../errors';
 import { flattenHeaders } from '../events/kafka-headers';
+import { readToEnd } from '../kafka/read-to-end';
 import { readDlqHeaders, type ReadDlqHeaders } from './headers';
 
 export interface DlqEntry {
@@ -51,54 +51,27 @@ export function parseSince(text: string, now = Date.now()): Date {
 }
 
 export async function readDlq(kafka: Kafka, dlqTopic: string, filter: DlqFilter = {}): Promise<DlqEntry[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const groupId = `idem-dlq-reader-${crypto.randomUUID()}`;
-  try {
-    const ends = (await admin.fetchTopicOffsets(dlqTopic)).filter((p) => BigInt(p.high) > BigInt(p.low));
-    if (ends.length === 0) return [];
-    const remaining = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
-    const out: DlqEntry[] = [];
-    const consumer = kafka.consumer({ groupId });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ partition, message }) => {
-              const end = remaining.get(partition);
-              if (end === undefined) return;
-              if (BigInt(message.offset) < end) {
-                const info = readDlqHeaders(message.headers);
-                if (info) {
-                  const entry: DlqEntry = {
-                    dlqTopic,
-                    dlqPartition: partition,
-                    dlqOffset: message.offset,
-                    timestamp: new Date(Number(message.timestamp)),
-                    key: message.key ?? null,
-                    value: message.value ?? null,
-                    headers: flattenHeaders(message.headers),
-                    info,
-                  };
-                  if (matches(entry, filter)) out.push(entry);
-                }
-              }
-              if (BigInt(message.offset) + 1n >= end) remaining.delete(partition);
-              if (remaining.size === 0) resolve();
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect();
-    }
-    out.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.dlqPartition - b.dlqPartition);
-    return filter.limit ? out.slice(0, filter.limit) : out;
-  } finally {
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.disconnect();
-  }
+  const out: DlqEntry[] = [];
+  await readToEnd(
+    kafka,
+    dlqTopic,
+    (partition, message) => {
+      const info = readDlqHeaders(message.headers);
+      if (!info) return;
+      const entry: DlqEntry = {
+        dlqTopic,
+        dlqPartition: partition,
+        dlqOffset: message.offset,
+        timestamp: new Date(Number(message.timestamp)),
+        key: message.key ?? null,
+        value: message.value ?? null,
+        headers: flattenHeaders(message.headers),
+        info,
+      };
+      if (matches(entry, filter)) out.push(entry);
+    },
+    { groupPrefix: 'idem-dlq-reader' },
+  );
+  out.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.dlqPartition - b.dlqPartition);
+  return filter.limit ? out.slice(0, filter.limit) : out;
 }

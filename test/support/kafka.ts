@@ -1,7 +1,7 @@
 /** Reading a topic and asking the broker about a consumer group, for idem's tests. */
-import crypto from 'node:crypto';
 import { AssignerProtocol, type Kafka, type KafkaMessage } from 'kafkajs';
 import { flattenHeaders } from '../../src/events/kafka-headers';
+import { readToEnd } from '../../src/kafka/read-to-end';
 
 /** One record of a topic: key, value and headers as UTF-8 text, and the message as kafkajs gave it. */
 export interface TopicRecord {
@@ -31,41 +31,11 @@ export async function topicSize(kafka: Kafka, topic: string): Promise<number> {
  * nothing and is deleted afterwards.
  */
 export async function readAll(kafka: Kafka, topic: string): Promise<TopicRecord[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const groupId = `test-reader-${crypto.randomUUID()}`;
-  try {
-    const ends = (await admin.fetchTopicOffsets(topic)).filter((p) => BigInt(p.high) > BigInt(p.low));
-    const remaining = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
-    const out: TopicRecord[] = [];
-    if (remaining.size === 0) return out;
-    // A short fetch wait: disconnect() waits for the fetch in flight.
-    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ partition, message }) => {
-              const end = remaining.get(partition);
-              if (end === undefined || BigInt(message.offset) >= end) return;
-              out.push(toRecord(partition, message));
-              if (BigInt(message.offset) + 1n >= end) remaining.delete(partition);
-              if (remaining.size === 0) resolve();
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect();
-    }
-    return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
-  } finally {
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.disconnect();
-  }
+  const out: TopicRecord[] = [];
+  await readToEnd(kafka, topic, (partition, message) => out.push(toRecord(partition, message)), {
+    groupPrefix: 'test-reader',
+  });
+  return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }
 
 function toRecord(partition: number, message: KafkaMessage): TopicRecord {
