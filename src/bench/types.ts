@@ -1,0 +1,80 @@
+/**
+ * The shapes `idem bench` passes between its parts: every scenario (a baseline or
+ * an idem run) yields one ScenarioResult; the report turns a BenchResult into
+ * JSON, a markdown table and SVG charts.
+ */
+
+/** Latency percentiles in milliseconds, from an HDR histogram (1 µs resolution). */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Events settled during one second of the run (for the throughput-over-time chart). */
+export interface ThroughputPoint {
+  /** Seconds since the scenario began. */
+  t: number;
+  /** Events settled in [t, t+1). */
+  events: number;
+}
+
+export interface ProcessUsage {
+  /** CPU seconds (user + system) the measured process used during the scenario. */
+  cpuSeconds: number;
+  /** Peak resident set size in MiB (VmHWM). */
+  peakRssMiB: number;
+}
+
+export type ScenarioKind =
+  | 'baseline-kafka'
+  | 'baseline-direct'
+  | 'baseline-temporal-regular'
+  | 'baseline-temporal-eager-local'
+  | 'idem';
+
+export interface ScenarioResult {
+  /** A unique, readable name: `idem unique`, `idem 90% duplicates`, `baseline-temporal eager+local`. */
+  name: string;
+  kind: ScenarioKind;
+  /** What was asked: events, offered rate (events/s, or 'max'), duplicate share, keys, ... */
+  params: Record<string, string | number | boolean>;
+  /** Events (records, or workflows for the Temporal baselines) that reached their final outcome. */
+  events: number;
+  /** Wall-clock seconds from the first event offered to the last settled. */
+  seconds: number;
+  /** events / seconds. */
+  eventsPerSecond: number;
+  /** Emission to committed effect (or to workflow completion for the Temporal baselines). */
+  latency: LatencySummary;
+  /** Per-stage latencies where measured (kafkaWait, startCall, scheduleToStart, apply). */
+  stages?: Record<string, LatencySummary>;
+  throughput: ThroughputPoint[];
+  /** CPU and peak RSS of the process under test, where it is a process of its own. */
+  usage?: ProcessUsage;
+  /** Temporal history events per workflow (sampled), where workflows ran. */
+  historyEventsPerWorkflow?: number;
+  /** Anything else worth reporting (duplicates by layer, errors seen, ...). */
+  extra?: Record<string, number | string>;
+}
+
+/** One point of the paced sweep: an offered rate and the latency it gave. */
+export interface SweepPoint {
+  offeredRate: number;
+  achievedRate: number;
+  latency: LatencySummary;
+}
+
+export interface BenchResult {
+  startedAt: string;
+  machine: { cpus: number; memoryGiB: number; node: string; platform: string };
+  /** Where the servers were: the local stack's addresses or the configured ones. */
+  servers: { kafka: string; temporal: string; postgres: string };
+  scenarios: ScenarioResult[];
+  sweep?: { scenario: string; points: SweepPoint[]; maxRateUnderP99Ms?: number; p99TargetMs: number };
+  /** Ratios that the issue's targets are stated in (idem unique / eager+local baseline, ...). */
+  ratios: Record<string, number>;
+}
