@@ -67,7 +67,7 @@ export default tseslint.config(
   {
     // Workflow code runs in Temporal's deterministic sandbox: it may import activity
     // *types* and @temporalio/workflow, never I/O libraries or Node built-ins.
-    files: ['src/workflows/**/*.ts'],
+    files: ['src/workflows/**/*.ts', 'src/bench/workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
