@@ -1,0 +1,128 @@
+/** The bench's results as markdown: what ran where, one table of scenarios, the ratios and the sweep. */
+import type { BenchResult, LatencySummary, ScenarioResult } from './types';
+
+const MISSING = '—';
+
+/** A number for reading (thousands separated, fixed decimals), or "—" when there is none. */
+export function formatNumber(value: number | undefined, decimals: number): string {
+  if (value === undefined || !Number.isFinite(value)) return MISSING;
+  return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+}
+
+/** A table cell: a pipe or a line break in a name would break the table. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+function table(header: string[], align: ('l' | 'r')[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
+  return [
+    line(header),
+    `| ${align.map((a) => (a === 'r' ? '---:' : '---')).join(' | ')} |`,
+    ...rows.map(line),
+  ]
+    .join('\n')
+    .concat('\n');
+}
+
+/** p50, p95, p99, max in ms; an empty histogram has no percentiles. */
+function percentiles(latency: LatencySummary | undefined): string[] {
+  const has = latency !== undefined && latency.count > 0;
+  return [latency?.p50, latency?.p95, latency?.p99, latency?.max].map((v) =>
+    formatNumber(has ? v : undefined, 1),
+  );
+}
+
+function scenarioRow(s: ScenarioResult): string[] {
+  return [
+    s.name,
+    formatNumber(s.events, 0),
+    formatNumber(s.seconds, 1),
+    formatNumber(s.eventsPerSecond, 1),
+    ...percentiles(s.latency),
+    formatNumber(s.usage?.cpuSeconds, 1),
+    formatNumber(s.usage?.peakRssMiB, 0),
+    formatNumber(s.historyEventsPerWorkflow, 1),
+  ];
+}
+
+function header(result: BenchResult): string {
+  const { machine: m, servers: s } = result;
+  return [
+    `# idem bench, ${result.startedAt}`,
+    '',
+    `- Machine: ${m.cpus} CPUs, ${formatNumber(m.memoryGiB, 1)} GiB, Node ${m.node}, ${m.platform}`,
+    `- Servers: Kafka \`${s.kafka}\`, Temporal \`${s.temporal}\`, PostgreSQL \`${s.postgres}\``,
+    '',
+  ].join('\n');
+}
+
+function scenarios(result: BenchResult): string {
+  const rows = result.scenarios.map(scenarioRow);
+  const head = ['scenario', 'events', 's', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'];
+  const usage = ['CPU s', 'peak RSS MiB', 'history events/workflow'];
+  const parameters = result.scenarios.map(
+    (s) =>
+      `- ${s.name}: ${
+        Object.entries(s.params)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(', ') || MISSING
+      }`,
+  );
+  return [
+    '## Scenarios',
+    '',
+    'Latency from the event’s emission to its committed effect (to workflow completion for the Temporal baselines).',
+    '',
+    table([...head, ...usage], ['l', ...Array<'r'>(10).fill('r')], rows),
+    'Parameters:',
+    '',
+    ...parameters,
+    '',
+  ].join('\n');
+}
+
+function stages(result: BenchResult): string {
+  const rows = result.scenarios.flatMap((s) =>
+    Object.entries(s.stages ?? {}).map(([stage, latency]) => [s.name, stage, ...percentiles(latency)]),
+  );
+  if (rows.length === 0) return '';
+  const head = ['scenario', 'stage', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'];
+  return ['## Stages', '', table(head, ['l', 'l', 'r', 'r', 'r', 'r'], rows)].join('\n');
+}
+
+function ratios(result: BenchResult): string {
+  const rows = Object.entries(result.ratios).map(([name, value]) => [name, formatNumber(value, 2)]);
+  if (rows.length === 0) return '';
+  return ['## Ratios', '', table(['ratio', 'value'], ['l', 'r'], rows)].join('\n');
+}
+
+function sweep(result: BenchResult): string {
+  const sw = result.sweep;
+  if (!sw) return '';
+  const target = formatNumber(sw.p99TargetMs, 0);
+  const rows = [...sw.points]
+    .sort((a, b) => a.offeredRate - b.offeredRate)
+    .map((p) => [
+      formatNumber(p.offeredRate, 1),
+      formatNumber(p.achievedRate, 1),
+      ...percentiles(p.latency),
+      p.latency.count > 0 ? (p.latency.p99 <= sw.p99TargetMs ? 'yes' : 'no') : MISSING,
+    ]);
+  const head = ['offered events/s', 'achieved events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'];
+  return [
+    `## Sweep: ${sw.scenario}`,
+    '',
+    `Highest offered rate with p99 under ${target} ms: **${
+      sw.maxRateUnderP99Ms === undefined ? MISSING : `${formatNumber(sw.maxRateUnderP99Ms, 1)} events/s`
+    }**`,
+    '',
+    table([...head, `p99 ≤ ${target} ms`], ['r', 'r', 'r', 'r', 'r', 'r', 'l'], rows),
+  ].join('\n');
+}
+
+export function renderMarkdown(result: BenchResult): string {
+  return [header(result), scenarios(result), stages(result), ratios(result), sweep(result)]
+    .filter((section) => section !== '')
+    .join('\n');
+}
