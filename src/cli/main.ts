@@ -6,6 +6,7 @@ import { registerMigrateCommand } from './migrate';
 import { registerRunCommands } from './run';
 import { registerDlqCommands } from './dlq';
 import { registerDemoCommand } from './demo';
+import { registerBenchCommand } from './bench';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerMigrateCommand(program);
   registerDlqCommands(program);
   registerDemoCommand(program);
+  registerBenchCommand(program);
   return program;
 }
 

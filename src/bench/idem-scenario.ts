@@ -1,0 +1,187 @@
+/**
+ * One idem scenario of `idem bench`: `idem consume` in its own process with the
+ * ledger example, on a topic, consumer group, task queue and database of its own,
+ * fed a ledger stream (unique events, duplicates, keys). Latency runs from the
+ * moment the producer sent an event to its committed effect (`processed_at` of its
+ * dedup row, written in the same transaction as the ledger entry).
+ */
+import crypto from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { migrations as ledgerMigrations } from '../../examples/ledger';
+import { createKafka } from '../app';
+import type { Config } from '../config';
+import { dlqTopicFor } from '../dlq/topic';
+import { dedupKeyFor } from '../events/identity';
+import { groupLag } from '../observability/lag';
+import { silentLogger } from '../observability/logger';
+import { ensureTopics } from '../stack/kafka';
+import { createTestDatabase } from '../testing';
+import { createLatencyRecorder, throughputSeries } from './histogram';
+import { metricValue, startIdemConsume } from './idem-process';
+import { planStream, toMessage, type StreamSpec } from './ledger-events';
+import { cpuSeconds, peakRssMiB } from './process-usage';
+import { produce } from './producer';
+import type { ScenarioResult } from './types';
+
+export interface IdemScenarioOptions {
+  name: string;
+  config: Config;
+  events: number;
+  /** Offered rate in events/s; 'max' pre-produces a backlog and measures how fast it drains. */
+  rate: number | 'max';
+  duplicateShare: number;
+  keys: number;
+  hotKeys: number;
+  payloadBytes: number;
+  ordering: boolean;
+  onProgress?: (settled: number, total: number) => void;
+}
+
+export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioResult> {
+  const run = crypto.randomBytes(4).toString('hex');
+  const topic = `bench-${run}`;
+  const spec: StreamSpec = {
+    events: o.events,
+    duplicateShare: o.duplicateShare,
+    keys: o.keys,
+    hotKeys: o.hotKeys,
+    payloadBytes: o.payloadBytes,
+    source: `bench-${run}`,
+  };
+  const stream = planStream(spec);
+  const unique = stream.filter((e) => !e.duplicate).length;
+  const kafka = createKafka(o.config, silentLogger, `bench-${run}`);
+  await ensureTopics(o.config.kafka.brokers, [
+    { topic, numPartitions: 6 },
+    { topic: dlqTopicFor(topic), numPartitions: 1 },
+    { topic: `${topic}.outbox`, numPartitions: 1 },
+  ]);
+  const db = await createTestDatabase({
+    prefix: 'bench',
+    migrations: ledgerMigrations ? [ledgerMigrations] : [],
+  });
+  const groupId = `bench-${run}`;
+  const env = {
+    KAFKA_BROKERS: o.config.kafka.brokers.join(','),
+    TEMPORAL_ADDRESS: o.config.temporal.address,
+    TEMPORAL_NAMESPACE: o.config.temporal.namespace,
+    DATABASE_URL: db.url,
+    KAFKA_TOPICS: topic,
+    KAFKA_GROUP_ID: groupId,
+    TEMPORAL_TASK_QUEUE: `bench-${run}`,
+    IDEM_OUTBOX_TOPIC: `${topic}.outbox`,
+    IDEM_ORDERING: String(o.ordering),
+  };
+  const send = () =>
+    produce({
+      kafka,
+      topic,
+      count: stream.length,
+      rate: o.rate,
+      makeMessage: (i) => toMessage(stream[i] as (typeof stream)[number], spec),
+    });
+  const idem = o.rate === 'max' ? undefined : await startIdemConsume(env);
+  let child = idem;
+  const connection = await Connection.connect({ address: o.config.temporal.address });
+  try {
+    let began: number;
+    let sending: ReturnType<typeof send>;
+    if (o.rate === 'max') {
+      // Backlog: everything is in Kafka before idem starts; the clock starts when it is running.
+      sending = send();
+      await sending;
+      child = await startIdemConsume(env);
+      began = Date.now();
+    } else {
+      began = Date.now();
+      sending = send();
+    }
+    const proc = child as NonNullable<typeof child>;
+    const cpuBefore = cpuSeconds(proc.pid) ?? 0;
+    // Settled: every unique event applied and every record's offset committed.
+    for (;;) {
+      const { rows } = await db.pool.query<{ n: number }>(
+        "select count(*)::int as n from processed_events where status = 'applied'",
+      );
+      const applied = rows[0]?.n ?? 0;
+      o.onProgress?.(applied, unique);
+      if (applied >= unique) {
+        const lag = await groupLag(kafka, groupId, topic);
+        const committed = lag.reduce((n, p) => n + Number(p.end - p.lag), 0);
+        if (committed >= stream.length && lag.every((p) => p.lag === 0n)) break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const ended = Date.now();
+    const metrics = await proc.metrics();
+    const usage = {
+      cpuSeconds: (cpuSeconds(proc.pid) ?? cpuBefore) - cpuBefore,
+      peakRssMiB: peakRssMiB(proc.pid) ?? 0,
+    };
+    const { rows } = await db.pool.query<{ event_id: string; at: string }>(
+      "select event_id, (extract(epoch from processed_at) * 1000)::float8::text as at from processed_events where status = 'applied'",
+    );
+    // The first delivery of each event: its latency is measured; a duplicate's is not (it has no effect).
+    const { emittedAt } = await sending;
+    const firstSentAt = new Map<string, number>();
+    stream.forEach((ev, i) => {
+      if (!ev.duplicate) firstSentAt.set(dedupKeyFor(spec.source, ev.id), emittedAt[i] as number);
+    });
+    const latency = createLatencyRecorder();
+    const appliedTimes: number[] = [];
+    for (const r of rows) {
+      const at = Number(r.at);
+      appliedTimes.push(at);
+      const sent = firstSentAt.get(r.event_id);
+      if (sent !== undefined) latency.record(at - sent);
+    }
+    const temporal = new Client({ connection, namespace: o.config.temporal.namespace });
+    const sample = rows.slice(0, 5).map((r) => r.event_id);
+    const histories = await Promise.all(
+      sample.map(async (id) => (await temporal.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),
+    );
+    const seconds = (ended - began) / 1000;
+    return {
+      name: o.name,
+      kind: 'idem',
+      params: {
+        events: o.events,
+        rate: o.rate,
+        duplicateShare: o.duplicateShare,
+        keys: o.hotKeys > 0 ? o.hotKeys : o.keys,
+        hotKeys: o.hotKeys > 0,
+        payloadBytes: o.payloadBytes,
+        ordering: o.ordering,
+      },
+      events: stream.length,
+      seconds,
+      eventsPerSecond: stream.length / seconds,
+      latency: latency.summary(),
+      stages: {},
+      throughput: throughputSeries(appliedTimes, began),
+      usage,
+      historyEventsPerWorkflow: histories.length
+        ? histories.reduce((a, b) => a + b, 0) / histories.length
+        : undefined,
+      extra: {
+        unique,
+        duplicatesTemporal: metricValue(metrics, 'idem_duplicates_total', { layer: 'temporal' }),
+        duplicatesStore: metricValue(metrics, 'idem_duplicates_total', { layer: 'store' }),
+        startCallMeanMs:
+          (1000 * metricValue(metrics, 'idem_workflow_start_seconds_sum')) /
+          Math.max(1, metricValue(metrics, 'idem_workflow_start_seconds_count')),
+      },
+    };
+  } finally {
+    await child?.stop();
+    await connection.close();
+    await db.drop().catch(() => undefined);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin
+      .deleteTopics({ topics: [topic, dlqTopicFor(topic), `${topic}.outbox`] })
+      .catch(() => undefined);
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * `idem bench`: on one set of servers (the local stack unless configured), the
+ * baselines and idem's scenarios one after the other, a paced sweep that finds the
+ * highest rate whose p99 stays under the target, then JSON, markdown and SVG in a
+ * results directory. Every figure is measured in this run; ratios compare idem with
+ * the baselines of the same run, since the machine's speed varies from run to run.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { Config } from '../config';
+import { runKafkaBaseline } from './baseline-kafka';
+import { runDirectBaseline } from './baseline-direct';
+import { runTemporalBaseline } from './baseline-temporal';
+import { runIdemScenario, type IdemScenarioOptions } from './idem-scenario';
+import { progressLine } from './progress';
+import type { BenchResult, ScenarioResult, SweepPoint } from './types';
+import { writeResults } from './write-results';
+
+export interface BenchOptions {
+  config: Config;
+  /** Records per scenario (workflows for the Temporal baselines). */
+  events: number;
+  /** Offered rate of the idem scenarios: 'max' drains a backlog. */
+  rate: number | 'max';
+  keys: number;
+  payloadBytes: number;
+  ordering: boolean;
+  /** Which scenarios: names from SCENARIOS; all when empty. */
+  only: string[];
+  /** Seconds per paced rate of the sweep; 0 skips the sweep. */
+  sweepSeconds: number;
+  p99TargetMs: number;
+  outDir: string;
+  out: (line: string) => void;
+}
+
+type Runner = (o: BenchOptions) => Promise<ScenarioResult>;
+
+const idem =
+  (name: string, over: Partial<IdemScenarioOptions>): Runner =>
+  (o) =>
+    runIdemScenario({
+      name,
+      config: o.config,
+      events: o.events,
+      rate: o.rate,
+      duplicateShare: 0,
+      keys: o.keys,
+      hotKeys: 0,
+      payloadBytes: o.payloadBytes,
+      ordering: o.ordering,
+      onProgress: progressLine(name, o.out),
+      ...over,
+    });
+
+/** The scenarios the issue asks for, in the order they run. */
+export const SCENARIOS: Record<string, Runner> = {
+  'baseline-kafka': (o) =>
+    runKafkaBaseline({
+      // A backlog this size takes seconds to drain: joining the group no longer dominates.
+      count: Math.max(50_000, o.events * 10),
+      payloadBytes: o.payloadBytes,
+      config: o.config,
+      onProgress: progressLine('baseline-kafka', o.out),
+    }),
+  'baseline-direct': (o) =>
+    runDirectBaseline({
+      count: Math.max(20_000, o.events * 10),
+      payloadBytes: o.payloadBytes,
+      config: o.config,
+      onProgress: progressLine('baseline-direct', o.out),
+    }),
+  'baseline-temporal-regular': (o) =>
+    runTemporalBaseline({
+      shape: 'regular',
+      count: o.events,
+      concurrency: 100,
+      config: o.config,
+      onProgress: progressLine('baseline-temporal regular', o.out),
+    }),
+  'baseline-temporal-eager-local': (o) =>
+    runTemporalBaseline({
+      shape: 'eager-local',
+      count: o.events,
+      concurrency: 100,
+      config: o.config,
+      onProgress: progressLine('baseline-temporal eager+local', o.out),
+    }),
+  'idem-unique': idem('idem unique', {}),
+  'idem-dup50': idem('idem 50% duplicates', { duplicateShare: 0.5 }),
+  'idem-dup90': idem('idem 90% duplicates', { duplicateShare: 0.9 }),
+  // idem-unique runs with the product's defaults (ordering on, --keys keys); these two vary that.
+  'idem-unordered': idem('idem unique, ordering off', { ordering: false }),
+  'idem-hot-keys': idem('idem ordering, 8 hot keys', { ordering: true, hotKeys: 8 }),
+};
+
+export async function runBench(o: BenchOptions): Promise<BenchResult> {
+  const names = o.only.length ? o.only : Object.keys(SCENARIOS);
+  for (const n of names)
+    if (!SCENARIOS[n]) throw new Error(`unknown scenario ${n}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const result: BenchResult = {
+    startedAt: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${process.platform} ${os.release()}`,
+    },
+    servers: {
+      kafka: o.config.kafka.brokers.join(','),
+      temporal: o.config.temporal.address,
+      postgres: o.config.database.url.replace(/:[^:@/]*@/, ':***@'),
+    },
+    scenarios: [],
+    ratios: {},
+  };
+  for (const name of names) {
+    o.out(`▶ ${name}`);
+    const r = await (SCENARIOS[name] as Runner)(o);
+    result.scenarios.push(r);
+    o.out(`  ✓ ${r.name}: ${r.eventsPerSecond.toFixed(1)} events/s, p99 ${r.latency.p99.toFixed(1)} ms`);
+  }
+  const unique = result.scenarios.find((s) => s.name === 'idem unique');
+  if (unique && o.sweepSeconds > 0) result.sweep = await sweep(o, unique.eventsPerSecond);
+  result.ratios = ratios(result);
+  const files = await writeResults(o.outDir, result);
+  o.out(`\nResults: ${path.relative(process.cwd(), files.markdown)} (and results.json, the charts)`);
+  return result;
+}
+
+/** Paced runs at fractions of idem's maximum rate; the highest whose p99 meets the target. */
+async function sweep(o: BenchOptions, maxRate: number): Promise<NonNullable<BenchResult['sweep']>> {
+  const points: SweepPoint[] = [];
+  for (const f of [0.25, 0.5, 0.75, 0.9, 1.0]) {
+    const rate = Math.max(1, Math.round(maxRate * f * 10) / 10);
+    const events = Math.max(20, Math.round(rate * o.sweepSeconds));
+    o.out(`▶ sweep: ${rate} events/s offered (${Math.round(f * 100)}% of max), ${events} events`);
+    const r = await idem(`idem paced ${rate}/s`, { rate, events })(o);
+    points.push({ offeredRate: rate, achievedRate: r.eventsPerSecond, latency: r.latency });
+    o.out(`  ✓ p50 ${r.latency.p50.toFixed(1)} ms, p99 ${r.latency.p99.toFixed(1)} ms`);
+  }
+  const ok = points.filter((p) => p.latency.p99 < o.p99TargetMs);
+  return {
+    scenario: 'idem unique, paced',
+    points,
+    p99TargetMs: o.p99TargetMs,
+    ...(ok.length ? { maxRateUnderP99Ms: Math.max(...ok.map((p) => p.offeredRate)) } : {}),
+  };
+}
+
+function ratios(r: BenchResult): Record<string, number> {
+  const rate = (name: string) => r.scenarios.find((s) => s.name === name)?.eventsPerSecond;
+  const out: Record<string, number> = {};
+  const add = (key: string, a: number | undefined, b: number | undefined) => {
+    if (a !== undefined && b !== undefined && b > 0) out[key] = Math.round((a / b) * 1000) / 1000;
+  };
+  const eagerLocal = r.scenarios.find((s) => s.kind === 'baseline-temporal-eager-local')?.eventsPerSecond;
+  add('idem unique / baseline-temporal eager+local', rate('idem unique'), eagerLocal);
+  add('idem 90% duplicates / idem unique', rate('idem 90% duplicates'), rate('idem unique'));
+  add('idem 50% duplicates / idem unique', rate('idem 50% duplicates'), rate('idem unique'));
+  return out;
+}

@@ -1,0 +1,75 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig, userDatabaseUrl } from '../config';
+import { InvalidArgumentError } from '../errors';
+import { installTemporalRuntime } from './run';
+
+interface BenchFlags {
+  events: string;
+  rate: string;
+  keys: string;
+  payloadBytes: string;
+  ordering: string;
+  only?: string;
+  sweepSeconds: string;
+  p99Target: string;
+  out?: string;
+}
+
+function whole(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new InvalidArgumentError(`${flag} ${value}: expected a whole number of at least ${min}`);
+  return n;
+}
+
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('measure idem against baselines on the same servers (the local stack unless configured)')
+    .option('--events <n>', 'records per scenario (workflows for the Temporal baselines)', '2000')
+    .option('--rate <r>', "offered rate of idem's scenarios in events/s, or max (drain a backlog)", 'max')
+    .option('--keys <n>', 'distinct ordering keys (accounts)', '1000')
+    .option('--payload-bytes <n>', 'size of each event', '256')
+    .option('--ordering <on|off>', 'per-key ordering in the idem scenarios', 'on')
+    .option(
+      '--only <names>',
+      'comma-separated scenarios (default: all): baseline-kafka, baseline-direct, baseline-temporal-regular, baseline-temporal-eager-local, idem-unique, idem-dup50, idem-dup90, idem-unordered, idem-hot-keys',
+    )
+    .option('--sweep-seconds <s>', 'seconds per paced rate of the latency sweep; 0 skips it', '20')
+    .option('--p99-target <ms>', 'the latency target of the sweep', '200')
+    .option('--out <dir>', 'results directory (default bench-results/<time>)')
+    .action(async (f: BenchFlags) => {
+      if (!['on', 'off'].includes(f.ordering))
+        throw new InvalidArgumentError(`--ordering ${f.ordering}: expected on or off`);
+      const rate = f.rate === 'max' ? 'max' : whole('--rate', f.rate, 1);
+      const config = loadConfig();
+      installTemporalRuntime('error');
+      // The stack and the bench are development tools: loaded only by this command.
+      const { stackStatus, stackUp } = await import('../stack/stack');
+      if (!(await stackStatus(config)).every((c) => c.healthy)) {
+        await stackUp({ config, externalDatabaseUrl: userDatabaseUrl() });
+      }
+      const { runBench } = await import('../bench/run');
+      const outDir = f.out ?? path.join('bench-results', new Date().toISOString().replace(/[:.]/g, '-'));
+      await runBench({
+        config,
+        events: whole('--events', f.events, 10),
+        rate,
+        keys: whole('--keys', f.keys, 1),
+        payloadBytes: whole('--payload-bytes', f.payloadBytes, 64),
+        ordering: f.ordering === 'on',
+        only: f.only
+          ? f.only
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [],
+        sweepSeconds: whole('--sweep-seconds', f.sweepSeconds, 0),
+        p99TargetMs: whole('--p99-target', f.p99Target, 1),
+        outDir,
+        out: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.exit(0);
+    });
+}
