@@ -126,8 +126,10 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       closers.push(() => relay.stop());
     }
 
+    let workerConnection: NativeConnection | undefined;
     if (roles.includes('worker') && pool && registry) {
       const connection = await NativeConnection.connect({ address: config.temporal.address });
+      workerConnection = connection;
       closers.push(() => connection.close());
       worker = await Worker.create({
         connection,
@@ -152,11 +154,25 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
     }
 
     if (roles.includes('ingester')) {
-      const connection = await Connection.connect({ address: config.temporal.address });
-      closers.push(() => connection.close());
+      // With a worker in this process the client shares its connection, so starts can be eager:
+      // the first workflow task comes back with the start's answer and runs here at once.
+      let connection: NativeConnection | Connection | undefined = workerConnection;
+      if (!connection) {
+        const own = await Connection.connect({ address: config.temporal.address });
+        closers.push(() => own.close());
+        connection = own;
+      }
       await checkSearchAttributes(connection, config.temporal.namespace);
       const client = new Client({ connection, namespace: config.temporal.namespace });
-      ingester = new Ingester({ kafka, client, config, dlq, logger, metrics });
+      ingester = new Ingester({
+        kafka,
+        client,
+        config,
+        dlq,
+        logger,
+        metrics,
+        eagerStart: workerConnection !== undefined,
+      });
       await ingester.start();
       const ing = ingester;
       closers.push(() => ing.stop());

@@ -32,6 +32,8 @@ export interface HandOffDeps {
   metrics: Metrics;
   /** True once shutdown's grace period is over: in-flight hand-offs are abandoned (both are safe). */
   aborted: () => boolean;
+  /** Request eager starts. @default false */
+  eagerStart?: boolean;
 }
 
 export class HandOff {
@@ -120,7 +122,13 @@ export class HandOff {
     const began = process.hrtime.bigint();
     try {
       const result = await retryUntilStopped(
-        () => startEventWorkflow(client, { workflowId, taskQueue: config.temporal.taskQueue, input }),
+        () =>
+          startEventWorkflow(client, {
+            workflowId,
+            taskQueue: config.temporal.taskQueue,
+            input,
+            eager: this.d.eagerStart ?? false,
+          }),
         {
           stopped,
           onError: (err, attempt) => {

@@ -30,6 +30,8 @@ export interface IngesterOptions {
   shutdownGraceMs?: number;
   /** How often handed-off offsets are committed. @default 250 */
   commitIntervalMs?: number;
+  /** Request eager workflow starts (the client shares a worker's connection in this process). @default false */
+  eagerStart?: boolean;
 }
 
 export class Ingester {

@@ -7,7 +7,10 @@ import { ConfigError } from '../errors';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 /** idem's search attributes must exist in the namespace, or Temporal rejects every start. */
-export async function checkSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+export async function checkSearchAttributes(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+): Promise<void> {
   const res = await connection.operatorService.listSearchAttributes({ namespace });
   const known = new Set(Object.keys(res.customAttributes ?? {}));
   const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !known.has(k.name));

@@ -11,7 +11,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import type { TypedSearchAttributes } from '@temporalio/common';
-import { IdemEventKey, IdemEventType, IdemOutcome, IdemSource } from '../workflows/search-attributes';
+import { IdemEventKey, IdemEventType, IdemSource } from '../workflows/search-attributes';
 import type { IdemEvent, RawMessage } from '../events/types';
 import {
   PROCESS_EVENT_WORKFLOW,
@@ -36,7 +36,6 @@ export function searchAttributesFor(
   const pairs = [
     { key: IdemEventType, value: input.event.type.slice(0, MAX_KEYWORD) },
     { key: IdemSource, value: input.event.source.slice(0, MAX_KEYWORD) },
-    { key: IdemOutcome, value: 'pending' },
   ];
   if (input.event.key !== undefined)
     pairs.push({ key: IdemEventKey, value: input.event.key.slice(0, MAX_KEYWORD) });
@@ -65,7 +64,15 @@ export function processEventInput(
 
 export async function startEventWorkflow(
   client: Client,
-  opts: { workflowId: string; taskQueue: string; input: ProcessEventInput },
+  opts: {
+    workflowId: string;
+    taskQueue: string;
+    input: ProcessEventInput;
+    /** Ask for eager start: the server hands the first workflow task back with the start's
+     * answer, to a worker in this process on the same connection (`idem consume`), saving a
+     * matching round trip. Silently a normal start when no such worker has a free slot. */
+    eager?: boolean;
+  },
 ): Promise<StartResult> {
   const { workflowId, taskQueue, input } = opts;
   const closed = () => client.workflow.getHandle(workflowId).result();
@@ -76,6 +83,7 @@ export async function startEventWorkflow(
       args: [input],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      ...(opts.eager ? { requestEagerStart: true } : {}),
       typedSearchAttributes: searchAttributesFor(input) as never,
       memo: {
         kafka: {

@@ -6,8 +6,10 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  TemporalFailure,
   log,
   proxyActivities,
+  proxyLocalActivities,
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -17,16 +19,33 @@ import { NON_RETRYABLE_TYPES } from '../errors';
 import { IdemOutcome, type Outcome } from './search-attributes';
 import type { ApplyFailureDetails, ProcessEventInput, ProcessEventResult } from './types';
 
-function setOutcome(outcome: Outcome): void {
-  upsertSearchAttributes([{ key: IdemOutcome, value: outcome }]);
+/** Upserts IdemOutcome, and remembers that it did: a success after an outage must overwrite it. */
+function outcomeRecorder() {
+  let set = false;
+  return {
+    set(outcome: Outcome): void {
+      set = true;
+      upsertSearchAttributes([{ key: IdemOutcome, value: outcome }]);
+    },
+    wasSet: () => set,
+  };
+}
+
+/**
+ * What applyEvent's last attempt reported. A regular activity's failure arrives
+ * wrapped in an ActivityFailure; a local activity's arrives as it is (an
+ * ApplicationFailure, or a TimeoutFailure). Anything else is not the activity's.
+ */
+function activityFailureOf(err: unknown): TemporalFailure | undefined {
+  if (err instanceof ActivityFailure) return err.cause instanceof TemporalFailure ? err.cause : err;
+  return err instanceof TemporalFailure ? err : undefined;
 }
 
 /** What the last failure of applyEvent says: reason for the DLQ, attempts made, message. */
 export function describeFailure(
-  err: ActivityFailure,
+  cause: TemporalFailure,
   maxAttempts: number,
 ): { reason: DlqReason; attempts: number; error: string } {
-  const cause = err.cause;
   if (cause instanceof ApplicationFailure) {
     const details = cause.details?.[0] as Partial<ApplyFailureDetails> | undefined;
     return {
@@ -36,15 +55,10 @@ export function describeFailure(
     };
   }
   // Timeouts and cancellations: the handler never reported; retries are exhausted.
-  return {
-    reason: 'handler_failed',
-    attempts: maxAttempts,
-    error: cause ? `${cause.name}: ${cause.message}` : err.message,
-  };
+  return { reason: 'handler_failed', attempts: maxAttempts, error: `${cause.name}: ${cause.message}` };
 }
 
-function storeUnavailable(err: ActivityFailure): boolean {
-  const cause = err.cause;
+function storeUnavailable(cause: TemporalFailure): boolean {
   return (
     cause instanceof ApplicationFailure &&
     (cause.details?.[0] as Partial<ApplyFailureDetails> | undefined)?.storeUnavailable === true
@@ -52,8 +66,13 @@ function storeUnavailable(err: ActivityFailure): boolean {
 }
 
 export async function processEvent(input: ProcessEventInput): Promise<ProcessEventResult> {
-  const { applyEvent } = proxyActivities<Activities>({
+  // A local activity: applyEvent is short, transactional and idempotent by the store, so it
+  // runs in the worker that runs this workflow, without a round trip through Temporal's
+  // matching or activity history events. A retry whose backoff is longer than
+  // localRetryThreshold waits on a durable timer instead of holding the workflow task.
+  const { applyEvent } = proxyLocalActivities<Activities>({
     startToCloseTimeout: input.retry.attemptTimeoutMs ?? 30_000,
+    localRetryThreshold: '5 seconds',
     retry: {
       initialInterval: input.retry.initialIntervalMs,
       maximumInterval: input.retry.maxIntervalMs,
@@ -69,14 +88,17 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
     retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
   });
 
-  const failure = await applyUntilDecided(applyEvent, input);
+  const outcome = outcomeRecorder();
+  const failure = await applyUntilDecided(applyEvent, input, outcome.set);
   if ('outcome' in failure) {
-    setOutcome(failure.outcome);
+    // Plain success writes no search attribute: a completed workflow without IdemOutcome is an
+    // applied event, one history event fewer on the common path.
+    if (failure.outcome !== 'applied' || outcome.wasSet()) outcome.set(failure.outcome);
     return failure;
   }
   log.warn('dead-lettering event', { ...failure, event: input.event });
   await deadLetter({ event: input.event, message: input.message, ...failure });
-  setOutcome('dead_lettered');
+  outcome.set('dead_lettered');
   // Ends the run failed (visible in Temporal Web), ready for an operator's redrive.
   throw ApplicationFailure.nonRetryable(
     `dead-lettered (${failure.reason}) after ${failure.attempts} attempt(s): ${failure.error}`,
@@ -94,13 +116,15 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
 async function applyUntilDecided(
   applyEvent: Activities['applyEvent'],
   input: ProcessEventInput,
+  setOutcome: (outcome: Outcome) => void,
 ): Promise<ProcessEventResult | ReturnType<typeof describeFailure>> {
   for (let outage = 0; ; outage++) {
     try {
       return await applyEvent({ message: input.message, redrive: input.redrive !== undefined });
     } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      if (!storeUnavailable(err)) return describeFailure(err, input.retry.maxAttempts);
+      const failure = activityFailureOf(err);
+      if (!failure) throw err;
+      if (!storeUnavailable(failure)) return describeFailure(failure, input.retry.maxAttempts);
       if (outage === 0) setOutcome('store_unavailable');
       log.warn('PostgreSQL unavailable after every attempt; retrying', { event: input.event, outage });
       await sleep(input.retry.maxIntervalMs);

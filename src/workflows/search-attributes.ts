@@ -9,9 +9,10 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const IdemEventType = defineSearchAttributeKey('IdemEventType', SearchAttributeType.KEYWORD);
 export const IdemEventKey = defineSearchAttributeKey('IdemEventKey', SearchAttributeType.KEYWORD);
 export const IdemSource = defineSearchAttributeKey('IdemSource', SearchAttributeType.KEYWORD);
-/** pending (started) → applied | duplicate | dead_lettered; store_unavailable while PostgreSQL is down. */
+/** Set only when not plain success: duplicate | dead_lettered, store_unavailable while PostgreSQL is
+ * down (then applied once it is back). A completed workflow without it applied its event. */
 export const IdemOutcome = defineSearchAttributeKey('IdemOutcome', SearchAttributeType.KEYWORD);
 
 export const ALL_SEARCH_ATTRIBUTES = [IdemEventType, IdemEventKey, IdemSource, IdemOutcome];
 
-export type Outcome = 'pending' | 'applied' | 'duplicate' | 'dead_lettered' | 'store_unavailable';
+export type Outcome = 'applied' | 'duplicate' | 'dead_lettered' | 'store_unavailable';
