@@ -18,6 +18,7 @@ import { silentLogger, type Logger } from './observability/logger';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
 import { createOutboxRelay } from './outbox/relay';
 import { migrate, type MigrationSet } from './store/migrate';
+import { findApplied } from './store/sql/find-applied';
 import { checkSearchAttributes } from './temporal/preflight';
 
 export type Role = 'worker' | 'ingester' | 'relay';
@@ -172,6 +173,9 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         logger,
         metrics,
         eagerStart: workerConnection !== undefined,
+        ...(pool && config.ingest.skipApplied
+          ? { findApplied: (keys: string[]) => findApplied(pool as Pool, keys) }
+          : {}),
       });
       await ingester.start();
       const ing = ingester;

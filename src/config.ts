@@ -114,6 +114,10 @@ const schema = z.object({
   IDEM_RETRY_MAX_MS: positiveInt('milliseconds').default(60_000),
   /** Timeout of one applyEvent attempt in milliseconds; a crashed worker's attempt is retried after it. @default 30000 */
   IDEM_ATTEMPT_TIMEOUT_MS: positiveInt('milliseconds').default(30_000),
+  /** Before starting workflows for a fetched batch, ask the store (one query) which of its events
+   * are already applied and skip those without a Temporal call. Only where the process has the
+   * store (`idem consume`). Correctness never rests on it. @default true */
+  IDEM_SKIP_APPLIED: bool.default(true),
   /** Concurrent workflow starts of the ingester. @default 64 */
   IDEM_START_CONCURRENCY: positiveInt('a number').default(64),
 
@@ -146,7 +150,13 @@ export interface Config {
   kafka: { brokers: string[]; topics: string[]; groupId: string; clientId: string; outboxTopic: string };
   temporal: { address: string; namespace: string; taskQueue: string; webUrl: string };
   database: { url: string; poolSize: number };
-  ingest: { maxEventBytes: number; maxInFlight: number; ordering: boolean; startConcurrency: number };
+  ingest: {
+    maxEventBytes: number;
+    maxInFlight: number;
+    ordering: boolean;
+    startConcurrency: number;
+    skipApplied: boolean;
+  };
   retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number; attemptTimeoutMs: number };
   /** `IDEM_HANDLERS`: the handler module, if configured. */
   handlers?: string;
@@ -255,6 +265,7 @@ export function parseConfig(env: Env): Config {
       maxInFlight: c.IDEM_MAX_IN_FLIGHT,
       ordering: c.IDEM_ORDERING,
       startConcurrency: c.IDEM_START_CONCURRENCY,
+      skipApplied: c.IDEM_SKIP_APPLIED,
     },
     retry: {
       maxAttempts: c.IDEM_MAX_ATTEMPTS,

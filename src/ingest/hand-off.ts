@@ -12,7 +12,7 @@ import { dlqHeaders } from '../dlq/headers';
 import type { DlqPublisher } from '../dlq/publisher';
 import { dlqTopicFor } from '../dlq/topic';
 import { SequencerAbandonedError, StoppedError } from '../errors';
-import { parseRecord, type KafkaRecord } from '../events/envelope';
+import { parseRecord, type KafkaRecord, type ParseResult } from '../events/envelope';
 import { workflowIdFor } from '../events/identity';
 import type { DlqReason } from '../events/types';
 import { flattenHeaders } from '../events/kafka-headers';
@@ -36,6 +36,13 @@ export interface HandOffDeps {
   eagerStart?: boolean;
 }
 
+/** A record parsed, with its event's dedup key when it is an event. */
+export interface PreparedRecord {
+  record: KafkaRecord;
+  parsed: ParseResult;
+  workflowId: string | undefined;
+}
+
 export class HandOff {
   private readonly startSlots: Semaphore;
 
@@ -43,9 +50,8 @@ export class HandOff {
     this.startSlots = new Semaphore(d.config.ingest.startConcurrency);
   }
 
-  /** Hands one record off; completes its offset in the watermark it was tracked in. */
-  async run(s: PartitionState, message: KafkaMessage, onComplete: () => void): Promise<void> {
-    const stopped = () => this.d.aborted() || s.abandoned;
+  /** Parses a record read from partition `s` (no I/O), ready for {@link run}. */
+  prepare(s: PartitionState, message: KafkaMessage): PreparedRecord {
     const record: KafkaRecord = {
       topic: s.topic,
       partition: s.partition,
@@ -55,25 +61,43 @@ export class HandOff {
       value: message.value ?? null,
       headers: message.headers,
     };
+    const parsed = parseRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes });
+    // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
+    const workflowId = parsed.ok ? workflowIdFor(parsed.event.source, parsed.event.id) : undefined;
+    return { record, parsed, workflowId };
+  }
+
+  /**
+   * Hands one record off; completes its offset in the watermark it was tracked in.
+   * `alreadyApplied`: the store says its event is applied, so it is a duplicate and
+   * needs no Temporal call (its effect is committed, so no later event of its key can
+   * be waiting on it).
+   */
+  async run(
+    s: PartitionState,
+    { record, parsed, workflowId }: PreparedRecord,
+    alreadyApplied: boolean,
+    onComplete: () => void,
+  ): Promise<void> {
+    const stopped = () => this.d.aborted() || s.abandoned;
     try {
-      const parsed = parseRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes });
       if (!parsed.ok) await this.reject(record, parsed, stopped);
+      else if (alreadyApplied) this.d.metrics.duplicates.inc({ layer: 'store' });
       else {
         const { event, raw } = parsed;
         const input = processEventInput(event, raw, this.d.config.retry);
-        // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
-        const workflowId = workflowIdFor(event.source, event.id);
+        const id = workflowId as string;
         await s.sequencer.enqueue(event.key, async () => {
-          const result = await this.start(workflowId, input, stopped);
+          const result = await this.start(id, input, stopped);
           const ordered = this.d.config.ingest.ordering && event.key !== undefined;
           return { handedOff: result, closed: ordered ? this.waitClosed(result, stopped) : undefined };
         });
       }
-      if (s.watermark.complete(message.offset)) onComplete();
+      if (s.watermark.complete(record.offset)) onComplete();
     } catch (err) {
       if (err instanceof StoppedError || err instanceof SequencerAbandonedError) return;
       this.d.log.error(
-        { err, topic: s.topic, partition: s.partition, offset: message.offset },
+        { err, topic: s.topic, partition: s.partition, offset: record.offset },
         'unexpected error handing off a record',
       );
     }

@@ -16,7 +16,7 @@ import type { DlqPublisher } from '../dlq/publisher';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { OffsetCommitter } from './committer';
-import { HandOff } from './hand-off';
+import { HandOff, type PreparedRecord } from './hand-off';
 import { abandonPartition, newPartitionState, type PartitionState } from './partition';
 
 export interface IngesterOptions {
@@ -32,6 +32,9 @@ export interface IngesterOptions {
   commitIntervalMs?: number;
   /** Request eager workflow starts (the client shares a worker's connection in this process). @default false */
   eagerStart?: boolean;
+  /** Which of these dedup keys the store records as applied (IDEM_SKIP_APPLIED, where the
+   * process has the store). Those events are duplicates and skip Temporal. */
+  findApplied?: (dedupKeys: string[]) => Promise<Set<string>>;
 }
 
 export class Ingester {
@@ -144,7 +147,9 @@ export class Ingester {
   }: EachBatchPayload): Promise<void> {
     const s = this.state(batch.topic, batch.partition);
     const gone = () => !isRunning() || isStale() || this.draining || s.abandoned;
-    for (const message of batch.messages) {
+    const prepared = batch.messages.map((m) => this.handOff.prepare(s, m));
+    const applied = await this.appliedAmong(prepared);
+    for (const [i, message] of batch.messages.entries()) {
       while (s.watermark.isFull() && !gone()) {
         await new Promise<void>((wake) => {
           s.roomWaiters.push(wake);
@@ -157,11 +162,27 @@ export class Ingester {
       if (s.watermark.track(message.offset)) {
         this.o.metrics.received.inc({ topic: batch.topic });
         this.updateInFlight(s);
-        void this.handOff.run(s, message, () => this.completed(s));
+        const p = prepared[i] as PreparedRecord;
+        void this.handOff.run(s, p, p.workflowId !== undefined && applied.has(p.workflowId), () =>
+          this.completed(s),
+        );
       }
       resolveOffset(message.offset);
     }
     await heartbeat().catch(() => undefined);
+  }
+
+  /** One store query for the batch; without an answer (PostgreSQL down) every event goes to
+   * Temporal, whose duplicate rejection and the store's claim keep it correct. */
+  private async appliedAmong(prepared: PreparedRecord[]): Promise<Set<string>> {
+    if (!this.o.findApplied) return new Set();
+    const keys = prepared.flatMap((p) => (p.workflowId === undefined ? [] : [p.workflowId]));
+    try {
+      return await this.o.findApplied(keys);
+    } catch (err) {
+      this.log.debug({ err }, 'applied-event lookup failed; the batch goes to Temporal');
+      return new Set();
+    }
   }
 
   private completed(s: PartitionState): void {

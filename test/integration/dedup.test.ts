@@ -1,7 +1,9 @@
 /**
  * Exactly-once on the real stack: the same event delivered many times (same and
  * different partitions, before and after it completed) is applied once; and when
- * Temporal has forgotten the workflow, the store's layer still holds.
+ * Temporal has forgotten the workflow, the store's layer still holds. The layers are
+ * tested with the pre-start lookup off (it would catch the later copies first), and
+ * the lookup on its own at the end.
  */
 import crypto from 'node:crypto';
 import type { IdemProcess } from '../../src/app';
@@ -20,7 +22,7 @@ let p: Pipeline;
 let proc: IdemProcess;
 
 beforeAll(async () => {
-  p = await createPipeline('dedup');
+  p = await createPipeline('dedup', { IDEM_SKIP_APPLIED: 'false' });
   proc = await p.start();
 }, 120_000);
 
@@ -111,4 +113,32 @@ test("when Temporal has forgotten the workflow, a redelivery is caught by the st
   await allCommitted(p);
   expect(await ledger(p, acct)).toEqual({ balances: { [acct]: 777 }, entries: 1 });
   expect(await metricValue(proc, 'idem_duplicates_total', 'layer="store"')).toBe(storeDupsBefore + 1);
+}, 180_000);
+
+test('with the pre-start lookup, copies of an applied event skip Temporal and still apply nothing', async () => {
+  const acct = `acct-${crypto.randomUUID()}`;
+  const e = { id: crypto.randomUUID(), type: 'account.credited', data: { account: acct, amount: 5 } };
+  const skipping = await p.start(undefined, undefined, {
+    IDEM_SKIP_APPLIED: 'true',
+    KAFKA_GROUP_ID: `${p.config.kafka.groupId}-skip`,
+  });
+  // The first consumer group read everything so far; the new group starts from the beginning too,
+  // so it sees every earlier record of this file again: all already applied, or duplicates.
+  await p.producer.send({ topic: p.topic, messages: [ceRecord(p.source, e, acct)] });
+  const handle = p.temporal.workflow.getHandle(workflowIdFor(p.source, e.id));
+  await eventually(async () => (await handle.describe()).status.name === 'COMPLETED', 60_000, 'first run');
+  await allCommitted(p, `${p.config.kafka.groupId}-skip`);
+  const temporalBefore = await metricValue(skipping, 'idem_duplicates_total', 'layer="temporal"');
+  const storeBefore = await metricValue(skipping, 'idem_duplicates_total', 'layer="store"');
+
+  await p.producer.send({
+    topic: p.topic,
+    messages: [0, 1, 2].map((part) => ceRecord(p.source, e, acct, part)),
+  });
+  await allCommitted(p, `${p.config.kafka.groupId}-skip`);
+  await allCommitted(p);
+  // Counted by the store's layer, never started in Temporal: the run that applied it is still the only one.
+  expect(await metricValue(skipping, 'idem_duplicates_total', 'layer="store"')).toBe(storeBefore + 3);
+  expect(await metricValue(skipping, 'idem_duplicates_total', 'layer="temporal"')).toBe(temporalBefore);
+  expect(await ledger(p, acct)).toEqual({ balances: { [acct]: 5 }, entries: 1 });
 }, 180_000);

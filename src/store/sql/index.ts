@@ -12,3 +12,4 @@ export { fetchUnpublishedOutbox, type OutboxRow } from './fetch-unpublished-outb
 export { markOutboxPublished } from './mark-outbox-published';
 export { countOutbox } from './count-outbox';
 export { getProcessedEvent, type ProcessedEvent } from './get-processed-event';
+export { findApplied } from './find-applied';
