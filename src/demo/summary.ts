@@ -17,6 +17,7 @@ export interface DemoReport {
     applied: number;
     temporalDuplicates: number;
     storeDuplicates: number;
+    ingestDuplicates: number;
     deadLettered: Record<string, number>;
   };
   checks: { name: string; ok: boolean; detail: string }[];
@@ -95,6 +96,7 @@ export async function summarize(a: {
     const applied = Number(appliedRows.rows[0]?.n ?? 0);
     const temporalDuplicates = await metric(proc, 'idem_duplicates_total', (l) => l.layer === 'temporal');
     const storeDuplicates = await metric(proc, 'idem_duplicates_total', (l) => l.layer === 'store');
+    const ingestDuplicates = await metric(proc, 'idem_duplicates_total', (l) => l.layer === 'ingest');
     const checks = [
       {
         name: 'ledger entries = unique events',
@@ -140,6 +142,7 @@ export async function summarize(a: {
       `    ${pad('duplicates skipped by Temporal (workflow ID)', 46)}${String(temporalDuplicates).padStart(6)}`,
     );
     out(`    ${pad('duplicates skipped by the PostgreSQL store', 46)}${String(storeDuplicates).padStart(6)}`);
+    out(`    ${pad('duplicates skipped by the ingester (seen)', 46)}${String(ingestDuplicates).padStart(6)}`);
     const dlqTotal = Object.values(deadLettered).reduce((x, y) => x + y, 0);
     out(`    ${pad(`dead-lettered to ${dlqTopicFor(DEMO_TOPIC)}`, 46)}${String(dlqTotal).padStart(6)}`);
     for (const [reason, n] of Object.entries(deadLettered).sort())
@@ -154,7 +157,7 @@ export async function summarize(a: {
     return {
       ok,
       produced: a.produced,
-      outcome: { applied, temporalDuplicates, storeDuplicates, deadLettered },
+      outcome: { applied, temporalDuplicates, storeDuplicates, ingestDuplicates, deadLettered },
       checks,
       seconds,
       webUrl,

@@ -22,6 +22,7 @@ import { processEventInput, startEventWorkflow, type StartResult } from '../temp
 import type { ProcessEventInput } from '../workflows/types';
 import { retryUntilStopped } from './backoff';
 import type { PartitionState } from './partition';
+import { RecentKeys } from './recent-keys';
 import { Semaphore } from './semaphore';
 
 export interface HandOffDeps {
@@ -34,7 +35,12 @@ export interface HandOffDeps {
   aborted: () => boolean;
   /** Request eager starts. @default false */
   eagerStart?: boolean;
+  /** Remember handed-off events and skip later copies without a Temporal call (IDEM_SKIP_APPLIED). */
+  skipKnown?: boolean;
 }
+
+/** How many dedup keys a process remembers for skipping copies (about 100 bytes each). */
+const RECENT_KEYS = 100_000;
 
 /** A record parsed, with its event's dedup key when it is an event. */
 export interface PreparedRecord {
@@ -45,9 +51,13 @@ export interface PreparedRecord {
 
 export class HandOff {
   private readonly startSlots: Semaphore;
+  private readonly recent: RecentKeys | undefined;
+  /** Hand-offs in progress in this process, by dedup key (with skipKnown). */
+  private readonly handingOff = new Map<string, Promise<unknown>>();
 
   constructor(private readonly d: HandOffDeps) {
     this.startSlots = new Semaphore(d.config.ingest.startConcurrency);
+    this.recent = d.skipKnown ? new RecentKeys(RECENT_KEYS) : undefined;
   }
 
   /** Parses a record read from partition `s` (no I/O), ready for {@link run}. */
@@ -82,16 +92,32 @@ export class HandOff {
     const stopped = () => this.d.aborted() || s.abandoned;
     try {
       if (!parsed.ok) await this.reject(record, parsed, stopped);
-      else if (alreadyApplied) this.d.metrics.duplicates.inc({ layer: 'store' });
-      else {
+      else if (alreadyApplied) {
+        this.d.metrics.duplicates.inc({ layer: 'store' });
+        this.recent?.add(workflowId as string);
+      } else if (this.recent?.has(workflowId as string)) {
+        this.d.metrics.duplicates.inc({ layer: 'ingest' });
+      } else if (this.recent && this.handingOff.has(workflowId as string)) {
+        // A copy of an event this process is handing off right now: it is handed off when the
+        // first copy is, without a start of its own that Temporal would reject.
+        await this.handingOff.get(workflowId as string);
+        this.d.metrics.duplicates.inc({ layer: 'ingest' });
+      } else {
         const { event, raw } = parsed;
         const input = processEventInput(event, raw, this.d.config.retry);
         const id = workflowId as string;
-        await s.sequencer.enqueue(event.key, async () => {
+        const handedOff = s.sequencer.enqueue(event.key, async () => {
           const result = await this.start(id, input, stopped);
           const ordered = this.d.config.ingest.ordering && event.key !== undefined;
           return { handedOff: result, closed: ordered ? this.waitClosed(result, stopped) : undefined };
         });
+        if (this.recent) this.handingOff.set(id, handedOff);
+        try {
+          await handedOff;
+          this.recent?.add(id);
+        } finally {
+          if (this.handingOff.get(id) === handedOff) this.handingOff.delete(id);
+        }
       }
       if (s.watermark.complete(record.offset)) onComplete();
     } catch (err) {

@@ -32,6 +32,8 @@ export interface IngesterOptions {
   commitIntervalMs?: number;
   /** Request eager workflow starts (the client shares a worker's connection in this process). @default false */
   eagerStart?: boolean;
+  /** Skip copies of events this process already handed to Temporal (IDEM_SKIP_APPLIED). @default false */
+  skipKnown?: boolean;
   /** Which of these dedup keys the store records as applied (IDEM_SKIP_APPLIED, where the
    * process has the store). Those events are duplicates and skip Temporal. */
   findApplied?: (dedupKeys: string[]) => Promise<Set<string>>;
