@@ -20,6 +20,7 @@ import { createLatencyRecorder, throughputSeries } from './histogram';
 import { metricValue, startIdemConsume } from './idem-process';
 import { planStream, toMessage, type StreamSpec } from './ledger-events';
 import { cpuSeconds, peakRssMiB } from './process-usage';
+import { measureServers } from './server-usage';
 import { produce } from './producer';
 import type { ScenarioResult } from './types';
 
@@ -98,6 +99,7 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
     }
     const proc = child as NonNullable<typeof child>;
     const cpuBefore = cpuSeconds(proc.pid) ?? 0;
+    const servers = measureServers(o.config);
     // Settled: every unique event applied and every record's offset committed.
     for (;;) {
       const { rows } = await db.pool.query<{ n: number }>(
@@ -113,6 +115,7 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
       await new Promise((r) => setTimeout(r, 250));
     }
     const ended = Date.now();
+    const serverCpu = servers(stream.length);
     const metrics = await proc.metrics();
     const usage = {
       cpuSeconds: (cpuSeconds(proc.pid) ?? cpuBefore) - cpuBefore,
@@ -167,6 +170,9 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
         unique,
         duplicatesTemporal: metricValue(metrics, 'idem_duplicates_total', { layer: 'temporal' }),
         duplicatesStore: metricValue(metrics, 'idem_duplicates_total', { layer: 'store' }),
+        duplicatesIngest: metricValue(metrics, 'idem_duplicates_total', { layer: 'ingest' }),
+        ...serverCpu,
+        idemCpuMsPerEvent: Math.round((usage.cpuSeconds * 100000) / stream.length) / 100,
         startCallMeanMs:
           (1000 * metricValue(metrics, 'idem_workflow_start_seconds_sum')) /
           Math.max(1, metricValue(metrics, 'idem_workflow_start_seconds_count')),

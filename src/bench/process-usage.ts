@@ -23,3 +23,25 @@ export function peakRssMiB(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** Parent pid of a process, from /proc. */
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of a process and its live children (PostgreSQL's backends are children of the postmaster). */
+export function treeCpuSeconds(root: number): number | undefined {
+  const own = cpuSeconds(root);
+  if (own === undefined) return undefined;
+  let total = own;
+  for (const entry of fs.readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (Number.isInteger(pid) && pid !== root && parentPid(pid) === root) total += cpuSeconds(pid) ?? 0;
+  }
+  return total;
+}

@@ -69,6 +69,15 @@ function scenarios(result: BenchResult): string {
           .join(', ') || MISSING
       }`,
   );
+  // Per-event costs and counters (server CPU per event, duplicates by layer, ...), where measured.
+  const extras = result.scenarios
+    .filter((s) => s.extra && Object.keys(s.extra).length > 0)
+    .map(
+      (s) =>
+        `- ${s.name}: ${Object.entries(s.extra ?? {})
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(', ')}`,
+    );
   return [
     '## Scenarios',
     '',
@@ -79,6 +88,7 @@ function scenarios(result: BenchResult): string {
     '',
     ...parameters,
     '',
+    ...(extras.length ? ['Measured besides:', '', ...extras, ''] : []),
   ].join('\n');
 }
 
