@@ -1,17 +1,11 @@
 /** CPU time and peak memory of another process, read from /proc (Linux). */
 import fs from 'node:fs';
-
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+import { procStat, TICKS_PER_SECOND } from '../stack/proc-stat';
 
 /** User + system CPU seconds the process has used so far, or undefined off Linux. */
 export function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
+  const stat = procStat(pid);
+  return stat && stat.ownTicks / TICKS_PER_SECOND;
 }
 
 /** Peak resident set size in MiB (VmHWM), or undefined off Linux. */
@@ -24,16 +18,6 @@ export function peakRssMiB(pid: number): number | undefined {
   }
 }
 
-/** Parent pid of a process, from /proc. */
-function parentPid(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-}
-
 /** CPU seconds of a process and its live children (PostgreSQL's backends are children of the postmaster). */
 export function treeCpuSeconds(root: number): number | undefined {
   const own = cpuSeconds(root);
@@ -41,7 +25,7 @@ export function treeCpuSeconds(root: number): number | undefined {
   let total = own;
   for (const entry of fs.readdirSync('/proc')) {
     const pid = Number(entry);
-    if (Number.isInteger(pid) && pid !== root && parentPid(pid) === root) total += cpuSeconds(pid) ?? 0;
+    if (Number.isInteger(pid) && pid !== root && procStat(pid)?.ppid === root) total += cpuSeconds(pid) ?? 0;
   }
   return total;
 }

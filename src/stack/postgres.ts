@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { HOST, PACKAGE_ROOT, PORTS, type Layout } from './layout';
-import { run, StackError } from './proc';
+import { isAlive, run, StackError } from './proc';
 import { waitUntilReady, type ReadyLimits } from './ready';
 import { step, type Reporter } from './progress';
 
@@ -145,6 +145,12 @@ function postmasterPid(dataDir: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The pid of the stack's PostgreSQL when it runs, like temporalPid and kafkaPid. */
+export function postgresPid(layout: Layout): number | undefined {
+  const pid = postmasterPid(path.join(layout.postgresDir, 'data'));
+  return isAlive(pid) ? pid : undefined;
 }
 
 export async function stopPostgres(layout: Layout): Promise<boolean> {

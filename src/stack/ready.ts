@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import { StackError } from './proc';
+import { procStat } from './proc-stat';
 
 export interface ReadyLimits {
   /** Longest wait for one server, whatever its progress. */
@@ -79,12 +80,12 @@ function isRunning(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
   // A zombie (exited, not yet reaped) is not running.
-  return cpuState(pid)?.state !== 'Z';
+  return procStat(pid)?.state !== 'Z';
 }
 
 /** Changes whenever the process used CPU time or a watched file changed size or time. */
 export function progressSignature(pid: number | undefined, files: string[]): string {
-  const cpu = pid === undefined ? '' : (cpuState(pid)?.ticks ?? '');
+  const cpu = pid === undefined ? '' : String(procStat(pid)?.totalTicks ?? '');
   const sizes = files.map((f) => {
     try {
       const st = fs.statSync(f);
@@ -94,19 +95,6 @@ export function progressSignature(pid: number | undefined, files: string[]): str
     }
   });
   return [cpu, ...sizes].join('|');
-}
-
-/** User + system CPU ticks of a process and its reaped children, from /proc (Linux only). */
-function cpuState(pid: number): { state: string; ticks: string } | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
-    return { state: fields[0] ?? '', ticks: String(ticks) };
-  } catch {
-    return undefined;
-  }
 }
 
 /** The last lines of a log, for an error message. */
