@@ -173,7 +173,6 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         logger,
         metrics,
         eagerStart: workerConnection !== undefined,
-        skipKnown: config.ingest.skipApplied,
         ...(pool && config.ingest.skipApplied
           ? { findApplied: (keys: string[]) => findApplied(pool as Pool, keys) }
           : {}),

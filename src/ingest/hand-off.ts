@@ -35,8 +35,6 @@ export interface HandOffDeps {
   aborted: () => boolean;
   /** Request eager starts. @default false */
   eagerStart?: boolean;
-  /** Remember handed-off events and skip later copies without a Temporal call (IDEM_SKIP_APPLIED). */
-  skipKnown?: boolean;
 }
 
 /** How many dedup keys a process remembers for skipping copies (about 100 bytes each). */
@@ -52,12 +50,13 @@ export interface PreparedRecord {
 export class HandOff {
   private readonly startSlots: Semaphore;
   private readonly recent: RecentKeys | undefined;
-  /** Hand-offs in progress in this process, by dedup key (with skipKnown). */
+  /** Hand-offs in progress in this process, by dedup key (with IDEM_SKIP_APPLIED). */
   private readonly handingOff = new Map<string, Promise<unknown>>();
 
   constructor(private readonly d: HandOffDeps) {
     this.startSlots = new Semaphore(d.config.ingest.startConcurrency);
-    this.recent = d.skipKnown ? new RecentKeys(RECENT_KEYS) : undefined;
+    // IDEM_SKIP_APPLIED: remember handed-off events and skip later copies without a Temporal call.
+    this.recent = d.config.ingest.skipApplied ? new RecentKeys(RECENT_KEYS) : undefined;
   }
 
   /** Parses a record read from partition `s` (no I/O), ready for {@link run}. */
@@ -92,33 +91,7 @@ export class HandOff {
     const stopped = () => this.d.aborted() || s.abandoned;
     try {
       if (!parsed.ok) await this.reject(record, parsed, stopped);
-      else if (alreadyApplied) {
-        this.d.metrics.duplicates.inc({ layer: 'store' });
-        this.recent?.add(workflowId as string);
-      } else if (this.recent?.has(workflowId as string)) {
-        this.d.metrics.duplicates.inc({ layer: 'ingest' });
-      } else if (this.recent && this.handingOff.has(workflowId as string)) {
-        // A copy of an event this process is handing off right now: it is handed off when the
-        // first copy is, without a start of its own that Temporal would reject.
-        await this.handingOff.get(workflowId as string);
-        this.d.metrics.duplicates.inc({ layer: 'ingest' });
-      } else {
-        const { event, raw } = parsed;
-        const input = processEventInput(event, raw, this.d.config.retry);
-        const id = workflowId as string;
-        const handedOff = s.sequencer.enqueue(event.key, async () => {
-          const result = await this.start(id, input, stopped);
-          const ordered = this.d.config.ingest.ordering && event.key !== undefined;
-          return { handedOff: result, closed: ordered ? this.waitClosed(result, stopped) : undefined };
-        });
-        if (this.recent) this.handingOff.set(id, handedOff);
-        try {
-          await handedOff;
-          this.recent?.add(id);
-        } finally {
-          if (this.handingOff.get(id) === handedOff) this.handingOff.delete(id);
-        }
-      }
+      else await this.handOffEvent(s, parsed, workflowId as string, alreadyApplied, stopped);
       if (s.watermark.complete(record.offset)) onComplete();
     } catch (err) {
       if (err instanceof StoppedError || err instanceof SequencerAbandonedError) return;
@@ -126,6 +99,50 @@ export class HandOff {
         { err, topic: s.topic, partition: s.partition, offset: record.offset },
         'unexpected error handing off a record',
       );
+    }
+  }
+
+  /** An event: skipped when it is a known duplicate, else its workflow started in key order. */
+  private async handOffEvent(
+    s: PartitionState,
+    { event, raw }: Extract<ParseResult, { ok: true }>,
+    id: string,
+    alreadyApplied: boolean,
+    stopped: () => boolean,
+  ): Promise<void> {
+    if (alreadyApplied) {
+      this.d.metrics.duplicates.inc({ layer: 'store' });
+      this.recent?.add(id);
+      return;
+    }
+    if (this.recent?.has(id)) {
+      this.d.metrics.duplicates.inc({ layer: 'ingest' });
+      return;
+    }
+    const inProgress = this.handingOff.get(id);
+    if (inProgress) {
+      // A copy of an event this process is handing off right now: it is handed off when the
+      // first copy is, without a start of its own that Temporal would reject.
+      await inProgress;
+      this.d.metrics.duplicates.inc({ layer: 'ingest' });
+      return;
+    }
+    const input = processEventInput(event, raw, this.d.config.retry);
+    const handedOff = s.sequencer.enqueue(event.key, async () => {
+      const result = await this.start(id, input, stopped);
+      const ordered = this.d.config.ingest.ordering && event.key !== undefined;
+      return { handedOff: result, closed: ordered ? this.waitClosed(result, stopped) : undefined };
+    });
+    if (!this.recent) {
+      await handedOff;
+      return;
+    }
+    this.handingOff.set(id, handedOff);
+    try {
+      await handedOff;
+      this.recent.add(id);
+    } finally {
+      if (this.handingOff.get(id) === handedOff) this.handingOff.delete(id);
     }
   }
 

@@ -3,11 +3,11 @@
  * to Temporal (hand-off.ts), with offsets committed only below the oldest record
  * not yet handed off (watermark.ts, committer.ts).
  *
- * Offsets move only after a durable hand-off, so a crash never skips a record: per partition a PartitionWatermark
- * tracks the records in flight, and only the offset below which every record was
- * started, confirmed duplicate, or dead-lettered is committed. `resolveOffset`
- * only moves kafkajs' fetch position. A full window stops reading the partition
- * (backpressure) until records settle.
+ * Offsets move only after a durable hand-off, so a crash never skips a record: per
+ * partition a PartitionWatermark tracks the records in flight, and only the offset
+ * below which every record was started, confirmed duplicate, or dead-lettered is
+ * committed. `resolveOffset` only moves kafkajs' fetch position. A full window stops
+ * reading the partition (backpressure) until records settle.
  */
 import type { Client } from '@temporalio/client';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
@@ -32,8 +32,6 @@ export interface IngesterOptions {
   commitIntervalMs?: number;
   /** Request eager workflow starts (the client shares a worker's connection in this process). @default false */
   eagerStart?: boolean;
-  /** Skip copies of events this process already handed to Temporal (IDEM_SKIP_APPLIED). @default false */
-  skipKnown?: boolean;
   /** Which of these dedup keys the store records as applied (IDEM_SKIP_APPLIED, where the
    * process has the store). Those events are duplicates and skip Temporal. */
   findApplied?: (dedupKeys: string[]) => Promise<Set<string>>;
@@ -110,11 +108,6 @@ export class Ingester {
     this.resetPartitions();
     await consumer.disconnect();
     this.log.info('ingester stopped');
-  }
-
-  /** Commits the handed-off offsets now (tests, shutdown). */
-  commit(): Promise<void> {
-    return this.committer?.commit() ?? Promise.resolve();
   }
 
   /** Offsets in flight per partition (for tests and status). */
