@@ -17,7 +17,7 @@ import { silentLogger } from '../observability/logger';
 import { ensureTopics } from '../stack/kafka';
 import { createTestDatabase } from '../testing';
 import { createLatencyRecorder, throughputSeries } from './histogram';
-import { metricValue, startIdemConsume } from './idem-process';
+import { metricValue, startIdemConsume, type IdemChild } from './idem-process';
 import { planStream, toMessage, type StreamSpec } from './ledger-events';
 import { cpuSeconds, peakRssMiB } from './process-usage';
 import { measureServers } from './server-usage';
@@ -41,6 +41,7 @@ export interface IdemScenarioOptions {
 export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioResult> {
   const run = crypto.randomBytes(4).toString('hex');
   const topic = `bench-${run}`;
+  const outboxTopic = `${topic}.outbox`;
   const spec: StreamSpec = {
     events: o.events,
     duplicateShare: o.duplicateShare,
@@ -55,7 +56,7 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
   await ensureTopics(o.config.kafka.brokers, [
     { topic, numPartitions: 6 },
     { topic: dlqTopicFor(topic), numPartitions: 1 },
-    { topic: `${topic}.outbox`, numPartitions: 1 },
+    { topic: outboxTopic, numPartitions: 1 },
   ]);
   const db = await createTestDatabase({
     prefix: 'bench',
@@ -70,7 +71,7 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
     KAFKA_TOPICS: topic,
     KAFKA_GROUP_ID: groupId,
     TEMPORAL_TASK_QUEUE: `bench-${run}`,
-    IDEM_OUTBOX_TOPIC: `${topic}.outbox`,
+    IDEM_OUTBOX_TOPIC: outboxTopic,
     IDEM_ORDERING: String(o.ordering),
   };
   const send = () =>
@@ -81,23 +82,15 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
       rate: o.rate,
       makeMessage: (i) => toMessage(stream[i] as (typeof stream)[number], spec),
     });
-  const idem = o.rate === 'max' ? undefined : await startIdemConsume(env);
-  let child = idem;
+  let proc: IdemChild | undefined;
   const connection = await Connection.connect({ address: o.config.temporal.address });
   try {
-    let began: number;
-    let sending: ReturnType<typeof send>;
-    if (o.rate === 'max') {
-      // Backlog: everything is in Kafka before idem starts; the clock starts when it is running.
-      sending = send();
-      await sending;
-      child = await startIdemConsume(env);
-      began = Date.now();
-    } else {
-      began = Date.now();
-      sending = send();
-    }
-    const proc = child as NonNullable<typeof child>;
+    // Backlog ('max'): everything is in Kafka before idem starts. Either way the clock starts
+    // once idem is running; a paced producer starts with it.
+    const backlog = o.rate === 'max' ? await send() : undefined;
+    proc = await startIdemConsume(env);
+    const began = Date.now();
+    const sending = backlog ? Promise.resolve(backlog) : send();
     const cpuBefore = cpuSeconds(proc.pid) ?? 0;
     const servers = measureServers(o.config);
     // Settled: every unique event applied and every record's offset committed.
@@ -179,14 +172,12 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
       },
     };
   } finally {
-    await child?.stop();
+    await proc?.stop();
     await connection.close();
     await db.drop().catch(() => undefined);
     const admin = kafka.admin();
     await admin.connect();
-    await admin
-      .deleteTopics({ topics: [topic, dlqTopicFor(topic), `${topic}.outbox`] })
-      .catch(() => undefined);
+    await admin.deleteTopics({ topics: [topic, dlqTopicFor(topic), outboxTopic] }).catch(() => undefined);
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect();
   }
