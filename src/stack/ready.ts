@@ -8,7 +8,7 @@
  * any case after the generous `ceilingMs` (IDEM_STACK_TIMEOUT).
  */
 import fs from 'node:fs';
-import { StackError } from './proc';
+import { isAlive, StackError } from './proc';
 import { procStat } from './proc-stat';
 
 export interface ReadyLimits {
@@ -73,14 +73,9 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
 }
 
+/** Alive and not a zombie (exited, not yet reaped). */
 function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie (exited, not yet reaped) is not running.
-  return procStat(pid)?.state !== 'Z';
+  return isAlive(pid) && procStat(pid)?.state !== 'Z';
 }
 
 /** Changes whenever the process used CPU time or a watched file changed size or time. */
