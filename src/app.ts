@@ -7,7 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners, type logCreator, type Producer } from 'kafkajs';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { createActivities } from './activities';
 import type { HandlerRegistry } from './activities/handlers/registry';
 import type { Config } from './config';
@@ -18,6 +18,7 @@ import { silentLogger, type Logger } from './observability/logger';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
 import { createOutboxRelay } from './outbox/relay';
 import { migrate, type MigrationSet } from './store/migrate';
+import { createPool } from './store/pool';
 import { findApplied } from './store/sql/find-applied';
 import { checkSearchAttributes } from './temporal/preflight';
 
@@ -113,8 +114,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
 
     let pool: Pool | undefined;
     if (roles.includes('worker') || roles.includes('relay')) {
-      pool = new Pool({ connectionString: config.database.url, max: config.database.poolSize });
-      pool.on('error', (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'));
+      pool = createPool({ url: config.database.url, max: config.database.poolSize, logger });
       const p = pool;
       closers.push(() => p.end());
       // Workers bring the schema up to date (advisory-locked, so concurrent starts are safe).
