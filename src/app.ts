@@ -4,6 +4,8 @@
  * of them in one process (the default deployment); `idem worker` and
  * `idem ingest` run one side each, to scale them separately.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners, type logCreator, type Producer } from 'kafkajs';
@@ -136,7 +138,10 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         connection,
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
-        workflowsPath: require.resolve('./workflows'),
+        ...workflowCode(),
+        maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
+        maxConcurrentLocalActivityExecutions: config.worker.localActivitySlots,
+        maxCachedWorkflows: Math.max(config.worker.maxCachedWorkflows, config.worker.workflowTaskSlots),
         activities: createActivities({
           pool,
           registry,
@@ -172,7 +177,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         dlq,
         logger,
         metrics,
-        eagerStart: workerConnection !== undefined,
+        eagerStart: config.ingest.eagerStart && workerConnection !== undefined,
         ...(pool && config.ingest.skipApplied
           ? { findApplied: (keys: string[]) => findApplied(pool as Pool, keys) }
           : {}),
@@ -187,4 +192,15 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
   }
 
   return { metrics, ingester, worker, done, stop: closeAll };
+}
+
+/**
+ * The workflow bundle the build wrote (scripts/bundle-workflows.js), or, run from source
+ * (the tests), the workflows' path for the worker to bundle at start-up.
+ */
+function workflowCode(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const bundle = path.join(__dirname, '..', 'workflow-bundle.js');
+  return __filename.endsWith('.js') && fs.existsSync(bundle)
+    ? { workflowBundle: { codePath: bundle } }
+    : { workflowsPath: require.resolve('./workflows') };
 }

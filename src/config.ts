@@ -7,6 +7,7 @@
  * working directory, the file `idem stack up` writes (`<cache>/stack.env`), the
  * defaults below.
  */
+import type { WorkflowShape } from './workflows/types';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -118,8 +119,26 @@ const schema = z.object({
    * are already applied and skip those without a Temporal call. Only where the process has the
    * store (`idem consume`). Correctness never rests on it. @default true */
   IDEM_SKIP_APPLIED: bool.default(true),
-  /** Concurrent workflow starts of the ingester. @default 64 */
-  IDEM_START_CONCURRENCY: positiveInt('a number').default(64),
+  /** Start event workflows eagerly where the ingester shares a process with a worker
+   * (`idem consume`): the first workflow task comes back with the start's answer. @default true */
+  IDEM_EAGER_START: bool.default(true),
+  /** How the workflow runs applyEvent: `local` (a local activity, the lean shape) or `regular`
+   * (an activity task through Temporal's matching: for handlers that run for minutes). @default local */
+  IDEM_APPLY_AS: z.enum(['local', 'regular'], { message: 'expected local or regular' }).default('local'),
+  /** Also record IdemOutcome = "applied" on plain success (one more history event per event),
+   * so Temporal Web can list applied events by it. @default false */
+  IDEM_UPSERT_APPLIED: bool.default(false),
+  /** Workflow tasks a worker runs at once (the Temporal SDK's maxConcurrentWorkflowTaskExecutions);
+   * with applyEvent local, a task lasts as long as the apply. @default 40 */
+  IDEM_WORKFLOW_TASK_SLOTS: positiveInt('a number of slots').default(40),
+  /** Local activities (applyEvent) a worker runs at once. @default 40 */
+  IDEM_LOCAL_ACTIVITY_SLOTS: positiveInt('a number of slots').default(40),
+  /** Workflow runs a worker keeps cached (sticky). Event workflows are short: a small cache does;
+   * the SDK's default grows with the heap limit (thousands on a large machine). @default 200 */
+  IDEM_MAX_CACHED_WORKFLOWS: positiveInt('a number of workflows').default(200),
+  /** Concurrent workflow starts of the ingester. More only queue inside Temporal: on the
+   * reference machine 4–8 drained a backlog faster than 64 (docs/performance.md). @default 8 */
+  IDEM_START_CONCURRENCY: positiveInt('a number').default(8),
 
   /** Port of the Prometheus /metrics endpoint; 0 turns it off. @default 9464 */
   IDEM_METRICS_PORT: z.coerce
@@ -156,8 +175,13 @@ export interface Config {
     ordering: boolean;
     startConcurrency: number;
     skipApplied: boolean;
+    eagerStart: boolean;
   };
   retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number; attemptTimeoutMs: number };
+  /** The Temporal worker's slots and cache. */
+  worker: { workflowTaskSlots: number; localActivitySlots: number; maxCachedWorkflows: number };
+  /** The event workflow's shape (IDEM_APPLY_AS, IDEM_UPSERT_APPLIED). */
+  workflow: WorkflowShape;
   /** `IDEM_HANDLERS`: the handler module, if configured. */
   handlers?: string;
   metricsPort: number;
@@ -266,12 +290,22 @@ export function parseConfig(env: Env): Config {
       ordering: c.IDEM_ORDERING,
       startConcurrency: c.IDEM_START_CONCURRENCY,
       skipApplied: c.IDEM_SKIP_APPLIED,
+      eagerStart: c.IDEM_EAGER_START,
     },
     retry: {
       maxAttempts: c.IDEM_MAX_ATTEMPTS,
       initialIntervalMs: c.IDEM_RETRY_INITIAL_MS,
       maxIntervalMs: c.IDEM_RETRY_MAX_MS,
       attemptTimeoutMs: c.IDEM_ATTEMPT_TIMEOUT_MS,
+    },
+    worker: {
+      workflowTaskSlots: c.IDEM_WORKFLOW_TASK_SLOTS,
+      localActivitySlots: c.IDEM_LOCAL_ACTIVITY_SLOTS,
+      maxCachedWorkflows: c.IDEM_MAX_CACHED_WORKFLOWS,
+    },
+    workflow: {
+      applyAs: c.IDEM_APPLY_AS,
+      upsertApplied: c.IDEM_UPSERT_APPLIED,
     },
     ...(c.IDEM_HANDLERS ? { handlers: c.IDEM_HANDLERS } : {}),
     metricsPort: c.IDEM_METRICS_PORT,

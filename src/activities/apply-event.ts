@@ -18,6 +18,7 @@ import { InvalidEnvelopeError, UnknownEventTypeError } from '../errors';
 import { parseRawMessage } from '../events/envelope';
 import { dedupKeyFor } from '../events/identity';
 import type { IdemEvent } from '../events/types';
+import type { Stage } from '../observability/metrics';
 import { claimEvent } from '../store/sql/claim-event';
 import { insertOutbox } from '../store/sql/insert-outbox';
 import { inTransaction, rollback } from '../store/transaction';
@@ -25,10 +26,14 @@ import type { ApplyEventInput, ApplyEventResult } from '../workflows/types';
 import { toApplicationFailure } from './failure';
 import type { HandlerContext, HandlerRegistry, OutgoingEvent } from './handlers/registry';
 
-/** Optional counters; prom-client Counters fit. */
+/** Optional counters and histograms; prom-client's fit. */
 export interface ApplyEventMetrics {
   applied?: { inc(labels: { type: string }): void };
   duplicates?: { inc(labels: { layer: string }): void };
+  /** `schedule_to_start` and `apply` (src/observability/metrics.ts STAGES), in seconds. */
+  stageSeconds?: { observe(labels: { stage: Stage }, seconds: number): void };
+  /** Kafka record timestamp to committed effect, in seconds. */
+  eventLatency?: { observe(seconds: number): void };
 }
 
 export interface ApplyEventDeps {
@@ -49,7 +54,13 @@ export function createApplyEvent(
   deps: ApplyEventDeps,
 ): (input: ApplyEventInput) => Promise<ApplyEventResult> {
   return async function applyEvent(input) {
+    const began = Date.now();
     const { info } = Context.current();
+    if (info.attempt === 1 && input.runStartedAtMs !== undefined)
+      deps.metrics?.stageSeconds?.observe(
+        { stage: 'schedule_to_start' },
+        (began - input.runStartedAtMs) / 1000,
+      );
     const parsed = parseRawMessage(input.message, { maxEventBytes: deps.maxEventBytes });
     if (!parsed.ok) {
       // The ingester parsed this record before starting the workflow; failing here
@@ -58,7 +69,7 @@ export function createApplyEvent(
       throw toApplicationFailure(new InvalidEnvelopeError(parsed.error), info.attempt, parsed.reason);
     }
     try {
-      return await applyParsed(deps, parsed.event, input, info);
+      return await applyParsed(deps, parsed.event, input, info, began);
     } catch (err) {
       throw toApplicationFailure(err, info.attempt);
     }
@@ -70,6 +81,7 @@ async function applyParsed(
   event: IdemEvent,
   input: ApplyEventInput,
   info: Context['info'],
+  began: number,
 ): Promise<ApplyEventResult> {
   // THE DEDUP KEY (src/events/identity.ts): processed_events.event_id, the same string as the
   // event's workflow ID.
@@ -114,8 +126,13 @@ async function applyParsed(
     return { outcome: 'applied', outboxCount: outbox.count() };
   });
   // Counted once the transaction has ended.
-  if (result.outcome === 'applied') deps.metrics?.applied?.inc({ type: event.type });
-  else deps.metrics?.duplicates?.inc({ layer: 'store' });
+  if (result.outcome === 'applied') {
+    const now = Date.now();
+    deps.metrics?.applied?.inc({ type: event.type });
+    deps.metrics?.stageSeconds?.observe({ stage: 'apply' }, (now - began) / 1000);
+    const emitted = Number(input.message.timestamp);
+    if (Number.isFinite(emitted) && emitted > 0) deps.metrics?.eventLatency?.observe((now - emitted) / 1000);
+  } else deps.metrics?.duplicates?.inc({ layer: 'store' });
   return result;
 }
 

@@ -104,11 +104,15 @@ async function redriveOne(
   if (!plan.redrivable) return plan.item;
   const { event, raw, workflowId } = plan;
   if (opts.dryRun) return { entry, status: 'would_start', workflowId };
-  const input = processEventInput(event, raw, config.retry, {
-    dlqTopic: entry.dlqTopic,
-    dlqPartition: entry.dlqPartition,
-    dlqOffset: entry.dlqOffset,
-    requestedAt,
+  const input = processEventInput(event, raw, {
+    retry: config.retry,
+    shape: config.workflow,
+    redrive: {
+      dlqTopic: entry.dlqTopic,
+      dlqPartition: entry.dlqPartition,
+      dlqOffset: entry.dlqOffset,
+      requestedAt,
+    },
   });
   const started = await startEventWorkflow(client, {
     workflowId,

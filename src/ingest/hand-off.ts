@@ -70,6 +70,9 @@ export class HandOff {
       value: message.value ?? null,
       headers: message.headers,
     };
+    const emitted = Number(message.timestamp);
+    if (emitted > 0)
+      this.d.metrics.stageSeconds.observe({ stage: 'kafka_wait' }, Math.max(0, Date.now() - emitted) / 1000);
     const parsed = parseRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes });
     // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
     const workflowId = parsed.ok ? workflowIdFor(parsed.event.source, parsed.event.id) : undefined;
@@ -127,7 +130,8 @@ export class HandOff {
       this.d.metrics.duplicates.inc({ layer: 'ingest' });
       return;
     }
-    const input = processEventInput(event, raw, this.d.config.retry);
+    const { retry, workflow } = this.d.config;
+    const input = processEventInput(event, raw, { retry, shape: workflow });
     const handedOff = s.sequencer.enqueue(event.key, async () => {
       const result = await this.start(id, input, stopped);
       const ordered = this.d.config.ingest.ordering && event.key !== undefined;
@@ -204,7 +208,9 @@ export class HandOff {
           },
         },
       );
-      metrics.startLatency.observe(Number(process.hrtime.bigint() - began) / 1e9);
+      const seconds = Number(process.hrtime.bigint() - began) / 1e9;
+      metrics.startLatency.observe(seconds);
+      metrics.stageSeconds.observe({ stage: 'start_call' }, seconds);
       if (result.outcome === 'started') metrics.started.inc({ topic: input.message.topic });
       else metrics.duplicates.inc({ layer: 'temporal' });
       return result;

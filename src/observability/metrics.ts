@@ -17,8 +17,27 @@ export interface Metrics {
   offsetCommits: Counter<'topic'>;
   inFlight: Gauge<'topic' | 'partition'>;
   startLatency: Histogram;
+  /** Where an event's time goes, by stage (see STAGES). */
+  stageSeconds: Histogram<'stage'>;
+  /** Kafka record timestamp to committed effect, for applied events. */
+  eventLatency: Histogram;
   outboxPublished: Counter;
 }
+
+/**
+ * The stages of `idem_event_stage_seconds`, in the order an event passes them:
+ * - kafka_wait: the record's Kafka timestamp to the ingester reading it;
+ * - start_call: the workflow start call (also `idem_workflow_start_seconds`);
+ * - schedule_to_start: the workflow run's start (as Temporal recorded it) to applyEvent's first
+ *   attempt beginning: the first workflow task's dispatch, eager or through matching;
+ * - apply: one applyEvent attempt that applied the event, its transaction included.
+ * Timestamps from different hosts (the producer's, Temporal's) carry their clock skew.
+ */
+export const STAGES = ['kafka_wait', 'start_call', 'schedule_to_start', 'apply'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Buckets from 1 ms to 60 s: a healthy stage takes milliseconds, a backlog minutes. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
@@ -78,6 +97,19 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       name: 'idem_workflow_start_seconds',
       help: 'Time to hand an event to Temporal (start or duplicate confirmed)',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+    stageSeconds: new Histogram({
+      name: 'idem_event_stage_seconds',
+      help: 'Time events spend in each stage: kafka_wait, start_call, schedule_to_start, apply',
+      labelNames: ['stage'],
+      buckets: LATENCY_BUCKETS,
+      registers: r,
+    }),
+    eventLatency: new Histogram({
+      name: 'idem_event_latency_seconds',
+      help: "Kafka record timestamp to the event's committed effect (applied events)",
+      buckets: LATENCY_BUCKETS,
       registers: r,
     }),
     outboxPublished: new Counter({

@@ -18,6 +18,7 @@ import {
   type ProcessEventInput,
   type RedriveInfo,
   type RetrySettings,
+  type WorkflowShape,
 } from '../workflows/types';
 
 export interface StartResult {
@@ -46,9 +47,9 @@ export function searchAttributesFor(
 export function processEventInput(
   event: IdemEvent,
   message: RawMessage,
-  retry: RetrySettings,
-  redrive?: RedriveInfo,
+  opts: { retry: RetrySettings; shape: WorkflowShape; redrive?: RedriveInfo },
 ): ProcessEventInput {
+  const { retry, shape, redrive } = opts;
   return {
     event: {
       id: event.id,
@@ -58,6 +59,7 @@ export function processEventInput(
     },
     message,
     retry,
+    shape,
     ...(redrive ? { redrive } : {}),
   };
 }

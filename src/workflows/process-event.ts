@@ -12,6 +12,7 @@ import {
   proxyLocalActivities,
   sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DlqReason } from '../events/types';
@@ -70,9 +71,9 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
   // runs in the worker that runs this workflow, without a round trip through Temporal's
   // matching or activity history events. A retry whose backoff is longer than
   // localRetryThreshold waits on a durable timer instead of holding the workflow task.
-  const { applyEvent } = proxyLocalActivities<Activities>({
+  // IDEM_APPLY_AS=regular: an activity task through matching instead, for long handlers.
+  const applyOptions = {
     startToCloseTimeout: input.retry.attemptTimeoutMs ?? 30_000,
-    localRetryThreshold: '5 seconds',
     retry: {
       initialInterval: input.retry.initialIntervalMs,
       maximumInterval: input.retry.maxIntervalMs,
@@ -80,7 +81,11 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
       maximumAttempts: input.retry.maxAttempts,
       nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
     },
-  });
+  };
+  const { applyEvent } =
+    input.shape?.applyAs === 'regular'
+      ? proxyActivities<Activities>(applyOptions)
+      : proxyLocalActivities<Activities>({ ...applyOptions, localRetryThreshold: '5 seconds' });
   // Dead-lettering must not give up: while Kafka or PostgreSQL is down it keeps
   // retrying, and the open workflow shows the event as stuck in Temporal Web.
   const { deadLetter } = proxyActivities<Activities>({
@@ -92,8 +97,9 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
   const failure = await applyUntilDecided(applyEvent, input, outcome.set);
   if ('outcome' in failure) {
     // Plain success writes no search attribute: a completed workflow without IdemOutcome is an
-    // applied event, one history event fewer on the common path.
-    if (failure.outcome !== 'applied' || outcome.wasSet()) outcome.set(failure.outcome);
+    // applied event, one history event fewer on the common path (unless IDEM_UPSERT_APPLIED).
+    if (failure.outcome !== 'applied' || outcome.wasSet() || input.shape?.upsertApplied)
+      outcome.set(failure.outcome);
     return failure;
   }
   log.warn('dead-lettering event', { ...failure, event: input.event });
@@ -120,7 +126,11 @@ async function applyUntilDecided(
 ): Promise<ProcessEventResult | ReturnType<typeof describeFailure>> {
   for (let outage = 0; ; outage++) {
     try {
-      return await applyEvent({ message: input.message, redrive: input.redrive !== undefined });
+      return await applyEvent({
+        message: input.message,
+        redrive: input.redrive !== undefined,
+        runStartedAtMs: workflowInfo().runStartTime.getTime(),
+      });
     } catch (err) {
       const failure = activityFailureOf(err);
       if (!failure) throw err;

@@ -34,6 +34,16 @@ export interface ProcessEventInput {
   message: RawMessage;
   retry: RetrySettings;
   redrive?: RedriveInfo;
+  /** Absent in workflows started before it existed: the defaults (local, no upsert). */
+  shape?: WorkflowShape;
+}
+
+/** Choices of the workflow's shape, from configuration (IDEM_APPLY_AS, IDEM_UPSERT_APPLIED). */
+export interface WorkflowShape {
+  /** applyEvent as a local activity (the default) or a regular one. */
+  applyAs: 'local' | 'regular';
+  /** Record IdemOutcome = "applied" on plain success too. */
+  upsertApplied: boolean;
 }
 
 export type ProcessOutcome = 'applied' | 'duplicate';
@@ -47,6 +57,8 @@ export interface ApplyEventInput {
   message: RawMessage;
   /** Allows an event recorded as dead-lettered to be applied (an operator's redrive). */
   redrive: boolean;
+  /** When this workflow run started (Temporal's record), for the schedule_to_start stage. */
+  runStartedAtMs?: number;
 }
 
 export interface ApplyEventResult {
