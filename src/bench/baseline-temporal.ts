@@ -11,6 +11,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Config } from '../config';
 import { createLatencyRecorder, throughputSeries } from './histogram';
 import { benchActivities } from './noop-activity';
+import { measureServers } from './server-usage';
 import type { ScenarioResult } from './types';
 
 export type TemporalShape = 'regular' | 'eager-local';
@@ -73,6 +74,7 @@ export async function runTemporalBaseline(opts: TemporalBaselineOptions): Promis
     let eagerStarts = 0;
     let failed = 0;
     let firstError = '';
+    const servers = measureServers(config);
     const began = performance.now();
 
     const runOne = async (i: number) => {
@@ -104,12 +106,13 @@ export async function runTemporalBaseline(opts: TemporalBaselineOptions): Promis
       }),
     );
     const seconds = (performance.now() - began) / 1000;
+    const serverCpu = servers(doneAt.length + failed);
 
     const lengths = await Promise.all(
       sampled.map(async (id) => (await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),
     );
     const events = doneAt.length;
-    const extra: Record<string, number | string> = { failed };
+    const extra: Record<string, number | string> = { failed, ...serverCpu };
     if (eager) {
       extra.eagerStartShare = events + failed > 0 ? eagerStarts / (events + failed) : 0;
       for (const [how, rec] of Object.entries(byStart)) {

@@ -17,7 +17,8 @@ import { silentLogger } from '../observability/logger';
 import { ensureTopics } from '../stack/kafka';
 import { createTestDatabase } from '../testing';
 import { createLatencyRecorder, throughputSeries } from './histogram';
-import { metricValue, startIdemConsume, type IdemChild } from './idem-process';
+import { histogramSummary, metricValue, startIdemConsume, type IdemChild } from './idem-process';
+import { STAGES } from '../observability/metrics';
 import { planStream, toMessage, type StreamSpec } from './ledger-events';
 import { cpuSeconds, peakRssMiB } from './process-usage';
 import { measureServers } from './server-usage';
@@ -36,6 +37,12 @@ export interface IdemScenarioOptions {
   payloadBytes: number;
   ordering: boolean;
   onProgress?: (settled: number, total: number) => void;
+  /** Extra configuration for the idem process (`--idem-env`). */
+  idemEnv?: Record<string, string>;
+  /** Write a V8 CPU profile of the idem process here. */
+  cpuProfDir?: string;
+  /** NODE_OPTIONS of the idem process (`--idem-node-options`); inherited when absent. */
+  nodeOptions?: string;
 }
 
 export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioResult> {
@@ -73,6 +80,7 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
     TEMPORAL_TASK_QUEUE: `bench-${run}`,
     IDEM_OUTBOX_TOPIC: outboxTopic,
     IDEM_ORDERING: String(o.ordering),
+    ...o.idemEnv,
   };
   const send = () =>
     produce({
@@ -88,7 +96,14 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
     // Backlog ('max'): everything is in Kafka before idem starts. Either way the clock starts
     // once idem is running; a paced producer starts with it.
     const backlog = o.rate === 'max' ? await send() : undefined;
-    proc = await startIdemConsume(env);
+    proc = await startIdemConsume(env, {
+      nodeArgs: o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [],
+      ...(o.nodeOptions !== undefined ? { nodeOptions: o.nodeOptions } : {}),
+    });
+    // The clock starts once its consumer owns the partitions, as the baselines' clocks start at
+    // their first call: joining the group (seconds) is start-up, not per-event work.
+    const launched = Date.now();
+    await proc.joined;
     const began = Date.now();
     const sending = backlog ? Promise.resolve(backlog) : send();
     const cpuBefore = cpuSeconds(proc.pid) ?? 0;
@@ -148,12 +163,17 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
         hotKeys: o.hotKeys > 0,
         payloadBytes: o.payloadBytes,
         ordering: o.ordering,
+        ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}),
+        ...o.idemEnv,
       },
       events: stream.length,
       seconds,
       eventsPerSecond: stream.length / seconds,
       latency: latency.summary(),
-      stages: {},
+      // From idem's own histograms (bucket-interpolated): where each event's time went.
+      stages: Object.fromEntries(
+        STAGES.map((stage) => [stage, histogramSummary(metrics, 'idem_event_stage_seconds', { stage })]),
+      ),
       throughput: throughputSeries(appliedTimes, began),
       usage,
       historyEventsPerWorkflow: histories.length
@@ -165,6 +185,7 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
         duplicatesStore: metricValue(metrics, 'idem_duplicates_total', { layer: 'store' }),
         duplicatesIngest: metricValue(metrics, 'idem_duplicates_total', { layer: 'ingest' }),
         ...serverCpu,
+        groupJoinSeconds: (began - launched) / 1000,
         idemCpuMsPerEvent: Math.round((usage.cpuSeconds * 100000) / stream.length) / 100,
         startCallMeanMs:
           (1000 * metricValue(metrics, 'idem_workflow_start_seconds_sum')) /

@@ -33,9 +33,14 @@ function percentiles(latency: LatencySummary | undefined): string[] {
   );
 }
 
+/** A scenario's name, with its round when the run had more than one. */
+export function scenarioLabel(s: ScenarioResult): string {
+  return s.round === undefined ? s.name : `${s.name} (round ${s.round})`;
+}
+
 function scenarioRow(s: ScenarioResult): string[] {
   return [
-    s.name,
+    scenarioLabel(s),
     formatNumber(s.events, 0),
     formatNumber(s.seconds, 1),
     formatNumber(s.eventsPerSecond, 1),
@@ -63,7 +68,7 @@ function scenarios(result: BenchResult): string {
   const usage = ['CPU s', 'peak RSS MiB', 'history events/workflow'];
   const parameters = result.scenarios.map(
     (s) =>
-      `- ${s.name}: ${
+      `- ${scenarioLabel(s)}: ${
         Object.entries(s.params)
           .map(([k, v]) => `${k}=${String(v)}`)
           .join(', ') || MISSING
@@ -74,7 +79,7 @@ function scenarios(result: BenchResult): string {
     .filter((s) => s.extra && Object.keys(s.extra).length > 0)
     .map(
       (s) =>
-        `- ${s.name}: ${Object.entries(s.extra ?? {})
+        `- ${scenarioLabel(s)}: ${Object.entries(s.extra ?? {})
           .map(([k, v]) => `${k}=${String(v)}`)
           .join(', ')}`,
     );
@@ -94,7 +99,11 @@ function scenarios(result: BenchResult): string {
 
 function stages(result: BenchResult): string {
   const rows = result.scenarios.flatMap((s) =>
-    Object.entries(s.stages ?? {}).map(([stage, latency]) => [s.name, stage, ...percentiles(latency)]),
+    Object.entries(s.stages ?? {}).map(([stage, latency]) => [
+      scenarioLabel(s),
+      stage,
+      ...percentiles(latency),
+    ]),
   );
   if (rows.length === 0) return '';
   const head = ['scenario', 'stage', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'];
@@ -102,9 +111,22 @@ function stages(result: BenchResult): string {
 }
 
 function ratios(result: BenchResult): string {
-  const rows = Object.entries(result.ratios).map(([name, value]) => [name, formatNumber(value, 2)]);
+  const rounds = result.ratioRounds;
+  const rows = Object.entries(result.ratios).map(([name, value]) => [
+    name,
+    formatNumber(value, 2),
+    ...(rounds ? [(rounds[name] ?? []).map((v) => formatNumber(v, 2)).join(', ')] : []),
+  ]);
   if (rows.length === 0) return '';
-  return ['## Ratios', '', table(['ratio', 'value'], ['l', 'r'], rows)].join('\n');
+  return rounds
+    ? [
+        '## Ratios',
+        '',
+        'Each ratio compares scenarios of the same round; the value is the median over the rounds.',
+        '',
+        table(['ratio', 'median', 'each round'], ['l', 'r', 'l'], rows),
+      ].join('\n')
+    : ['## Ratios', '', table(['ratio', 'value'], ['l', 'r'], rows)].join('\n');
 }
 
 function sweep(result: BenchResult): string {

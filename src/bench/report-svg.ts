@@ -1,7 +1,7 @@
 /** The bench's two charts: latency percentiles against offered rate, and throughput over time. */
 import { lineChart, type RefLine, type Series } from './svg-chart';
 import type { BenchResult, ScenarioResult } from './types';
-import { formatNumber } from './report-markdown';
+import { formatNumber, scenarioLabel } from './report-markdown';
 
 /** d3's category10: distinct on white. Beyond ten scenarios the colours repeat with a dash. */
 const PALETTE = [
@@ -63,7 +63,7 @@ export function latencyVsRateSvg(sweep: NonNullable<BenchResult['sweep']>): stri
 
 export function throughputSvg(scenarios: readonly ScenarioResult[]): string {
   const series = scenarios.map((s, i): Series => ({
-    name: s.name,
+    name: scenarioLabel(s),
     color: PALETTE[i % PALETTE.length] ?? '#000000',
     dash: i >= PALETTE.length ? '6 3' : undefined,
     points: s.throughput.map((p) => [p.t, p.events] as const),

@@ -12,6 +12,7 @@ import { runKafkaBaseline } from './baseline-kafka';
 import { runDirectBaseline } from './baseline-direct';
 import { runTemporalBaseline } from './baseline-temporal';
 import { runIdemScenario, type IdemScenarioOptions } from './idem-scenario';
+import { DEFAULT_BASELINE_CONCURRENCY } from '../cli/bench-defaults';
 import { progressLine } from './progress';
 import type { BenchResult, ScenarioResult, SweepPoint } from './types';
 import { writeResults } from './write-results';
@@ -27,10 +28,22 @@ export interface BenchOptions {
   ordering: boolean;
   /** Which scenarios: names from SCENARIOS; all when empty. */
   only: string[];
+  /** Rounds of the scenarios, interleaved (baseline, idem, baseline, idem, ...) so a slow
+   * stretch of a shared machine hits both sides of a ratio; ratios are the median round's.
+   * @default 1 */
+  repeat?: number;
   /** Seconds per paced rate of the sweep; 0 skips the sweep. */
   sweepSeconds: number;
   p99TargetMs: number;
   outDir: string;
+  /** Configuration given to every idem process (`--idem-env`), to compare a setting on and off. */
+  idemEnv?: Record<string, string>;
+  /** Where idem's processes write V8 CPU profiles (`--cpu-prof`); none when absent. */
+  cpuProfDir?: string;
+  /** NODE_OPTIONS of idem's processes (`--idem-node-options`). */
+  idemNodeOptions?: string;
+  /** Workflows in flight in the Temporal baselines (`--baseline-concurrency`). @default 4 */
+  baselineConcurrency?: number;
   out: (line: string) => void;
 }
 
@@ -50,6 +63,9 @@ const idem =
       payloadBytes: o.payloadBytes,
       ordering: o.ordering,
       onProgress: progressLine(name, o.out),
+      ...(o.idemEnv ? { idemEnv: o.idemEnv } : {}),
+      ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
+      ...(o.idemNodeOptions !== undefined ? { nodeOptions: o.idemNodeOptions } : {}),
       ...over,
     });
 
@@ -74,7 +90,7 @@ export const SCENARIOS: Record<string, Runner> = {
     runTemporalBaseline({
       shape: 'regular',
       count: o.events,
-      concurrency: 100,
+      concurrency: o.baselineConcurrency ?? DEFAULT_BASELINE_CONCURRENCY,
       config: o.config,
       onProgress: progressLine('baseline-temporal regular', o.out),
     }),
@@ -82,7 +98,7 @@ export const SCENARIOS: Record<string, Runner> = {
     runTemporalBaseline({
       shape: 'eager-local',
       count: o.events,
-      concurrency: 100,
+      concurrency: o.baselineConcurrency ?? DEFAULT_BASELINE_CONCURRENCY,
       config: o.config,
       onProgress: progressLine('baseline-temporal eager+local', o.out),
     }),
@@ -114,15 +130,27 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     scenarios: [],
     ratios: {},
   };
-  for (const name of names) {
-    o.out(`▶ ${name}`);
-    const r = await (SCENARIOS[name] as Runner)(o);
-    result.scenarios.push(r);
-    o.out(`  ✓ ${r.name}: ${r.eventsPerSecond.toFixed(1)} events/s, p99 ${r.latency.p99.toFixed(1)} ms`);
+  const rounds = o.repeat ?? 1;
+  for (let round = 1; round <= rounds; round++) {
+    for (const name of names) {
+      o.out(`▶ ${name}${rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`);
+      const r = await (SCENARIOS[name] as Runner)(o);
+      if (rounds > 1) r.round = round;
+      result.scenarios.push(r);
+      o.out(`  ✓ ${r.name}: ${r.eventsPerSecond.toFixed(1)} events/s, p99 ${r.latency.p99.toFixed(1)} ms`);
+    }
   }
-  const unique = result.scenarios.find((s) => s.name === 'idem unique');
-  if (unique && o.sweepSeconds > 0) result.sweep = await sweep(o, unique.eventsPerSecond);
-  result.ratios = ratios(result);
+  const uniqueRates = result.scenarios.filter((s) => s.name === 'idem unique').map((s) => s.eventsPerSecond);
+  if (uniqueRates.length > 0 && o.sweepSeconds > 0) result.sweep = await sweep(o, median(uniqueRates));
+  const perRound = Array.from({ length: rounds }, (_, i) =>
+    ratios(result.scenarios.filter((s) => (s.round ?? 1) === i + 1)),
+  );
+  result.ratios = medianRatios(perRound);
+  if (rounds > 1) {
+    result.ratioRounds = Object.fromEntries(
+      Object.keys(result.ratios).map((k) => [k, perRound.flatMap((r) => (r[k] === undefined ? [] : [r[k]]))]),
+    );
+  }
   const files = await writeResults(o.outDir, result);
   o.out(`\nResults: ${path.relative(process.cwd(), files.markdown)} (and results.json, the charts)`);
   return result;
@@ -148,13 +176,28 @@ async function sweep(o: BenchOptions, maxRate: number): Promise<NonNullable<Benc
   };
 }
 
-function ratios(r: BenchResult): Record<string, number> {
-  const rate = (name: string) => r.scenarios.find((s) => s.name === name)?.eventsPerSecond;
+export function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
+
+/** Each ratio's median over the rounds that measured it. */
+export function medianRatios(rounds: Record<string, number>[]): Record<string, number> {
+  const keys = [...new Set(rounds.flatMap((r) => Object.keys(r)))];
+  return Object.fromEntries(
+    keys.map((k) => [k, median(rounds.flatMap((r) => (r[k] === undefined ? [] : [r[k]])))]),
+  );
+}
+
+/** The ratios of one round's scenarios. */
+export function ratios(scenarios: ScenarioResult[]): Record<string, number> {
+  const rate = (name: string) => scenarios.find((s) => s.name === name)?.eventsPerSecond;
   const out: Record<string, number> = {};
   const add = (key: string, a: number | undefined, b: number | undefined) => {
     if (a !== undefined && b !== undefined && b > 0) out[key] = Math.round((a / b) * 1000) / 1000;
   };
-  const eagerLocal = r.scenarios.find((s) => s.kind === 'baseline-temporal-eager-local')?.eventsPerSecond;
+  const eagerLocal = scenarios.find((s) => s.kind === 'baseline-temporal-eager-local')?.eventsPerSecond;
   add('idem unique / baseline-temporal eager+local', rate('idem unique'), eagerLocal);
   add('idem 90% duplicates / idem unique', rate('idem 90% duplicates'), rate('idem unique'));
   add('idem 50% duplicates / idem unique', rate('idem 50% duplicates'), rate('idem unique'));

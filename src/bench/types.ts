@@ -59,6 +59,8 @@ export interface ScenarioResult {
   historyEventsPerWorkflow?: number;
   /** Anything else worth reporting (duplicates by layer, errors seen, ...). */
   extra?: Record<string, number | string>;
+  /** Which round of a `--repeat` run this was (1-based); absent in a single round. */
+  round?: number;
 }
 
 /** One point of the paced sweep: an offered rate and the latency it gave. */
@@ -75,6 +77,9 @@ export interface BenchResult {
   servers: { kafka: string; temporal: string; postgres: string };
   scenarios: ScenarioResult[];
   sweep?: { scenario: string; points: SweepPoint[]; maxRateUnderP99Ms?: number; p99TargetMs: number };
-  /** Ratios that the issue's targets are stated in (idem unique / eager+local baseline, ...). */
+  /** Ratios that the issue's targets are stated in (idem unique / eager+local baseline, ...):
+   * the median over the rounds when the scenarios ran more than once. */
   ratios: Record<string, number>;
+  /** Each ratio in every round, in round order, when there was more than one round. */
+  ratioRounds?: Record<string, number[]>;
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, userDatabaseUrl } from '../config';
 import { InvalidArgumentError } from '../errors';
+import { DEFAULT_BASELINE_CONCURRENCY, RECOMMENDED_NODE_OPTIONS } from './bench-defaults';
 import { installTemporalRuntime } from './run';
 
 interface BenchFlags {
@@ -14,6 +15,11 @@ interface BenchFlags {
   sweepSeconds: string;
   p99Target: string;
   out?: string;
+  cpuProf?: string;
+  repeat: string;
+  idemNodeOptions: string;
+  baselineConcurrency: string;
+  idemEnv: string[];
 }
 
 function whole(flag: string, value: string, min: number): number {
@@ -21,6 +27,19 @@ function whole(flag: string, value: string, min: number): number {
   if (!Number.isInteger(n) || n < min)
     throw new InvalidArgumentError(`${flag} ${value}: expected a whole number of at least ${min}`);
   return n;
+}
+
+function parseIdemEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/s.exec(pair);
+    if (!m)
+      throw new InvalidArgumentError(
+        `--idem-env ${pair}: expected KEY=VALUE, for example IDEM_EAGER_START=false`,
+      );
+    env[m[1] as string] = m[2] as string;
+  }
+  return env;
 }
 
 export function registerBenchCommand(program: Command): void {
@@ -36,9 +55,30 @@ export function registerBenchCommand(program: Command): void {
       '--only <names>',
       'comma-separated scenarios (default: all): baseline-kafka, baseline-direct, baseline-temporal-regular, baseline-temporal-eager-local, idem-unique, idem-dup50, idem-dup90, idem-unordered, idem-hot-keys',
     )
+    .option(
+      '--idem-node-options <opts>',
+      "NODE_OPTIONS of idem's processes ('' for Node's defaults)",
+      RECOMMENDED_NODE_OPTIONS,
+    )
+    .option(
+      '--baseline-concurrency <n>',
+      'workflows in flight in the Temporal baselines',
+      String(DEFAULT_BASELINE_CONCURRENCY),
+    )
+    .option('--repeat <n>', 'rounds of the scenarios, interleaved; ratios are the median round', '1')
     .option('--sweep-seconds <s>', 'seconds per paced rate of the latency sweep; 0 skips it', '20')
     .option('--p99-target <ms>', 'the latency target of the sweep', '200')
     .option('--out <dir>', 'results directory (default bench-results/<time>)')
+    .option(
+      '--cpu-prof <dir>',
+      'write a V8 CPU profile of each idem process (node --cpu-prof) into this directory',
+    )
+    .option(
+      '--idem-env <KEY=VALUE>',
+      "configuration for idem's processes, to compare a setting on and off (repeatable)",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .action(async (f: BenchFlags) => {
       if (!['on', 'off'].includes(f.ordering))
         throw new InvalidArgumentError(`--ordering ${f.ordering}: expected on or off`);
@@ -65,9 +105,14 @@ export function registerBenchCommand(program: Command): void {
               .map((s) => s.trim())
               .filter(Boolean)
           : [],
+        repeat: whole('--repeat', f.repeat, 1),
+        idemNodeOptions: f.idemNodeOptions,
+        baselineConcurrency: whole('--baseline-concurrency', f.baselineConcurrency, 1),
         sweepSeconds: whole('--sweep-seconds', f.sweepSeconds, 0),
         p99TargetMs: whole('--p99-target', f.p99Target, 1),
         outDir,
+        idemEnv: parseIdemEnv(f.idemEnv),
+        ...(f.cpuProf ? { cpuProfDir: path.resolve(f.cpuProf) } : {}),
         out: (line) => process.stderr.write(`${line}\n`),
       });
       process.exit(0);

@@ -1,0 +1,17 @@
+/** The bench's defaults that its command line shows; no imports, so the CLI can load it at start-up. */
+
+/**
+ * Workflows in flight in the Temporal baselines. On the reference machine the eager + local
+ * baseline completed the most workflows/s at 4–6 in flight (51–64/s at 2 to 100; at 100, 17 %
+ * of its starts fell back from eager to matching): the baseline at its best, so idem's ratio to
+ * it is not flattered.
+ */
+export const DEFAULT_BASELINE_CONCURRENCY = 4;
+
+/**
+ * NODE_OPTIONS of idem's processes unless `--idem-node-options` says otherwise: the heap limit
+ * docs/performance.md recommends for deployments. Node sizes its default heap from the machine's
+ * memory (4 GiB here) and lets garbage pile up to it; capped, peak RSS fell by 50–80 MiB with
+ * no loss of throughput.
+ */
+export const RECOMMENDED_NODE_OPTIONS = '--max-old-space-size=192';
