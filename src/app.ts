@@ -22,6 +22,7 @@ import { createOutboxRelay } from './outbox/relay';
 import { migrate, type MigrationSet } from './store/migrate';
 import { createPool } from './store/pool';
 import { findApplied } from './store/sql/find-applied';
+import { findSettled } from './store/sql/find-settled';
 import { checkSearchAttributes } from './temporal/preflight';
 
 export type Role = 'worker' | 'ingester' | 'relay';
@@ -181,6 +182,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         ...(pool && config.ingest.skipApplied
           ? { findApplied: (keys: string[]) => findApplied(pool as Pool, keys) }
           : {}),
+        ...(pool ? { findSettled: (keys: string[]) => findSettled(pool as Pool, keys) } : {}),
       });
       await ingester.start();
       const ing = ingester;

@@ -75,6 +75,7 @@ export async function runTemporalBaseline(opts: TemporalBaselineOptions): Promis
     let failed = 0;
     let firstError = '';
     const servers = measureServers(config);
+    const cpuBefore = process.cpuUsage();
     const began = performance.now();
 
     const runOne = async (i: number) => {
@@ -107,12 +108,16 @@ export async function runTemporalBaseline(opts: TemporalBaselineOptions): Promis
     );
     const seconds = (performance.now() - began) / 1000;
     const serverCpu = servers(doneAt.length + failed);
+    // Client and worker run in this process: its CPU is what idem's own process compares with.
+    const cpu = process.cpuUsage(cpuBefore);
+    const clientWorkerCpuMsPerEvent =
+      Math.round(((cpu.user + cpu.system) / 1000 / Math.max(1, doneAt.length + failed)) * 100) / 100;
 
     const lengths = await Promise.all(
       sampled.map(async (id) => (await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),
     );
     const events = doneAt.length;
-    const extra: Record<string, number | string> = { failed, ...serverCpu };
+    const extra: Record<string, number | string> = { failed, ...serverCpu, clientWorkerCpuMsPerEvent };
     if (eager) {
       extra.eagerStartShare = events + failed > 0 ? eagerStarts / (events + failed) : 0;
       for (const [how, rec] of Object.entries(byStart)) {

@@ -29,7 +29,7 @@ function whole(flag: string, value: string, min: number): number {
   return n;
 }
 
-function parseIdemEnv(pairs: string[]): Record<string, string> {
+export function parseIdemEnv(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/s.exec(pair);

@@ -24,6 +24,7 @@ import { retryUntilStopped } from './backoff';
 import type { PartitionState } from './partition';
 import { RecentKeys } from './recent-keys';
 import { Semaphore } from './semaphore';
+import type { SettlementWatch } from './settlement';
 
 export interface HandOffDeps {
   client: Client;
@@ -35,6 +36,9 @@ export interface HandOffDeps {
   aborted: () => boolean;
   /** Request eager starts. @default false */
   eagerStart?: boolean;
+  /** Where the process has the store: a keyed event's successor waits for it to settle
+   * (applied or dead-lettered) rather than for its workflow to close. */
+  settlement?: SettlementWatch;
 }
 
 /** How many dedup keys a process remembers for skipping copies (about 100 bytes each). */
@@ -135,7 +139,12 @@ export class HandOff {
     const handedOff = s.sequencer.enqueue(event.key, async () => {
       const result = await this.start(id, input, stopped);
       const ordered = this.d.config.ingest.ordering && event.key !== undefined;
-      return { handedOff: result, closed: ordered ? this.waitClosed(result, stopped) : undefined };
+      if (!ordered) return { handedOff: result };
+      const closed = () => this.waitClosed(result, stopped);
+      return {
+        handedOff: result,
+        closed: this.d.settlement ? this.d.settlement.settled(id, closed) : closed(),
+      };
     });
     if (!this.recent) {
       await handedOff;

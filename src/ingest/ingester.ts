@@ -17,6 +17,7 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { OffsetCommitter } from './committer';
 import { HandOff, type PreparedRecord } from './hand-off';
+import { SettlementWatch } from './settlement';
 import { abandonPartition, newPartitionState, type PartitionState } from './partition';
 
 export interface IngesterOptions {
@@ -35,6 +36,10 @@ export interface IngesterOptions {
   /** Which of these dedup keys the store records as applied (IDEM_SKIP_APPLIED, where the
    * process has the store). Those events are duplicates and skip Temporal. */
   findApplied?: (dedupKeys: string[]) => Promise<Set<string>>;
+  /** Which of these dedup keys the store records as applied or dead-lettered, where the process
+   * has the store: per-key ordering then waits on this (one query per tick) instead of one
+   * workflow-result long poll per keyed event. */
+  findSettled?: (dedupKeys: string[]) => Promise<Set<string>>;
 }
 
 export class Ingester {
@@ -46,11 +51,23 @@ export class Ingester {
   /** Give up on in-flight work (shutdown grace is over). */
   private aborted = false;
   private readonly handOff: HandOff;
+  private readonly settlement: SettlementWatch | undefined;
   private readonly log: Logger;
 
   constructor(private readonly o: IngesterOptions) {
     this.log = o.logger.child({ component: 'ingester' });
-    this.handOff = new HandOff({ ...o, log: this.log, aborted: () => this.aborted });
+    if (o.findSettled) {
+      this.settlement = new SettlementWatch({
+        findSettled: o.findSettled,
+        onError: (err) => this.log.warn({ err }, 'asking the store which events settled failed; retrying'),
+      });
+    }
+    this.handOff = new HandOff({
+      ...o,
+      log: this.log,
+      aborted: () => this.aborted,
+      ...(this.settlement ? { settlement: this.settlement } : {}),
+    });
   }
 
   async start(): Promise<void> {
@@ -104,6 +121,7 @@ export class Ingester {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.aborted = true;
+    this.settlement?.stop();
     await this.committer?.stop();
     this.resetPartitions();
     await consumer.disconnect();

@@ -18,6 +18,24 @@ test('defaults point at the local stack', () => {
   expect(c.stack).toEqual({ timeoutMs: 900_000, stallMs: 180_000 });
 });
 
+test('the workflow shape and the worker slots: lean by default, each part a setting', () => {
+  const lean = parseConfig({});
+  expect(lean.ingest).toMatchObject({ eagerStart: true, startConcurrency: 8 });
+  expect(lean.workflow).toEqual({ applyAs: 'local', upsertApplied: false });
+  expect(lean.worker).toEqual({ workflowTaskSlots: 40, localActivitySlots: 40, maxCachedWorkflows: 200 });
+  const c = parseConfig({
+    IDEM_EAGER_START: 'false',
+    IDEM_APPLY_AS: 'regular',
+    IDEM_UPSERT_APPLIED: 'true',
+    IDEM_WORKFLOW_TASK_SLOTS: '10',
+    IDEM_LOCAL_ACTIVITY_SLOTS: '20',
+    IDEM_MAX_CACHED_WORKFLOWS: '30',
+  });
+  expect(c.ingest.eagerStart).toBe(false);
+  expect(c.workflow).toEqual({ applyAs: 'regular', upsertApplied: true });
+  expect(c.worker).toEqual({ workflowTaskSlots: 10, localActivitySlots: 20, maxCachedWorkflows: 30 });
+});
+
 test('the handler module and the stack limits come from the environment', () => {
   const c = parseConfig({
     IDEM_HANDLERS: './dist/handlers',
@@ -54,6 +72,8 @@ test.each([
   ['IDEM_STACK_TIMEOUT', '0', /IDEM_STACK_TIMEOUT: expected a number of seconds greater than 0/],
   ['IDEM_STACK_STALL_TIMEOUT', '1m', /IDEM_STACK_STALL_TIMEOUT: expected a number of seconds/],
   ['IDEM_ORDERING', 'maybe', /IDEM_ORDERING: expected true or false/],
+  ['IDEM_APPLY_AS', 'remote', /IDEM_APPLY_AS: expected local or regular/],
+  ['IDEM_WORKFLOW_TASK_SLOTS', '0', /IDEM_WORKFLOW_TASK_SLOTS: expected a number of slots greater than 0/],
   ['IDEM_MAX_EVENT_BYTES', '3000000', /must be at most 1500000/],
   ['KAFKA_TOPICS', 'bad topic', /KAFKA_TOPICS: expected a Kafka topic name/],
 ])('%s=%s stops start-up with a message that names the variable', (name, value, message) => {

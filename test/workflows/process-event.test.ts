@@ -1,5 +1,7 @@
 /** processEvent on Temporal's test environment with mocked activities. */
+import crypto from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { dlqTopicFor } from '../../src/dlq/topic';
 import {
@@ -7,9 +9,16 @@ import {
   runProcessEvent,
   testInput,
   testMessage,
+  workflowBundle,
   type TestWorkflowEnvironment,
 } from '../../src/testing';
-import type { ApplyEventResult, DeadLetterInput } from '../../src/workflows/types';
+import {
+  PROCESS_EVENT_WORKFLOW,
+  type ApplyEventInput,
+  type ApplyEventResult,
+  type DeadLetterInput,
+  type WorkflowShape,
+} from '../../src/workflows/types';
 
 let env: TestWorkflowEnvironment;
 
@@ -146,4 +155,51 @@ test('PostgreSQL down through every attempt is an outage, not a dead-letter: it 
   expect(result.outcome).toBe('applied');
   expect(calls).toBe(6); // three series of at most two attempts
   expect(rec.deadLetters).toHaveLength(0);
+});
+
+/** Runs one applied event in the given shape; what its history holds. */
+async function historyOf(shape: WorkflowShape | undefined) {
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `shape-${crypto.randomUUID()}`;
+  const applied: ApplyEventInput[] = [];
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: {
+      applyEvent: async (i: ApplyEventInput): Promise<ApplyEventResult> => {
+        applied.push(i);
+        return { outcome: 'applied', outboxCount: 0 };
+      },
+      deadLetter: recorder().deadLetter,
+    },
+  });
+  await worker.runUntil(
+    env.client.workflow.execute(PROCESS_EVENT_WORKFLOW, {
+      taskQueue,
+      workflowId,
+      args: [{ ...input(), ...(shape ? { shape } : {}) }],
+    }),
+  );
+  const events = (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return {
+    applied,
+    markers: events.filter((e) => e.markerRecordedEventAttributes).length,
+    activityTasks: events.filter((e) => e.activityTaskScheduledEventAttributes).length,
+    upserts: events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length,
+  };
+}
+
+test('the default shape applies in a local activity and records no outcome on plain success', async () => {
+  const h = await historyOf(undefined);
+  expect(h).toMatchObject({ markers: 1, activityTasks: 0, upserts: 0 });
+  expect(h.applied).toHaveLength(1);
+  // The run's start time reaches the activity, for the schedule_to_start stage.
+  expect(h.applied[0]?.runStartedAtMs).toBeGreaterThan(Date.parse('2020-01-01'));
+});
+
+test('IDEM_APPLY_AS=regular applies in an activity task; IDEM_UPSERT_APPLIED records IdemOutcome', async () => {
+  const h = await historyOf({ applyAs: 'regular', upsertApplied: true });
+  expect(h).toMatchObject({ markers: 0, activityTasks: 1, upserts: 1 });
 });

@@ -13,3 +13,4 @@ export { markOutboxPublished } from './mark-outbox-published';
 export { countOutbox } from './count-outbox';
 export { getProcessedEvent, type ProcessedEvent } from './get-processed-event';
 export { findApplied } from './find-applied';
+export { findSettled } from './find-settled';

@@ -1,0 +1,104 @@
+/** The bench's arithmetic: histograms read back from /metrics, medians over rounds, --idem-env. */
+import { histogramSummary, metricValue } from '../../src/bench/idem-process';
+import { median, medianRatios, ratios } from '../../src/bench/run';
+import type { ScenarioResult } from '../../src/bench/types';
+import { parseIdemEnv } from '../../src/cli/bench';
+import { InvalidArgumentError } from '../../src/errors';
+
+// 100 observations of stage="apply": 50 under 5 ms, 40 more under 10 ms, 10 more under 50 ms.
+const METRICS = `# HELP idem_event_stage_seconds Time events spend in each stage
+# TYPE idem_event_stage_seconds histogram
+idem_event_stage_seconds_bucket{le="0.005",stage="apply"} 50
+idem_event_stage_seconds_bucket{le="0.01",stage="apply"} 90
+idem_event_stage_seconds_bucket{le="0.05",stage="apply"} 100
+idem_event_stage_seconds_bucket{le="+Inf",stage="apply"} 100
+idem_event_stage_seconds_sum{stage="apply"} 0.6
+idem_event_stage_seconds_count{stage="apply"} 100
+idem_event_stage_seconds_bucket{le="0.005",stage="start_call"} 0
+idem_event_stage_seconds_bucket{le="0.01",stage="start_call"} 0
+idem_event_stage_seconds_bucket{le="0.05",stage="start_call"} 1
+idem_event_stage_seconds_bucket{le="+Inf",stage="start_call"} 2
+idem_event_stage_seconds_sum{stage="start_call"} 90.02
+idem_event_stage_seconds_count{stage="start_call"} 2
+idem_duplicates_total{layer="store"} 3
+idem_duplicates_total{layer="ingest"} 4
+`;
+
+describe('histogramSummary', () => {
+  it('interpolates inside the bucket as histogram_quantile does', () => {
+    const s = histogramSummary(METRICS, 'idem_event_stage_seconds', { stage: 'apply' });
+    expect(s.count).toBe(100);
+    expect(s.mean).toBeCloseTo(6, 6);
+    expect(s.p50).toBeCloseTo(5, 6); // the 50th observation ends the first bucket
+    expect(s.p95).toBeCloseTo(30, 6); // half way through (10, 50] ms
+    expect(s.p99).toBeCloseTo(46, 6);
+    expect(Number.isNaN(s.max)).toBe(true); // buckets do not know the maximum
+  });
+
+  it('reports the +Inf bucket by its lower bound and keeps series apart by label', () => {
+    const s = histogramSummary(METRICS, 'idem_event_stage_seconds', { stage: 'start_call' });
+    expect(s.count).toBe(2);
+    expect(s.p99).toBeCloseTo(50, 6);
+    expect(s.mean).toBeCloseTo(45_010, 3);
+  });
+
+  it('has no percentiles without observations', () => {
+    const s = histogramSummary(METRICS, 'idem_event_stage_seconds', { stage: 'kafka_wait' });
+    expect(s.count).toBe(0);
+    expect(Number.isNaN(s.p50)).toBe(true);
+  });
+
+  it('sits beside metricValue, which sums counters by label', () => {
+    expect(metricValue(METRICS, 'idem_duplicates_total')).toBe(7);
+    expect(metricValue(METRICS, 'idem_duplicates_total', { layer: 'ingest' })).toBe(4);
+  });
+});
+
+const run = (
+  name: string,
+  eventsPerSecond: number,
+  kind: ScenarioResult['kind'] = 'idem',
+): ScenarioResult => ({
+  name,
+  kind,
+  params: {},
+  events: 100,
+  seconds: 100 / eventsPerSecond,
+  eventsPerSecond,
+  latency: { count: 0, p50: 0, p95: 0, p99: 0, max: 0, mean: 0 },
+  throughput: [],
+});
+
+describe('ratios over rounds', () => {
+  it('compares scenarios of one round', () => {
+    const r = ratios([
+      run('baseline-temporal eager+local', 50, 'baseline-temporal-eager-local'),
+      run('idem unique', 45),
+      run('idem 90% duplicates', 450),
+    ]);
+    expect(r['idem unique / baseline-temporal eager+local']).toBeCloseTo(0.9, 3);
+    expect(r['idem 90% duplicates / idem unique']).toBeCloseTo(10, 3);
+    expect(r['idem 50% duplicates / idem unique']).toBeUndefined();
+  });
+
+  it('takes the median round of each ratio, over the rounds that measured it', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    expect(medianRatios([{ a: 0.8, b: 2 }, { a: 1.0 }, { a: 0.9, b: 4 }])).toEqual({ a: 0.9, b: 3 });
+  });
+});
+
+describe('--idem-env', () => {
+  it('reads KEY=VALUE pairs, values may hold = and be empty', () => {
+    expect(parseIdemEnv(['IDEM_EAGER_START=false', 'NODE_X=a=b', 'IDEM_EMPTY='])).toEqual({
+      IDEM_EAGER_START: 'false',
+      NODE_X: 'a=b',
+      IDEM_EMPTY: '',
+    });
+  });
+
+  it('refuses anything else with the form it expects', () => {
+    expect(() => parseIdemEnv(['eager=false'])).toThrow(InvalidArgumentError);
+    expect(() => parseIdemEnv(['IDEM_EAGER_START'])).toThrow(/expected KEY=VALUE/);
+  });
+});

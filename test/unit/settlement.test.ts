@@ -1,0 +1,99 @@
+/** SettlementWatch: per-key ordering's boundary, observed with one store query per tick. */
+import { SettlementWatch } from '../../src/ingest/settlement';
+
+const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
+const never = () => new Promise<never>(() => undefined);
+
+function fakeStore() {
+  const settled = new Set<string>();
+  const queries: string[][] = [];
+  return {
+    settled,
+    queries,
+    findSettled: async (keys: string[]) => {
+      queries.push([...keys]);
+      return new Set(keys.filter((k) => settled.has(k)));
+    },
+  };
+}
+
+test('releases an event once the store says it settled, asking about every waited event in one query', async () => {
+  const store = fakeStore();
+  const watch = new SettlementWatch({ findSettled: store.findSettled, intervalMs: 5 });
+  const released: string[] = [];
+  for (const k of ['a', 'b', 'c']) void watch.settled(k, never).then(() => released.push(k));
+  await tick();
+  expect(released).toEqual([]);
+  expect(store.queries.at(-1)?.sort()).toEqual(['a', 'b', 'c']);
+  store.settled.add('b');
+  await tick();
+  expect(released).toEqual(['b']);
+  expect(watch.size()).toBe(2);
+  store.settled.add('a');
+  store.settled.add('c');
+  await tick();
+  expect(released.sort()).toEqual(['a', 'b', 'c']);
+  expect(watch.size()).toBe(0);
+  // Nothing waited on: no more queries.
+  const asked = store.queries.length;
+  await tick();
+  expect(store.queries.length).toBe(asked);
+  watch.stop();
+});
+
+test('an event the store never settles is released when its workflow closes, after the fallback delay', async () => {
+  const store = fakeStore();
+  const watch = new SettlementWatch({ findSettled: store.findSettled, intervalMs: 5, fallbackAfterMs: 40 });
+  let closedAsked = false;
+  let released = false;
+  void watch
+    .settled('terminated', async () => {
+      closedAsked = true;
+      throw new Error('workflow terminated');
+    })
+    .then(() => (released = true));
+  await tick(20);
+  expect(closedAsked).toBe(false); // no long poll while the store may still answer
+  await tick(60);
+  expect(closedAsked).toBe(true);
+  expect(released).toBe(true);
+  watch.stop();
+});
+
+test('a failing store query is reported and retried, not fatal', async () => {
+  let calls = 0;
+  const errors: unknown[] = [];
+  const watch = new SettlementWatch({
+    intervalMs: 5,
+    findSettled: async (keys) => {
+      calls++;
+      if (calls < 3) throw new Error('Connection terminated unexpectedly');
+      return new Set(keys);
+    },
+    onError: (err) => errors.push(err),
+  });
+  await watch.settled('k', never);
+  expect(errors).toHaveLength(2);
+  watch.stop();
+});
+
+test('stop() drops what is waited on without releasing it, so no key runs out of order at shutdown', async () => {
+  const store = fakeStore();
+  const watch = new SettlementWatch({ findSettled: store.findSettled, intervalMs: 5, fallbackAfterMs: 20 });
+  let released = false;
+  void watch.settled('k', async () => undefined).then(() => (released = true));
+  watch.stop();
+  store.settled.add('k');
+  await tick(60);
+  expect(released).toBe(false);
+  expect(watch.size()).toBe(0);
+});
+
+test('two waits on one event are both released', async () => {
+  const store = fakeStore();
+  store.settled.add('k');
+  const watch = new SettlementWatch({ findSettled: store.findSettled, intervalMs: 5 });
+  await Promise.all([watch.settled('k', never), watch.settled('k', never)]);
+  expect(watch.size()).toBe(0);
+  watch.stop();
+});
