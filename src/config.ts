@@ -103,8 +103,8 @@ const schema = z.object({
       message: 'must be at most 1500000: Temporal rejects payloads over 2 MiB',
     })
     .default(262_144),
-  /** Per-partition in-flight window of the ingester (messages read but not yet committed). @default 1000 */
-  IDEM_MAX_IN_FLIGHT: positiveInt('a number of messages').default(1000),
+  /** Per-partition in-flight window of the ingester (messages read but not yet committed). @default 250 */
+  IDEM_MAX_IN_FLIGHT: positiveInt('a number of messages').default(250),
   /** Per-key ordering within a partition. @default true */
   IDEM_ORDERING: bool.default(true),
   /** Attempts of applyEvent before an event is dead-lettered. @default 5 */

@@ -11,7 +11,7 @@ test('defaults point at the local stack', () => {
     namespace: 'default',
     taskQueue: 'idem-events',
   });
-  expect(c.ingest).toMatchObject({ ordering: true, maxInFlight: 1000, maxEventBytes: 262_144 });
+  expect(c.ingest).toMatchObject({ ordering: true, maxInFlight: 250, maxEventBytes: 262_144 });
   expect(c.cacheDir).toBe('/tmp/x');
   // No handler module unless one is named: idem applies no event type of its own.
   expect(c.handlers).toBeUndefined();
