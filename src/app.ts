@@ -23,7 +23,13 @@ import { migrate, type MigrationSet } from './store/migrate';
 import { createPool } from './store/pool';
 import { findApplied } from './store/sql/find-applied';
 import { findSettled } from './store/sql/find-settled';
+import { pgParkingStore } from './ingest/parking';
 import { checkSearchAttributes } from './temporal/preflight';
+
+/** How long a stopping worker lets running activities finish before cancelling them, and
+ * after how long it stops anyway (see the worker options below). */
+const SHUTDOWN_GRACE = '5 seconds';
+const SHUTDOWN_FORCE = '15 seconds';
 
 export type Role = 'worker' | 'ingester' | 'relay';
 
@@ -116,7 +122,9 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
     const dlq = createKafkaDlqPublisher(producer);
 
     let pool: Pool | undefined;
-    if (roles.includes('worker') || roles.includes('relay')) {
+    if (roles.length > 0) {
+      // Every role uses the store: the worker applies in it, the relay publishes from it, the
+      // ingester asks it which events are applied and which have settled.
       pool = createPool({ url: config.database.url, max: config.database.poolSize, logger });
       const p = pool;
       closers.push(() => p.end());
@@ -143,6 +151,13 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
         maxConcurrentLocalActivityExecutions: config.worker.localActivitySlots,
         maxCachedWorkflows: Math.max(config.worker.maxCachedWorkflows, config.worker.workflowTaskSlots),
+        // Core keeps retrying a failing local activity after shutdown is requested, so a worker
+        // whose handler keeps failing never finished shutting down (temporalio/sdk-rust#709):
+        // running activities are cancelled after the grace time and the worker gives up after
+        // the force time. Nothing is lost: the workflow task times out and another worker (or
+        // this one's successor) carries on from the history.
+        shutdownGraceTime: SHUTDOWN_GRACE,
+        shutdownForceTime: SHUTDOWN_FORCE,
         activities: createActivities({
           pool,
           registry,
@@ -182,7 +197,12 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         ...(pool && config.ingest.skipApplied
           ? { findApplied: (keys: string[]) => findApplied(pool as Pool, keys) }
           : {}),
-        ...(pool ? { findSettled: (keys: string[]) => findSettled(pool as Pool, keys) } : {}),
+        ...(pool
+          ? {
+              findSettled: (keys: string[]) => findSettled(pool as Pool, keys),
+              parking: pgParkingStore(pool),
+            }
+          : {}),
       });
       await ingester.start();
       const ing = ingester;

@@ -105,8 +105,21 @@ const schema = z.object({
     .default(262_144),
   /** Per-partition in-flight window of the ingester (messages read but not yet committed). @default 250 */
   IDEM_MAX_IN_FLIGHT: positiveInt('a number of messages').default(250),
+  /** Per-partition bound on the bytes (key, value and headers) of records read and not yet
+   * handed off; a partition whose window is full by count or bytes is paused. @default 4194304 */
+  IDEM_MAX_IN_FLIGHT_BYTES: positiveInt('a size in bytes').default(4_194_304),
+  /** Per-process bound on events whose workflow this process started and that have not settled
+   * yet (effect committed or dead-lettered): the ingester slows down with the workers instead of
+   * piling up workflows. @default 1000 */
+  IDEM_MAX_UNSETTLED: positiveInt('a number of events').default(1000),
+  /** Deadline of one workflow start call in milliseconds; a start that times out is retried
+   * (a start that did reach Temporal then comes back as a duplicate). @default 10000 */
+  IDEM_START_TIMEOUT_MS: positiveInt('milliseconds').default(10_000),
   /** Per-key ordering within a partition. @default true */
   IDEM_ORDERING: bool.default(true),
+  /** With ordering: a dead-lettered event parks its key's later events until it is redriven or
+   * skipped. @default true */
+  IDEM_KEY_PARKING: bool.default(true),
   /** Attempts of applyEvent before an event is dead-lettered. @default 5 */
   IDEM_MAX_ATTEMPTS: positiveInt('a number of attempts').default(5),
   /** First retry interval of applyEvent, in milliseconds (doubles each attempt). @default 1000 */
@@ -172,7 +185,12 @@ export interface Config {
   ingest: {
     maxEventBytes: number;
     maxInFlight: number;
+    maxInFlightBytes: number;
+    maxUnsettled: number;
+    startTimeoutMs: number;
     ordering: boolean;
+    /** Key parking; only with ordering (false when ordering is off). */
+    keyParking: boolean;
     startConcurrency: number;
     skipApplied: boolean;
     eagerStart: boolean;
@@ -287,7 +305,11 @@ export function parseConfig(env: Env): Config {
     ingest: {
       maxEventBytes: c.IDEM_MAX_EVENT_BYTES,
       maxInFlight: c.IDEM_MAX_IN_FLIGHT,
+      maxInFlightBytes: c.IDEM_MAX_IN_FLIGHT_BYTES,
+      maxUnsettled: c.IDEM_MAX_UNSETTLED,
+      startTimeoutMs: c.IDEM_START_TIMEOUT_MS,
       ordering: c.IDEM_ORDERING,
+      keyParking: c.IDEM_ORDERING && c.IDEM_KEY_PARKING,
       startConcurrency: c.IDEM_START_CONCURRENCY,
       skipApplied: c.IDEM_SKIP_APPLIED,
       eagerStart: c.IDEM_EAGER_START,

@@ -4,12 +4,17 @@ import { createKafka } from '../app';
 import { loadConfig, type Config } from '../config';
 import { parseSince, readDlq, type DlqEntry, type DlqFilter } from '../dlq/reader';
 import { redrive, type RedriveItem } from '../dlq/redrive';
+import { skip, type SkipItem } from '../dlq/skip';
+import { workflowIdFor } from '../events/identity';
+import { listParkedKeys } from '../store/sql/key-parking';
+import { Pool } from 'pg';
 import { dlqTopicFor } from '../dlq/topic';
 import { InvalidArgumentError } from '../errors';
 import { createLogger } from '../observability/logger';
 
 interface FilterOpts {
   topic?: string;
+  id?: string;
   reason?: string;
   type?: string;
   since?: string;
@@ -23,6 +28,7 @@ function withFilters(cmd: Command): Command {
       '--topic <topic>',
       'source topic whose dead-letter topic to read (default: every configured topic)',
     )
+    .option('--id <id>', 'only the event with this id (the CloudEvents id)')
     .option(
       '--reason <reason>',
       'only this idem-reason (invalid_envelope, unknown_type, handler_failed, ...)',
@@ -37,7 +43,13 @@ function toFilter(o: FilterOpts): DlqFilter {
   const limit = o.limit === undefined ? undefined : Number(o.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
     throw new InvalidArgumentError(`--limit ${o.limit}: expected a positive whole number`);
-  return { reason: o.reason, type: o.type, since: o.since ? parseSince(o.since) : undefined, limit };
+  return {
+    id: o.id,
+    reason: o.reason,
+    type: o.type,
+    since: o.since ? parseSince(o.since) : undefined,
+    limit,
+  };
 }
 
 async function readSelected(config: Config, o: FilterOpts): Promise<DlqEntry[]> {
@@ -55,13 +67,43 @@ function summary(e: DlqEntry): string {
   return `${e.timestamp.toISOString()}  ${e.dlqTopic}[${e.dlqPartition}]@${e.dlqOffset}  ${i.reason.padEnd(16)} ${(i.eventType ?? '-').padEnd(20)} ${i.cloudEventId ?? '-'}  attempts=${i.attempts}  from ${where}\n    ${i.error.slice(0, 200)}`;
 }
 
+type ParkedKey = Awaited<ReturnType<typeof listParkedKeys>>[number];
+
+/** The store's parked keys, or undefined (with a note) when PostgreSQL cannot be reached. */
+async function parkedKeys(config: Config): Promise<ParkedKey[] | undefined> {
+  const pool = new Pool({ connectionString: config.database.url, max: 1, connectionTimeoutMillis: 5_000 });
+  pool.on('error', () => undefined);
+  try {
+    return await listParkedKeys(pool);
+  } catch (err) {
+    console.error(`(parked keys not shown: PostgreSQL at DATABASE_URL answered ${(err as Error).message})`);
+    return undefined;
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+const dedupKeyOf = (e: DlqEntry) =>
+  e.info.eventSource !== undefined && e.info.cloudEventId !== undefined
+    ? workflowIdFor(e.info.eventSource, e.info.cloudEventId)
+    : undefined;
+
 export function registerDlqCommands(program: Command): void {
-  const dlq = program.command('dlq').description('the dead-letter topic: list and redrive');
+  const dlq = program
+    .command('dlq')
+    .description('the dead-letter topic: list, redrive, and skip (release the keys parked behind an event)');
 
   withFilters(
     dlq.command('list').description('list dead-lettered records with their reason and error'),
   ).action(async (o: FilterOpts) => {
-    const entries = await readSelected(loadConfig(), o);
+    const config = loadConfig();
+    const entries = await readSelected(config, o);
+    const parked = await parkedKeys(config);
+    const holding = new Map((parked ?? []).map((k) => [k.blockedBy, k]));
+    const held = (e: DlqEntry) => {
+      const k = holding.get(dedupKeyOf(e) ?? '');
+      return k && { key: k.key, waiting: k.waiting, since: k.since, releasing: k.released };
+    };
     if (o.json) {
       console.log(
         JSON.stringify(
@@ -70,6 +112,7 @@ export function registerDlqCommands(program: Command): void {
             key: e.key?.toString(),
             value: e.value?.toString(),
             headers: undefined,
+            parked: held(e),
           })),
           null,
           2,
@@ -77,12 +120,66 @@ export function registerDlqCommands(program: Command): void {
       );
       return;
     }
-    for (const e of entries) console.log(summary(e));
+    for (const e of entries) {
+      const h = held(e);
+      console.log(
+        summary(e) +
+          (h
+            ? `\n    holds key ${JSON.stringify(h.key)}: ${h.waiting} event(s) parked behind it since ${h.since.toISOString()}${h.releasing ? ' (being released)' : ' (idem dlq redrive or idem dlq skip releases them)'}`
+            : ''),
+      );
+    }
     const byReason = new Map<string, number>();
     for (const e of entries) byReason.set(e.info.reason, (byReason.get(e.info.reason) ?? 0) + 1);
     console.log(
       `${entries.length} record(s)${entries.length ? ': ' + [...byReason].map(([r, n]) => `${r} ${n}`).join(', ') : ''}`,
     );
+    if (parked && parked.length > 0)
+      console.log(
+        `${parked.length} parked key(s), ${parked.reduce((n, k) => n + k.waiting, 0)} event(s) waiting: ${parked
+          .slice(0, 20)
+          .map((k) => `${k.topic}/${JSON.stringify(k.key)} ${k.waiting}`)
+          .join(', ')}${parked.length > 20 ? ', …' : ''}`,
+      );
+  });
+
+  withFilters(
+    dlq
+      .command('skip')
+      .description(
+        'give up on dead-lettered events: the later events of their keys, parked behind them, go on without them (the records stay in the dead-letter topic and can still be redriven)',
+      ),
+  ).action(async (o: FilterOpts) => {
+    if (!o.id && !o.reason && !o.type && !o.since)
+      throw new InvalidArgumentError('name the events to skip: --id, --type, --reason or --since');
+    const config = loadConfig();
+    const entries = await readSelected(config, o);
+    const pool = new Pool({ connectionString: config.database.url, max: 1 });
+    pool.on('error', () => undefined);
+    try {
+      const items = await skip(pool, entries, {
+        onItem: (it: SkipItem) => {
+          if (!o.json) console.log(`${it.status.padEnd(16)} ${summary(it.entry).split('\n')[0]}`);
+        },
+      });
+      if (o.json)
+        console.log(
+          JSON.stringify(
+            items.map((i) => ({ status: i.status, dedupKey: i.dedupKey, dlqOffset: i.entry.dlqOffset })),
+            null,
+            2,
+          ),
+        );
+      else {
+        const counts = new Map<string, number>();
+        for (const it of items) counts.set(it.status, (counts.get(it.status) ?? 0) + 1);
+        console.log(
+          `${items.length} record(s): ${[...counts].map(([st, n]) => `${st} ${n}`).join(', ') || 'nothing to skip'}`,
+        );
+      }
+    } finally {
+      await pool.end();
+    }
   });
 
   withFilters(

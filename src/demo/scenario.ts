@@ -132,9 +132,15 @@ export function malformedRecords(
   ];
 }
 
+/**
+ * An event no handler knows, so it is dead-lettered. Each has a key of its own: with key
+ * parking, a dead-lettered event holds its key's later events until it is redriven or skipped,
+ * so two of them on one key would show one dead-lettered and one parked (test/integration/
+ * key-parking.test.ts shows parking).
+ */
 export function unknownTypeRecord(source: string, id: string, account: string): Message {
   return {
-    key: account,
+    key: `${account}:${id}`,
     value: JSON.stringify({ specversion: '1.0', id, source, type: 'account.closed', data: { account } }),
     headers: { 'content-type': 'application/cloudevents+json' },
   };

@@ -22,6 +22,8 @@ export interface DlqEntry {
 }
 
 export interface DlqFilter {
+  /** The event's id (CloudEvents `id`). */
+  id?: string;
   reason?: string;
   type?: string;
   since?: Date;
@@ -29,6 +31,7 @@ export interface DlqFilter {
 }
 
 export function matches(entry: DlqEntry, f: DlqFilter): boolean {
+  if (f.id && entry.info.cloudEventId !== f.id) return false;
   if (f.reason && entry.info.reason !== f.reason) return false;
   if (f.type && entry.info.eventType !== f.type) return false;
   if (f.since && entry.timestamp < f.since) return false;

@@ -14,7 +14,7 @@ import { dlqTopicFor } from '../dlq/topic';
 import { SequencerAbandonedError, StoppedError } from '../errors';
 import { parseRecord, type KafkaRecord, type ParseResult } from '../events/envelope';
 import { workflowIdFor } from '../events/identity';
-import type { DlqReason } from '../events/types';
+import type { DlqReason, RawMessage } from '../events/types';
 import { flattenHeaders } from '../events/kafka-headers';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
@@ -24,7 +24,8 @@ import { retryUntilStopped } from './backoff';
 import type { PartitionState } from './partition';
 import { RecentKeys } from './recent-keys';
 import { Semaphore } from './semaphore';
-import type { SettlementWatch } from './settlement';
+import type { ParkingStore } from './parking';
+import type { Settled, SettlementWatch } from './settlement';
 
 export interface HandOffDeps {
   client: Client;
@@ -39,6 +40,8 @@ export interface HandOffDeps {
   /** Where the process has the store: a keyed event's successor waits for it to settle
    * (applied or dead-lettered) rather than for its workflow to close. */
   settlement?: SettlementWatch;
+  /** Key parking's store (with ordering and IDEM_KEY_PARKING, where the process has the store). */
+  parking?: ParkingStore;
 }
 
 /** How many dedup keys a process remembers for skipping copies (about 100 bytes each). */
@@ -49,16 +52,35 @@ export interface PreparedRecord {
   record: KafkaRecord;
   parsed: ParseResult;
   workflowId: string | undefined;
+  /** Its size in memory as the window counts it: key, value and headers. */
+  bytes: number;
+}
+
+/** Bytes of a record's key, value and headers. */
+export function recordBytes(message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): number {
+  let n = (message.key?.length ?? 0) + (message.value?.length ?? 0);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    n += name.length;
+    for (const v of Array.isArray(value) ? value : [value]) n += v?.length ?? 0;
+  }
+  return n;
 }
 
 export class HandOff {
   private readonly startSlots: Semaphore;
+  /** Events started and not settled yet, per process (IDEM_MAX_UNSETTLED). */
+  private readonly unsettledSlots: Semaphore;
+  private unsettled = 0;
   private readonly recent: RecentKeys | undefined;
   /** Hand-offs in progress in this process, by dedup key (with IDEM_SKIP_APPLIED). */
   private readonly handingOff = new Map<string, Promise<unknown>>();
 
+  private readonly parking: ParkingStore | undefined;
+
   constructor(private readonly d: HandOffDeps) {
+    this.parking = d.config.ingest.keyParking ? d.parking : undefined;
     this.startSlots = new Semaphore(d.config.ingest.startConcurrency);
+    this.unsettledSlots = new Semaphore(d.config.ingest.maxUnsettled);
     // IDEM_SKIP_APPLIED: remember handed-off events and skip later copies without a Temporal call.
     this.recent = d.config.ingest.skipApplied ? new RecentKeys(RECENT_KEYS) : undefined;
   }
@@ -80,7 +102,7 @@ export class HandOff {
     const parsed = parseRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes });
     // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
     const workflowId = parsed.ok ? workflowIdFor(parsed.event.source, parsed.event.id) : undefined;
-    return { record, parsed, workflowId };
+    return { record, parsed, workflowId, bytes: recordBytes(message) };
   }
 
   /**
@@ -136,16 +158,28 @@ export class HandOff {
     }
     const { retry, workflow } = this.d.config;
     const input = processEventInput(event, raw, { retry, shape: workflow });
-    const handedOff = s.sequencer.enqueue(event.key, async () => {
-      const result = await this.start(id, input, stopped);
-      const ordered = this.d.config.ingest.ordering && event.key !== undefined;
-      if (!ordered) return { handedOff: result };
-      const closed = () => this.waitClosed(result, stopped);
-      return {
-        handedOff: result,
-        closed: this.d.settlement ? this.d.settlement.settled(id, closed) : closed(),
-      };
-    });
+    // With ordering, a keyed event is handed off once it is settled: its offset is not
+    // committed before, so a restart or a rebalance redelivers it, and its key's later events
+    // wait for it again instead of overtaking it.
+    const key = event.key;
+    const ordered = this.d.config.ingest.ordering && key !== undefined;
+    const handedOff = s.sequencer
+      .enqueue(key, async () => {
+        const parking = ordered ? this.parking : undefined;
+        if (parking && key !== undefined) {
+          if (await this.parkIfKeyParked(parking, s, key, { eventId: id, raw, input }, stopped)) {
+            const parked = Promise.resolve<Settled | 'parked'>('parked');
+            return { handedOff: { settled: parked }, closed: parked };
+          }
+        }
+        const { settled } = await this.startUnsettled(id, input, stopped);
+        const after: Promise<Settled | 'parked'> =
+          parking && key !== undefined
+            ? settled.then((as) => this.parkIfDeadLettered(parking, s, key, id, as, stopped))
+            : settled;
+        return { handedOff: { settled: after }, closed: after };
+      })
+      .then(({ settled }) => (ordered ? settled : undefined));
     if (!this.recent) {
       await handedOff;
       return;
@@ -157,6 +191,193 @@ export class HandOff {
     } finally {
       if (this.handingOff.get(id) === handedOff) this.handingOff.delete(id);
     }
+  }
+
+  /**
+   * Starts the event's workflow within the process's bound on unsettled events; `settled`
+   * resolves (never rejects) once the event is settled, which frees the slot.
+   */
+  private async startUnsettled(
+    id: string,
+    input: ProcessEventInput,
+    stopped: () => boolean,
+  ): Promise<{ settled: Promise<Settled> }> {
+    await this.unsettledSlots.acquire();
+    this.setUnsettled(+1);
+    let result: StartResult;
+    try {
+      if (stopped()) throw new StoppedError('stopped before the start');
+      result = await this.start(id, input, stopped);
+    } catch (err) {
+      this.unsettledSlots.release();
+      this.setUnsettled(-1);
+      throw err;
+    }
+    const closed = () => this.waitClosed(result, stopped);
+    const settled: Promise<Settled> = this.d.settlement
+      ? this.d.settlement.settled(id, closed)
+      : closed().then(
+          () => 'closed' as const,
+          () => 'closed' as const,
+        );
+    void settled.then(() => {
+      this.unsettledSlots.release();
+      this.setUnsettled(-1);
+    });
+    return { settled };
+  }
+
+  /** Whether the key is parked in this partition (its parked keys read once per generation). */
+  private async keyParked(parking: ParkingStore, s: PartitionState, key: string, stopped: () => boolean) {
+    s.parked ??= retryUntilStopped(() => parking.parkedKeysOf(s.topic, s.partition), {
+      stopped,
+      onError: (err) =>
+        this.d.log.warn(
+          { err, topic: s.topic, partition: s.partition },
+          'reading parked keys failed; retrying',
+        ),
+    });
+    try {
+      return (await s.parked).has(key);
+    } catch (err) {
+      s.parked = undefined; // stopped: the next generation reads them again
+      throw err;
+    }
+  }
+
+  /**
+   * When the event's key is parked, parks the event too (durably, so a restart keeps it
+   * parked) and returns true; false when the key is not parked (any more).
+   */
+  private async parkIfKeyParked(
+    parking: ParkingStore,
+    s: PartitionState,
+    key: string,
+    e: { eventId: string; raw: RawMessage; input: ProcessEventInput },
+    stopped: () => boolean,
+  ): Promise<boolean> {
+    if (!(await this.keyParked(parking, s, key, stopped))) return false;
+    const row = {
+      eventId: e.eventId,
+      topic: s.topic,
+      key,
+      partition: s.partition,
+      offset: e.raw.offset,
+      input: e.input,
+    };
+    const parked = await retryUntilStopped(() => parking.parkEvent(row), {
+      stopped,
+      onError: (err) => this.d.log.warn({ err, dedupKey: e.eventId }, 'parking an event failed; retrying'),
+    });
+    if (!parked) {
+      // Released meanwhile (by this process's release, which ran before in the key's order).
+      (await s.parked)?.delete(key);
+      return false;
+    }
+    this.d.metrics.parked.inc({ topic: s.topic });
+    this.d.log.info(
+      { dedupKey: e.eventId, key, topic: s.topic, partition: s.partition },
+      'event parked behind its key',
+    );
+    return true;
+  }
+
+  /** A dead-lettered keyed event parks its key (unless an operator skipped it already). */
+  private async parkIfDeadLettered(
+    parking: ParkingStore,
+    s: PartitionState,
+    key: string,
+    id: string,
+    as: Settled,
+    stopped: () => boolean,
+  ): Promise<Settled> {
+    if (as !== 'dead_lettered') return as;
+    const parked = await retryUntilStopped(
+      () => parking.parkKey({ topic: s.topic, key, partition: s.partition, blockedBy: id }),
+      { stopped, onError: (err) => this.d.log.warn({ err, key }, 'parking a key failed; retrying') },
+    );
+    if (parked) {
+      (await this.parkedSet(parking, s, stopped)).add(key);
+      this.d.log.warn(
+        { dedupKey: id, key, topic: s.topic, partition: s.partition },
+        'event dead-lettered: its key is parked until it is redriven or skipped (idem dlq redrive / idem dlq skip)',
+      );
+    }
+    return as;
+  }
+
+  private async parkedSet(parking: ParkingStore, s: PartitionState, stopped: () => boolean) {
+    await this.keyParked(parking, s, '', stopped);
+    return (await s.parked) as Set<string>;
+  }
+
+  /**
+   * Releases a parked key whose dead-lettered event was redriven (applied) or skipped: its
+   * parked events start one at a time in offset order, each once the previous settled, as a
+   * task of the key's sequencer, so events of the key read meanwhile wait behind the release.
+   * Stops, the key parked again, when a released event is dead-lettered in its turn.
+   */
+  release(s: PartitionState, key: string): void {
+    const parking = this.parking;
+    if (!parking || s.releasing.has(key) || s.abandoned) return;
+    s.releasing.add(key);
+    const stopped = () => this.d.aborted() || s.abandoned;
+    const done = s.sequencer.enqueue(key, async () => {
+      const released = this.releaseKey(parking, s, key, stopped).finally(() => s.releasing.delete(key));
+      return { handedOff: released, closed: released };
+    });
+    // Settles once the release is over (the sequencer adopts the task's promise).
+    done.catch((err: unknown) => this.logReleaseError(err, s, key));
+  }
+
+  private logReleaseError(err: unknown, s: PartitionState, key: string): void {
+    s.releasing.delete(key);
+    if (err instanceof StoppedError || err instanceof SequencerAbandonedError) return;
+    this.d.log.error({ err, key, topic: s.topic }, 'releasing a parked key failed; the next check retries');
+  }
+
+  private async releaseKey(
+    parking: ParkingStore,
+    s: PartitionState,
+    key: string,
+    stopped: () => boolean,
+  ): Promise<void> {
+    const ref = { topic: s.topic, key };
+    const retrying = <T>(what: string, fn: () => Promise<T>) =>
+      retryUntilStopped(fn, {
+        stopped,
+        onError: (err) => this.d.log.warn({ err, key }, `${what} failed; retrying`),
+      });
+    this.d.log.info({ key, topic: s.topic, partition: s.partition }, 'releasing a parked key');
+    for (;;) {
+      if (stopped()) throw new StoppedError('stopped while releasing a key');
+      const next = await retrying('reading the next parked event', () => parking.nextParkedEvent(ref));
+      if (!next) {
+        if (await retrying('unparking a key', () => parking.unparkKey(ref))) {
+          (await this.parkedSet(parking, s, stopped)).delete(key);
+          this.d.log.info({ key, topic: s.topic }, 'parked key released');
+          return;
+        }
+        continue; // an event was parked meanwhile (by another process): release it too
+      }
+      const { settled } = await this.startUnsettled(next.eventId, next.input as ProcessEventInput, stopped);
+      const as = await settled;
+      if (as === 'dead_lettered') {
+        await retrying('parking a key again', () => parking.reparkKey({ ...ref, blockedBy: next.eventId }));
+        this.d.log.warn(
+          { key, dedupKey: next.eventId },
+          'a released event was dead-lettered: its key is parked behind it',
+        );
+        return;
+      }
+      await retrying('removing a released event', () => parking.deleteParkedEvent(next.eventId));
+      this.d.metrics.released.inc({ topic: s.topic });
+    }
+  }
+
+  private setUnsettled(delta: number): void {
+    this.unsettled += delta;
+    this.d.metrics.unsettled.set(this.unsettled);
   }
 
   /** A record that is no acceptable event: its dead-letter copy keeps its key, value and headers. */
@@ -203,12 +424,14 @@ export class HandOff {
     try {
       const result = await retryUntilStopped(
         () =>
-          startEventWorkflow(client, {
-            workflowId,
-            taskQueue: config.temporal.taskQueue,
-            input,
-            eager: this.d.eagerStart ?? false,
-          }),
+          client.withDeadline(Date.now() + config.ingest.startTimeoutMs, () =>
+            startEventWorkflow(client, {
+              workflowId,
+              taskQueue: config.temporal.taskQueue,
+              input,
+              eager: this.d.eagerStart ?? false,
+            }),
+          ),
         {
           stopped,
           onError: (err, attempt) => {

@@ -5,9 +5,11 @@
  *
  * Offsets move only after a durable hand-off, so a crash never skips a record: per
  * partition a PartitionWatermark tracks the records in flight, and only the offset
- * below which every record was started, confirmed duplicate, or dead-lettered is
- * committed. `resolveOffset` only moves kafkajs' fetch position. A full window stops
- * reading the partition (backpressure) until records settle.
+ * below which every record was handed off (see watermark.ts) is committed.
+ * `resolveOffset` only moves kafkajs' fetch position. A partition whose window is full
+ * is paused with kafkajs' `pause()` and the batch handler returns at once: it never
+ * waits inside `eachBatch`, where it would hold every partition of the same fetch and
+ * the group's rebalances. The partition resumes once a quarter of its window is free.
  */
 import type { Client } from '@temporalio/client';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
@@ -17,8 +19,9 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { OffsetCommitter } from './committer';
 import { HandOff, type PreparedRecord } from './hand-off';
+import type { ParkingStore } from './parking';
 import { SettlementWatch } from './settlement';
-import { abandonPartition, newPartitionState, type PartitionState } from './partition';
+import { abandonPartition, newPartitionState, resumePartition, type PartitionState } from './partition';
 
 export interface IngesterOptions {
   kafka: Kafka;
@@ -39,7 +42,11 @@ export interface IngesterOptions {
   /** Which of these dedup keys the store records as applied or dead-lettered, where the process
    * has the store: per-key ordering then waits on this (one query per tick) instead of one
    * workflow-result long poll per keyed event. */
-  findSettled?: (dedupKeys: string[]) => Promise<Set<string>>;
+  findSettled?: (dedupKeys: string[]) => Promise<Map<string, 'applied' | 'dead_lettered'>>;
+  /** Key parking's store (used with ordering and IDEM_KEY_PARKING); see parking.ts. */
+  parking?: ParkingStore;
+  /** How often parked keys are checked for release, and the parked gauges updated. @default 1000 */
+  releaseIntervalMs?: number;
 }
 
 export class Ingester {
@@ -53,6 +60,7 @@ export class Ingester {
   private readonly handOff: HandOff;
   private readonly settlement: SettlementWatch | undefined;
   private readonly log: Logger;
+  private releaseTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: IngesterOptions) {
     this.log = o.logger.child({ component: 'ingester' });
@@ -70,11 +78,35 @@ export class Ingester {
     });
   }
 
+  /** With key parking: every interval, releases the parked keys of this process's partitions
+   * whose dead-lettered event was redriven or skipped, and updates the parked gauges. */
+  private scheduleRelease(): void {
+    const parking = this.o.parking;
+    if (!parking || !this.o.config.ingest.keyParking || this.draining) return;
+    this.releaseTimer = setTimeout(() => {
+      void this.releaseTick(parking).finally(() => this.scheduleRelease());
+    }, this.o.releaseIntervalMs ?? 1000);
+  }
+
+  private async releaseTick(parking: ParkingStore): Promise<void> {
+    try {
+      for (const k of await parking.releasableKeys()) {
+        const s = this.partitions.get(`${k.topic}:${k.partition}`);
+        if (s) this.handOff.release(s, k.key);
+      }
+      const { keys, events } = await parking.countParked();
+      this.o.metrics.parkedKeys.set(keys);
+      this.o.metrics.parkedEvents.set(events);
+    } catch (err) {
+      this.log.warn({ err }, 'checking parked keys failed; retrying');
+    }
+  }
+
   async start(): Promise<void> {
     const { config } = this.o;
     const consumer = this.o.kafka.consumer({
       groupId: config.kafka.groupId,
-      // Many partitions per process run concurrently; each batch loop may wait for room.
+      // Many partitions per process run concurrently; a full one is paused, never waited on.
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: 1_048_576,
@@ -108,12 +140,14 @@ export class Ingester {
       log: this.log,
     });
     this.committer.start(this.o.commitIntervalMs ?? 250);
+    this.scheduleRelease();
   }
 
   /** Graceful stop: no new reads, settle in-flight hand-offs (or abandon them), commit, leave. */
   async stop(): Promise<void> {
     if (!this.consumer || this.draining) return;
     this.draining = true;
+    clearTimeout(this.releaseTimer);
     const consumer = this.consumer;
     consumer.pause(this.o.config.kafka.topics.map((topic) => ({ topic })));
     const deadline = Date.now() + (this.o.shutdownGraceMs ?? 10_000);
@@ -137,8 +171,10 @@ export class Ingester {
     for (const s of this.partitions.values()) {
       abandonPartition(s);
       this.o.metrics.inFlight.remove({ topic: s.topic, partition: String(s.partition) });
+      this.o.metrics.inFlightBytes.remove({ topic: s.topic, partition: String(s.partition) });
     }
     this.partitions.clear();
+    this.updatePaused();
   }
 
   private state(topic: string, partition: number): PartitionState {
@@ -151,10 +187,17 @@ export class Ingester {
     return s;
   }
 
+  /**
+   * Tracks and hands off the batch's records in offset order until the partition's window is
+   * full; then pauses the partition and returns, leaving the rest unresolved (kafkajs fetches
+   * them again once {@link completed} resumes it). It never waits for room, so a partition
+   * whose events are stuck holds no other partition of its fetch, and a rebalance proceeds.
+   */
   private async onBatch({
     batch,
     resolveOffset,
     heartbeat,
+    pause,
     isRunning,
     isStale,
   }: EachBatchPayload): Promise<void> {
@@ -163,26 +206,28 @@ export class Ingester {
     const prepared = batch.messages.map((m) => this.handOff.prepare(s, m));
     const applied = await this.appliedAmong(prepared);
     for (const [i, message] of batch.messages.entries()) {
-      while (s.watermark.isFull() && !gone()) {
-        await new Promise<void>((wake) => {
-          s.roomWaiters.push(wake);
-          setTimeout(wake, 1000);
-        });
-        await heartbeat().catch(() => undefined);
-      }
       if (gone()) return;
+      if (s.watermark.isFull()) {
+        if (!s.resume) {
+          s.resume = pause();
+          this.updatePaused();
+          this.log.debug({ topic: s.topic, partition: s.partition }, 'window full; partition paused');
+        }
+        break;
+      }
       // false: already seen in this generation (kafkajs re-fetched it), in flight or done.
-      if (s.watermark.track(message.offset)) {
+      const p = prepared[i] as PreparedRecord;
+      if (s.watermark.track(message.offset, p.bytes)) {
         this.o.metrics.received.inc({ topic: batch.topic });
         this.updateInFlight(s);
-        const p = prepared[i] as PreparedRecord;
         void this.handOff.run(s, p, p.workflowId !== undefined && applied.has(p.workflowId), () =>
           this.completed(s),
         );
       }
       resolveOffset(message.offset);
     }
-    await heartbeat().catch(() => undefined);
+    // A rebalance in progress fails the heartbeat: kafkajs then rejoins the group.
+    await heartbeat();
   }
 
   /** One store query for the batch; without an answer (PostgreSQL down) every event goes to
@@ -200,10 +245,21 @@ export class Ingester {
 
   private completed(s: PartitionState): void {
     this.updateInFlight(s);
-    if (!s.watermark.isFull()) s.roomWaiters.splice(0).forEach((wake) => wake());
+    if (s.resume && !s.abandoned && !this.draining && s.watermark.hasRoom()) {
+      resumePartition(s);
+      this.updatePaused();
+    }
   }
 
   private updateInFlight(s: PartitionState): void {
-    this.o.metrics.inFlight.set({ topic: s.topic, partition: String(s.partition) }, s.watermark.inFlight());
+    const labels = { topic: s.topic, partition: String(s.partition) };
+    this.o.metrics.inFlight.set(labels, s.watermark.inFlight());
+    this.o.metrics.inFlightBytes.set(labels, s.watermark.inFlightBytes());
+  }
+
+  private updatePaused(): void {
+    let paused = 0;
+    for (const s of this.partitions.values()) if (s.resume) paused++;
+    this.o.metrics.pausedPartitions.set(paused);
   }
 }

@@ -13,28 +13,46 @@ export interface PartitionState {
   sequencer: KeySequencer;
   /** The generation is over (rebalance, crash, shutdown): stop retrying its hand-offs. */
   abandoned: boolean;
-  /** Wakes a batch loop waiting for room in the window. */
-  roomWaiters: (() => void)[];
+  /** Set while kafkajs fetching of this partition is paused for a full window: resumes it. */
+  resume: (() => void) | undefined;
+  /** With key parking: the partition's parked keys, read from the store once per generation
+   * and kept up to date as keys are parked and released by this process. */
+  parked: Promise<Set<string>> | undefined;
+  /** Parked keys this generation is releasing. */
+  releasing: Set<string>;
 }
 
 export function newPartitionState(
   topic: string,
   partition: number,
-  opts: { maxInFlight: number; ordering: boolean },
+  opts: { maxInFlight: number; maxInFlightBytes: number; ordering: boolean },
 ): PartitionState {
   return {
     topic,
     partition,
-    watermark: new PartitionWatermark({ maxInFlight: opts.maxInFlight }),
+    watermark: new PartitionWatermark({
+      maxInFlight: opts.maxInFlight,
+      maxInFlightBytes: opts.maxInFlightBytes,
+    }),
     sequencer: new KeySequencer({ ordered: opts.ordering }),
     abandoned: false,
-    roomWaiters: [],
+    resume: undefined,
+    parked: undefined,
+    releasing: new Set(),
   };
 }
 
-/** Ends a generation's state: queued tasks are dropped and waiting batch loops woken. */
+/** Ends a generation's state: queued tasks are dropped and a paused partition resumed (the
+ * next generation starts with an empty window). */
 export function abandonPartition(s: PartitionState): void {
   s.abandoned = true;
   s.sequencer.clear();
-  s.roomWaiters.splice(0).forEach((wake) => wake());
+  resumePartition(s);
+}
+
+/** Resumes fetching a partition paused for a full window; a no-op when it is not paused. */
+export function resumePartition(s: PartitionState): void {
+  const resume = s.resume;
+  s.resume = undefined;
+  resume?.();
 }

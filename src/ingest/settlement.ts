@@ -11,9 +11,12 @@
  * its key.
  */
 
+/** How an event settled: in the store, or (after the fallback delay) by its workflow closing. */
+export type Settled = 'applied' | 'dead_lettered' | 'closed';
+
 export interface SettlementWatchOptions {
-  /** Which of these dedup keys the store records as applied or dead-lettered. */
-  findSettled: (dedupKeys: string[]) => Promise<Set<string>>;
+  /** Which of these dedup keys the store records as applied or dead-lettered, and which. */
+  findSettled: (dedupKeys: string[]) => Promise<Map<string, 'applied' | 'dead_lettered'>>;
   /** Between two queries while something is waited on. @default 20 */
   intervalMs?: number;
   /** When an unsettled event also waits for its workflow to close. @default 10000 */
@@ -23,7 +26,7 @@ export interface SettlementWatchOptions {
 }
 
 interface Waiter {
-  done: () => void;
+  done: (as: Settled) => void;
   fallback: NodeJS.Timeout;
 }
 
@@ -45,10 +48,10 @@ export class SettlementWatch {
 
   /**
    * Resolves once the event of `dedupKey` is settled, or, after the fallback delay, once
-   * `closed()` (its workflow's close) settles either way. Never rejects.
+   * `closed()` (its workflow's close) settles either way (`'closed'`). Never rejects.
    */
-  settled(dedupKey: string, closed: () => Promise<unknown>): Promise<void> {
-    return new Promise<void>((resolve) => {
+  settled(dedupKey: string, closed: () => Promise<unknown>): Promise<Settled> {
+    return new Promise<Settled>((resolve) => {
       let waiting = this.waiters.get(dedupKey);
       if (!waiting) {
         waiting = new Set();
@@ -56,13 +59,16 @@ export class SettlementWatch {
       }
       const set = waiting;
       const waiter: Waiter = {
-        done: () => {
+        done: (as) => {
           clearTimeout(waiter.fallback);
           set.delete(waiter);
           if (set.size === 0 && this.waiters.get(dedupKey) === set) this.waiters.delete(dedupKey);
-          resolve();
+          resolve(as);
         },
-        fallback: setTimeout(() => void closed().then(waiter.done, waiter.done), this.fallbackAfterMs),
+        fallback: setTimeout(() => {
+          const close = () => waiter.done('closed');
+          void closed().then(close, close);
+        }, this.fallbackAfterMs),
       };
       set.add(waiter);
       this.schedule();
@@ -98,7 +104,7 @@ export class SettlementWatch {
       const keys = [...this.waiters.keys()];
       for (let i = 0; i < keys.length && !this.stopped; i += MAX_KEYS_PER_QUERY) {
         const settled = await this.o.findSettled(keys.slice(i, i + MAX_KEYS_PER_QUERY));
-        for (const key of settled) for (const w of this.waiters.get(key) ?? []) w.done();
+        for (const [key, as] of settled) for (const w of this.waiters.get(key) ?? []) w.done(as);
       }
     } catch (err) {
       this.o.onError?.(err);

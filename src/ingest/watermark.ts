@@ -4,11 +4,14 @@
  *
  * The ingester tracks every message it reads, in offset order, and completes
  * it once the message was durably handed off: its workflow started, a
- * duplicate confirmed, or the event dead-lettered. Hand-offs finish in any
- * order, but Kafka stores one offset per partition, so the ingester may only
- * commit up to the oldest message still in flight. Everything tracked and not
- * yet released by that low watermark is the in-flight window; when it is full
- * the ingester pauses fetching the partition (backpressure).
+ * duplicate confirmed, or the event dead-lettered; with per-key ordering, a
+ * keyed event only once it is settled (effect committed, dead-lettered or
+ * parked), so a restart or a rebalance reads it again and its key's later
+ * events wait for it again. Hand-offs finish in any order, but Kafka stores
+ * one offset per partition, so the ingester may only commit up to the oldest
+ * message still in flight. Everything tracked and not yet released by that low
+ * watermark is the in-flight window, bounded in messages and in bytes; when it
+ * is full the ingester pauses fetching the partition (backpressure).
  *
  * Offsets are Kafka's signed 64-bit offsets, which kafkajs hands over as
  * decimal strings; they pass 2^53, so they are kept as bigint, never number.
@@ -29,10 +32,17 @@ export interface PartitionWatermarkOptions {
    * @default 1000
    */
   maxInFlight?: number;
+  /**
+   * Bytes of tracked messages not yet completed at which {@link PartitionWatermark.isFull}
+   * also turns true: a completed message's value is no longer held.
+   * @default Infinity
+   */
+  maxInFlightBytes?: number;
 }
 
 export class PartitionWatermark {
   readonly maxInFlight: number;
+  readonly maxInFlightBytes: number;
 
   /**
    * Tracked offsets not yet released, in increasing order, starting at
@@ -47,6 +57,9 @@ export class PartitionWatermark {
   /** Whether any tracked offset has been released yet; see position(). */
   private released = false;
   private committed: bigint | undefined;
+  /** Sizes of tracked messages not completed yet, and their sum. */
+  private readonly sizes = new Map<bigint, number>();
+  private bytes = 0;
 
   constructor(opts: PartitionWatermarkOptions = {}) {
     const maxInFlight = opts.maxInFlight ?? 1000;
@@ -54,6 +67,9 @@ export class PartitionWatermark {
       throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
     }
     this.maxInFlight = maxInFlight;
+    const maxBytes = opts.maxInFlightBytes ?? Infinity;
+    if (!(maxBytes >= 1)) throw new RangeError(`maxInFlightBytes must be at least 1, got ${maxBytes}`);
+    this.maxInFlightBytes = maxBytes;
   }
 
   /**
@@ -67,12 +83,16 @@ export class PartitionWatermark {
    * off twice would be harmless but wasted, and tracking it again would let the
    * window hold one offset twice.
    */
-  track(offset: string): boolean {
+  track(offset: string, bytes = 0): boolean {
     const o = parseOffset(offset);
     if (this.highestTracked !== undefined && o <= this.highestTracked) return false;
     this.highestTracked = o;
     this.queue.push(o);
     this.window.set(o, false);
+    if (bytes > 0) {
+      this.sizes.set(o, bytes);
+      this.bytes += bytes;
+    }
     return true;
   }
 
@@ -86,6 +106,11 @@ export class PartitionWatermark {
     const o = parseOffset(offset);
     if (this.window.get(o) !== false) return false;
     this.window.set(o, true);
+    const size = this.sizes.get(o);
+    if (size !== undefined) {
+      this.sizes.delete(o);
+      this.bytes -= size;
+    }
     this.release();
     return true;
   }
@@ -124,13 +149,31 @@ export class PartitionWatermark {
     return this.window.size;
   }
 
+  /** Bytes of the tracked messages not completed yet. */
+  inFlightBytes(): number {
+    return this.bytes;
+  }
+
   /**
-   * Whether the ingester should pause fetching this partition. Advisory:
-   * messages of a batch already fetched may still be tracked, so the window
-   * can exceed maxInFlight by at most one fetch.
+   * Whether the ingester should pause fetching this partition: the window holds
+   * maxInFlight messages, or maxInFlightBytes of messages not completed yet. The
+   * ingester checks before tracking each message, so the window exceeds a bound by
+   * at most one message (a single message larger than the byte bound is let in
+   * when the window holds nothing else, or the partition would never move).
    */
   isFull(): boolean {
-    return this.inFlight() >= this.maxInFlight;
+    return this.inFlight() >= this.maxInFlight || this.bytes >= this.maxInFlightBytes;
+  }
+
+  /**
+   * Whether a paused partition may be resumed: a quarter of the window is free (by count and
+   * by bytes), so a resume brings a batch's worth of records, not one.
+   */
+  hasRoom(): boolean {
+    return (
+      this.inFlight() <= this.maxInFlight - Math.ceil(this.maxInFlight / 4) &&
+      this.bytes <= (this.maxInFlightBytes * 3) / 4
+    );
   }
 
   /** Nothing in flight: every tracked message was handed off. */

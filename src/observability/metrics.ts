@@ -16,6 +16,15 @@ export interface Metrics {
   startErrors: Counter<'topic'>;
   offsetCommits: Counter<'topic'>;
   inFlight: Gauge<'topic' | 'partition'>;
+  inFlightBytes: Gauge<'topic' | 'partition'>;
+  /** Partitions whose fetching is paused because their window is full. */
+  pausedPartitions: Gauge;
+  /** Events this process started (or found started) that have not settled yet. */
+  unsettled: Gauge;
+  parked: Counter<'topic'>;
+  released: Counter<'topic'>;
+  parkedKeys: Gauge;
+  parkedEvents: Gauge;
   startLatency: Histogram;
   /** Where an event's time goes, by stage (see STAGES). */
   stageSeconds: Histogram<'stage'>;
@@ -91,6 +100,44 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       name: 'idem_ingest_in_flight',
       help: 'Records read but not yet committed, per partition',
       labelNames: ['topic', 'partition'],
+      registers: r,
+    }),
+    inFlightBytes: new Gauge({
+      name: 'idem_ingest_in_flight_bytes',
+      help: 'Bytes of records read and not yet handed off (settled, for keyed events with ordering), per partition',
+      labelNames: ['topic', 'partition'],
+      registers: r,
+    }),
+    pausedPartitions: new Gauge({
+      name: 'idem_ingest_paused_partitions',
+      help: 'Partitions whose fetching is paused because their in-flight window is full',
+      registers: r,
+    }),
+    unsettled: new Gauge({
+      name: 'idem_ingest_unsettled',
+      help: 'Events whose workflow this process started and that have not settled (applied or dead-lettered) yet; bounded by IDEM_MAX_UNSETTLED',
+      registers: r,
+    }),
+    parked: new Counter({
+      name: 'idem_events_parked_total',
+      help: 'Events parked behind a key whose earlier event was dead-lettered (key parking)',
+      labelNames: ['topic'],
+      registers: r,
+    }),
+    released: new Counter({
+      name: 'idem_events_released_total',
+      help: 'Parked events started after their key was released (its dead-lettered event redriven or skipped)',
+      labelNames: ['topic'],
+      registers: r,
+    }),
+    parkedKeys: new Gauge({
+      name: 'idem_parked_keys',
+      help: 'Keys parked behind a dead-lettered event, in the store (every process reports the same figure)',
+      registers: r,
+    }),
+    parkedEvents: new Gauge({
+      name: 'idem_parked_events',
+      help: 'Events waiting behind parked keys, in the store (every process reports the same figure)',
       registers: r,
     }),
     startLatency: new Histogram({

@@ -36,6 +36,27 @@ test('the workflow shape and the worker slots: lean by default, each part a sett
   expect(c.worker).toEqual({ workflowTaskSlots: 10, localActivitySlots: 20, maxCachedWorkflows: 30 });
 });
 
+test('the ingester bounds: window by count and bytes, unsettled events, start deadline', () => {
+  expect(parseConfig({}).ingest).toMatchObject({
+    maxInFlight: 250,
+    maxInFlightBytes: 4_194_304,
+    maxUnsettled: 1000,
+    startTimeoutMs: 10_000,
+  });
+  const c = parseConfig({
+    IDEM_MAX_IN_FLIGHT_BYTES: '1048576',
+    IDEM_MAX_UNSETTLED: '50',
+    IDEM_START_TIMEOUT_MS: '2500',
+  });
+  expect(c.ingest).toMatchObject({ maxInFlightBytes: 1_048_576, maxUnsettled: 50, startTimeoutMs: 2500 });
+});
+
+test('key parking is on with ordering, and never without it', () => {
+  expect(parseConfig({}).ingest.keyParking).toBe(true);
+  expect(parseConfig({ IDEM_KEY_PARKING: 'false' }).ingest.keyParking).toBe(false);
+  expect(parseConfig({ IDEM_ORDERING: 'false' }).ingest.keyParking).toBe(false);
+});
+
 test('the handler module and the stack limits come from the environment', () => {
   const c = parseConfig({
     IDEM_HANDLERS: './dist/handlers',
@@ -74,6 +95,9 @@ test.each([
   ['IDEM_ORDERING', 'maybe', /IDEM_ORDERING: expected true or false/],
   ['IDEM_APPLY_AS', 'remote', /IDEM_APPLY_AS: expected local or regular/],
   ['IDEM_WORKFLOW_TASK_SLOTS', '0', /IDEM_WORKFLOW_TASK_SLOTS: expected a number of slots greater than 0/],
+  ['IDEM_MAX_IN_FLIGHT_BYTES', '4MB', /IDEM_MAX_IN_FLIGHT_BYTES: expected a size in bytes/],
+  ['IDEM_MAX_UNSETTLED', '0', /IDEM_MAX_UNSETTLED: expected a number of events greater than 0/],
+  ['IDEM_START_TIMEOUT_MS', '-5', /IDEM_START_TIMEOUT_MS: expected milliseconds/],
   ['IDEM_MAX_EVENT_BYTES', '3000000', /must be at most 1500000/],
   ['KAFKA_TOPICS', 'bad topic', /KAFKA_TOPICS: expected a Kafka topic name/],
 ])('%s=%s stops start-up with a message that names the variable', (name, value, message) => {

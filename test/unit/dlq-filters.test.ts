@@ -55,6 +55,13 @@ describe('matches', () => {
     expect(matches(entry, { reason: 'unknown_type' })).toBe(false);
   });
 
+  test('by id: only the event with that CloudEvents id', () => {
+    const withId: DlqEntry = { ...entry, info: { ...entry.info, cloudEventId: 'e-1' } };
+    expect(matches(withId, { id: 'e-1' })).toBe(true);
+    expect(matches(withId, { id: 'e-2' })).toBe(false);
+    expect(matches(entry, { id: 'e-1' })).toBe(false);
+  });
+
   test('by type: only that event type; an entry without one never matches a type', () => {
     expect(matches(entry, { type: 'account.credited' })).toBe(true);
     expect(matches(entry, { type: 'account.debited' })).toBe(false);

@@ -6,13 +6,19 @@ const never = () => new Promise<never>(() => undefined);
 
 function fakeStore() {
   const settled = new Set<string>();
+  const deadLettered = new Set<string>();
   const queries: string[][] = [];
   return {
     settled,
+    deadLettered,
     queries,
     findSettled: async (keys: string[]) => {
       queries.push([...keys]);
-      return new Set(keys.filter((k) => settled.has(k)));
+      return new Map(
+        keys
+          .filter((k) => settled.has(k) || deadLettered.has(k))
+          .map((k) => [k, deadLettered.has(k) ? ('dead_lettered' as const) : ('applied' as const)]),
+      );
     },
   };
 }
@@ -68,7 +74,7 @@ test('a failing store query is reported and retried, not fatal', async () => {
     findSettled: async (keys) => {
       calls++;
       if (calls < 3) throw new Error('Connection terminated unexpectedly');
-      return new Set(keys);
+      return new Map(keys.map((k) => [k, 'applied' as const]));
     },
     onError: (err) => errors.push(err),
   });
@@ -87,6 +93,20 @@ test('stop() drops what is waited on without releasing it, so no key runs out of
   await tick(60);
   expect(released).toBe(false);
   expect(watch.size()).toBe(0);
+});
+
+test('says how the event settled: applied, dead-lettered, or its workflow closed', async () => {
+  const store = fakeStore();
+  store.settled.add('a');
+  store.deadLettered.add('d');
+  const watch = new SettlementWatch({ findSettled: store.findSettled, intervalMs: 5, fallbackAfterMs: 40 });
+  const results = await Promise.all([
+    watch.settled('a', never),
+    watch.settled('d', never),
+    watch.settled('terminated', async () => undefined),
+  ]);
+  expect(results).toEqual(['applied', 'dead_lettered', 'closed']);
+  watch.stop();
 });
 
 test('two waits on one event are both released', async () => {

@@ -9,6 +9,59 @@ function tracked(offsets: readonly (number | bigint | string)[], maxInFlight?: n
 }
 
 describe('PartitionWatermark', () => {
+  it('is full at maxInFlight messages, completed or not, until the lowest is released', () => {
+    const wm = tracked([0, 1, 2, 3], 4);
+    expect(wm.isFull()).toBe(true);
+    // Completions behind an open offset keep their place in the window.
+    wm.complete('1');
+    wm.complete('2');
+    wm.complete('3');
+    expect(wm.isFull()).toBe(true);
+    expect(wm.hasRoom()).toBe(false);
+    wm.complete('0');
+    expect(wm.isFull()).toBe(false);
+    expect(wm.hasRoom()).toBe(true);
+  });
+
+  it('counts the bytes of messages not completed yet, and lets one message in when empty', () => {
+    const wm = new PartitionWatermark({ maxInFlight: 100, maxInFlightBytes: 1000 });
+    expect(wm.isFull()).toBe(false);
+    wm.track('0', 5000); // larger than the bound alone: admitted, or the partition never moves
+    expect(wm.inFlightBytes()).toBe(5000);
+    expect(wm.isFull()).toBe(true);
+    wm.complete('0');
+    expect(wm.inFlightBytes()).toBe(0);
+    expect(wm.isFull()).toBe(false);
+    wm.track('1', 600);
+    wm.track('2', 400);
+    expect(wm.isFull()).toBe(true);
+    // A completed message's bytes are no longer held, even behind an open offset.
+    wm.complete('2');
+    expect(wm.inFlightBytes()).toBe(600);
+    expect(wm.isFull()).toBe(false);
+    // Resuming needs a quarter of the bytes free: 600 of 1000 held is not enough room yet...
+    expect(wm.hasRoom()).toBe(true);
+    wm.track('3', 200);
+    expect(wm.hasRoom()).toBe(false);
+    // ...and a duplicate completion does not subtract twice.
+    expect(wm.complete('2')).toBe(false);
+    expect(wm.inFlightBytes()).toBe(800);
+  });
+
+  it('resumes with hysteresis: a quarter of the window free by count', () => {
+    const wm = tracked([0, 1, 2, 3, 4, 5, 6, 7], 8);
+    expect(wm.isFull()).toBe(true);
+    wm.complete('0');
+    expect(wm.isFull()).toBe(false);
+    expect(wm.hasRoom()).toBe(false);
+    wm.complete('1');
+    expect(wm.hasRoom()).toBe(true);
+  });
+
+  it('rejects a byte bound below one', () => {
+    expect(() => new PartitionWatermark({ maxInFlightBytes: 0 })).toThrow(RangeError);
+  });
+
   it('has nothing to commit before the first completion', () => {
     const wm = new PartitionWatermark();
     expect(wm.committable()).toBeUndefined();

@@ -1,0 +1,305 @@
+/**
+ * The Ingester with a fake kafkajs consumer (the test hands it batches as kafkajs would) and a
+ * fake Temporal client (starts recorded, never run), a fake store for settlement and parking:
+ * flow control by pausing, the order boundary at settlement, the bound on unsettled events, and
+ * key parking, each without a server.
+ */
+import type { Client } from '@temporalio/client';
+import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { parseConfig } from '../../src/config';
+import type { DlqPublisher } from '../../src/dlq/publisher';
+import { Ingester } from '../../src/ingest/ingester';
+import type { ParkedEventRow, ParkingStore } from '../../src/ingest/parking';
+import { silentLogger } from '../../src/observability/logger';
+import { createMetrics, type Metrics } from '../../src/observability/metrics';
+
+const TOPIC = 'orders';
+const flush = (ms = 30) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, what: string, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await flush(5);
+  }
+}
+
+/** A kafkajs consumer that records what the ingester asks of it. */
+class FakeConsumer {
+  readonly events = { GROUP_JOIN: 'group_join', CRASH: 'crash' };
+  eachBatch: ((p: EachBatchPayload) => Promise<void>) | undefined;
+  readonly commits: { topic: string; partition: number; offset: string }[] = [];
+  readonly paused: number[] = [];
+  readonly resumed: number[] = [];
+  on() {}
+  async connect() {}
+  async subscribe() {}
+  async run(o: { eachBatch: (p: EachBatchPayload) => Promise<void> }) {
+    this.eachBatch = o.eachBatch;
+  }
+  pause() {}
+  async commitOffsets(offsets: { topic: string; partition: number; offset: string }[]) {
+    this.commits.push(...offsets);
+  }
+  async disconnect() {}
+  /** The highest committed offset of a partition (Kafka convention: the next to read). */
+  committed(partition: number): bigint {
+    return this.commits
+      .filter((c) => c.partition === partition)
+      .reduce((m, c) => (BigInt(c.offset) > m ? BigInt(c.offset) : m), -1n);
+  }
+
+  /** Delivers a batch as kafkajs would; returns the offsets resolved and what the handler did. */
+  async deliver(partition: number, messages: KafkaMessage[], opts: { heartbeat?: () => Promise<void> } = {}) {
+    const resolved: string[] = [];
+    let pausedNow = false;
+    await this.eachBatch?.({
+      batch: { topic: TOPIC, partition, messages, highWatermark: '1000' },
+      resolveOffset: (o: string) => resolved.push(o),
+      heartbeat: opts.heartbeat ?? (async () => undefined),
+      pause: () => {
+        pausedNow = true;
+        this.paused.push(partition);
+        return () => this.resumed.push(partition);
+      },
+      isRunning: () => true,
+      isStale: () => false,
+      commitOffsetsIfNecessary: async () => undefined,
+      uncommittedOffsets: () => ({ topics: [] }),
+    } as unknown as EachBatchPayload);
+    return { resolved, pausedNow };
+  }
+}
+
+let nextOffset = 0;
+function message(id: string, key?: string): KafkaMessage {
+  return {
+    offset: String(nextOffset++),
+    key: key === undefined ? null : Buffer.from(key),
+    value: Buffer.from(
+      JSON.stringify({ specversion: '1.0', source: 'test', id, type: 'order.append', data: {} }),
+    ),
+    headers: { 'content-type': Buffer.from('application/cloudevents+json') },
+    timestamp: String(Date.now()),
+    attributes: 0,
+  } as unknown as KafkaMessage;
+}
+
+/** Temporal's client, as far as the ingester uses it: starts are recorded, nothing runs. */
+function fakeClient() {
+  const started: string[] = [];
+  const client = {
+    withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+    workflow: {
+      start: async (_type: string, o: { workflowId: string }) => {
+        started.push(o.workflowId);
+      },
+      getHandle: () => ({ result: () => new Promise(() => undefined) }),
+    },
+  };
+  return { client: client as unknown as Client, started };
+}
+
+/** The store: which events settled and how, and the parking tables. */
+function fakeStore() {
+  const settled = new Map<string, 'applied' | 'dead_lettered'>();
+  const skipped = new Set<string>();
+  const parkedKeys = new Map<string, { partition: number; blockedBy: string }>();
+  const parkedEvents: ParkedEventRow[] = [];
+  const parking: ParkingStore = {
+    parkedKeysOf: async (_topic, partition) =>
+      new Set([...parkedKeys].filter(([, k]) => k.partition === partition).map(([key]) => key)),
+    parkKey: async (k) => {
+      if (settled.get(k.blockedBy) === 'dead_lettered' && !skipped.has(k.blockedBy) && !parkedKeys.has(k.key))
+        parkedKeys.set(k.key, { partition: k.partition, blockedBy: k.blockedBy });
+      return parkedKeys.has(k.key);
+    },
+    parkEvent: async (e) => {
+      if (!parkedKeys.has(e.key)) return false;
+      if (!parkedEvents.some((x) => x.eventId === e.eventId)) parkedEvents.push(e);
+      return true;
+    },
+    releasableKeys: async () =>
+      [...parkedKeys]
+        .filter(([, k]) => settled.get(k.blockedBy) === 'applied' || skipped.has(k.blockedBy))
+        .map(([key, k]) => ({ topic: TOPIC, key, partition: k.partition })),
+    nextParkedEvent: async (k) =>
+      parkedEvents
+        .filter((e) => e.key === k.key)
+        .sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)))[0],
+    deleteParkedEvent: async (id) => {
+      const i = parkedEvents.findIndex((e) => e.eventId === id);
+      if (i >= 0) parkedEvents.splice(i, 1);
+    },
+    reparkKey: async (k) => {
+      const row = parkedKeys.get(k.key);
+      if (row) row.blockedBy = k.blockedBy;
+      await parking.deleteParkedEvent(k.blockedBy);
+    },
+    unparkKey: async (k) => {
+      if (parkedEvents.some((e) => e.key === k.key)) return false;
+      parkedKeys.delete(k.key);
+      return true;
+    },
+    countParked: async () => ({ keys: parkedKeys.size, events: parkedEvents.length }),
+  };
+  return {
+    settled,
+    skipped,
+    parkedKeys,
+    parkedEvents,
+    parking,
+    findSettled: async (keys: string[]) =>
+      new Map([...settled].filter(([k]) => keys.includes(k))) as Map<string, 'applied' | 'dead_lettered'>,
+  };
+}
+
+const idOf = (id: string) => `event:test:${id}`;
+
+interface Harness {
+  ingester: Ingester;
+  consumer: FakeConsumer;
+  started: string[];
+  store: ReturnType<typeof fakeStore>;
+  metrics: Metrics;
+}
+
+const running: Ingester[] = [];
+
+async function harness(env: Record<string, string> = {}): Promise<Harness> {
+  const consumer = new FakeConsumer();
+  const kafka = { consumer: () => consumer } as unknown as Kafka;
+  const { client, started } = fakeClient();
+  const store = fakeStore();
+  const metrics = createMetrics({ defaults: false });
+  const dlq: DlqPublisher = {
+    publish: async () => ({ partition: 0, offset: '0' }),
+  } as unknown as DlqPublisher;
+  const ingester = new Ingester({
+    kafka,
+    client,
+    config: parseConfig({ KAFKA_TOPICS: TOPIC, IDEM_SKIP_APPLIED: 'false', ...env }),
+    dlq,
+    logger: silentLogger,
+    metrics,
+    commitIntervalMs: 10,
+    releaseIntervalMs: 10,
+    shutdownGraceMs: 0,
+    findSettled: store.findSettled,
+    parking: store.parking,
+  });
+  await ingester.start();
+  running.push(ingester);
+  return { ingester, consumer, started, store, metrics };
+}
+
+afterEach(async () => {
+  for (const i of running.splice(0)) await i.stop();
+});
+
+test('a full window pauses its partition and returns at once; the others flow; room resumes it', async () => {
+  const h = await harness({ IDEM_MAX_IN_FLIGHT: '4' });
+  const stuck = Array.from({ length: 6 }, (_, i) => message(`p0-${i}`, 'k'));
+  // Never settled: the key's first event holds the window.
+  const first = await h.consumer.deliver(0, stuck);
+  expect(first.pausedNow).toBe(true);
+  expect(first.resolved).toEqual(stuck.slice(0, 4).map((m) => m.offset));
+  expect(h.consumer.paused).toEqual([0]);
+  expect(await h.metrics.pausedPartitions.get()).toMatchObject({ values: [{ value: 1 }] });
+
+  // Another partition is not held by it.
+  const other = Array.from({ length: 3 }, (_, i) => message(`p1-${i}`));
+  expect((await h.consumer.deliver(1, other)).resolved).toHaveLength(3);
+  await until(
+    () => h.consumer.committed(1) === BigInt(other.at(-1)?.offset ?? 0) + 1n,
+    'partition 1 committed',
+  );
+
+  // The key's events settle one by one; once a quarter of the window is free it resumes.
+  for (let i = 0; i < 4; i++) {
+    await until(() => h.started.includes(idOf(`p0-${i}`)), `p0-${i} started`);
+    h.store.settled.set(idOf(`p0-${i}`), 'applied');
+  }
+  await until(() => h.consumer.resumed.includes(0), 'partition 0 resumed');
+  expect(await h.metrics.pausedPartitions.get()).toMatchObject({ values: [{ value: 0 }] });
+});
+
+test('a failed heartbeat (a rebalance) propagates, so kafkajs rejoins the group', async () => {
+  const h = await harness();
+  const rebalancing = Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), {
+    type: 'REBALANCE_IN_PROGRESS',
+  });
+  await expect(
+    h.consumer.deliver(0, [message('hb-0')], { heartbeat: async () => Promise.reject(rebalancing) }),
+  ).rejects.toBe(rebalancing);
+});
+
+test("a key's next event starts once the previous settled, and its offset is committed only then", async () => {
+  const h = await harness();
+  const [a, b, c] = [message('o-a', 'k'), message('o-b', 'k'), message('o-c')];
+  await h.consumer.deliver(0, [a, b, c] as KafkaMessage[]);
+  await until(() => h.started.includes(idOf('o-a')) && h.started.includes(idOf('o-c')), 'a and c started');
+  await flush(50);
+  expect(h.started).not.toContain(idOf('o-b'));
+  // a started but not settled: nothing at or after it is committed (c's commit waits too).
+  expect(h.consumer.committed(0)).toBeLessThanOrEqual(BigInt(a?.offset ?? 0));
+
+  h.store.settled.set(idOf('o-a'), 'applied');
+  await until(() => h.started.includes(idOf('o-b')), 'b started after a settled');
+  await until(() => h.consumer.committed(0) === BigInt(a?.offset ?? 0) + 1n, 'a committed');
+  h.store.settled.set(idOf('o-b'), 'applied');
+  await until(() => h.consumer.committed(0) === BigInt(c?.offset ?? 0) + 1n, 'all committed');
+});
+
+test('at most IDEM_MAX_UNSETTLED events are started and not settled', async () => {
+  const h = await harness({ IDEM_MAX_UNSETTLED: '3' });
+  const ms = Array.from({ length: 8 }, (_, i) => message(`u-${i}`));
+  await h.consumer.deliver(0, ms);
+  await until(() => h.started.length === 3, 'three started');
+  await flush(50);
+  expect(h.started).toHaveLength(3);
+  expect(await h.metrics.unsettled.get()).toMatchObject({ values: [{ value: 3 }] });
+  for (const id of [...h.started]) h.store.settled.set(id, 'applied');
+  await until(() => h.started.length === 6, 'three more started');
+  for (const id of [...h.started]) h.store.settled.set(id, 'applied');
+  await until(() => h.started.length === 8, 'all started');
+});
+
+test('a dead-lettered event parks its key: later events are parked and committed; a skip releases them in order', async () => {
+  const h = await harness();
+  const [d0, d1, d2, other] = [
+    message('pk-0', 'p'),
+    message('pk-1', 'p'),
+    message('pk-2', 'p'),
+    message('x-0', 'x'),
+  ];
+  await h.consumer.deliver(0, [d0, d1, d2, other] as KafkaMessage[]);
+  await until(() => h.started.includes(idOf('pk-0')), 'pk-0 started');
+  h.store.settled.set(idOf('pk-0'), 'dead_lettered');
+  h.store.settled.set(idOf('x-0'), 'applied');
+  await until(() => h.store.parkedEvents.length === 2, 'two parked');
+  expect(h.store.parkedKeys.get('p')).toMatchObject({ blockedBy: idOf('pk-0') });
+  expect(h.started).not.toContain(idOf('pk-1'));
+  // Parked events complete: the whole batch is committed; the other key was never held.
+  await until(() => h.consumer.committed(0) === BigInt(other?.offset ?? 0) + 1n, 'committed past the parked');
+
+  // A later event of the key, read while it is parked, is parked behind the others.
+  const d3 = message('pk-3', 'p');
+  await h.consumer.deliver(0, [d3]);
+  await until(() => h.store.parkedEvents.length === 3, 'pk-3 parked');
+
+  h.store.skipped.add(idOf('pk-0'));
+  await until(() => h.started.includes(idOf('pk-1')), 'pk-1 released');
+  expect(h.started).not.toContain(idOf('pk-2'));
+  h.store.settled.set(idOf('pk-1'), 'applied');
+  await until(() => h.started.includes(idOf('pk-2')), 'pk-2 released after pk-1 settled');
+  h.store.settled.set(idOf('pk-2'), 'applied');
+  await until(() => h.started.includes(idOf('pk-3')), 'pk-3 released');
+  h.store.settled.set(idOf('pk-3'), 'applied');
+  await until(() => !h.store.parkedKeys.has('p'), 'key unparked');
+  expect(h.started.filter((id) => id.includes('pk-'))).toEqual(['pk-0', 'pk-1', 'pk-2', 'pk-3'].map(idOf));
+
+  // Unparked: the key's next event starts at once.
+  await h.consumer.deliver(0, [message('pk-4', 'p')]);
+  await until(() => h.started.includes(idOf('pk-4')), 'pk-4 started');
+});
