@@ -73,7 +73,7 @@ export class HandOff {
   private unsettled = 0;
   private readonly recent: RecentKeys | undefined;
   /** Hand-offs in progress in this process, by dedup key (with IDEM_SKIP_APPLIED). */
-  private readonly handingOff = new Map<string, Promise<unknown>>();
+  private readonly handingOff = new Map<string, Promise<Settled | 'parked' | undefined>>();
 
   private readonly parking: ParkingStore | undefined;
 
@@ -148,8 +148,13 @@ export class HandOff {
       this.d.metrics.duplicates.inc({ layer: 'ingest' });
       return;
     }
+    // With ordering, a keyed event is handed off once it is settled: its offset is not
+    // committed before, so a restart or a rebalance redelivers it, and its key's later events
+    // wait for it again instead of overtaking it.
+    const key = event.key;
+    const ordered = this.d.config.ingest.ordering && key !== undefined;
     const inProgress = this.handingOff.get(id);
-    if (inProgress) {
+    if (inProgress && !ordered) {
       // A copy of an event this process is handing off right now: it is handed off when the
       // first copy is, without a start of its own that Temporal would reject.
       await inProgress;
@@ -158,14 +163,24 @@ export class HandOff {
     }
     const { retry, workflow } = this.d.config;
     const input = processEventInput(event, raw, { retry, shape: workflow });
-    // With ordering, a keyed event is handed off once it is settled: its offset is not
-    // committed before, so a restart or a rebalance redelivers it, and its key's later events
-    // wait for it again instead of overtaking it.
-    const key = event.key;
-    const ordered = this.d.config.ingest.ordering && key !== undefined;
     const handedOff = s.sequencer
       .enqueue(key, async () => {
+        // A keyed copy waits for the first copy in its key's turn, never beside the sequencer:
+        // after a rebalance the first copy belongs to the old generation, and the key's later
+        // events of this generation must still wait for it.
         const parking = ordered ? this.parking : undefined;
+        const first = await inProgress?.then(
+          (as) => ({ as: as ?? ('applied' as const) }),
+          () => undefined,
+        );
+        if (first) {
+          this.d.metrics.duplicates.inc({ layer: 'ingest' });
+          const done: Promise<Settled | 'parked'> =
+            parking && key !== undefined && first.as === 'dead_lettered'
+              ? this.parkIfDeadLettered(parking, s, key, id, first.as, stopped)
+              : Promise.resolve(first.as);
+          return { handedOff: { settled: done }, closed: done };
+        }
         if (parking && key !== undefined) {
           if (await this.parkIfKeyParked(parking, s, key, { eventId: id, raw, input }, stopped)) {
             const parked = Promise.resolve<Settled | 'parked'>('parked');
@@ -195,7 +210,8 @@ export class HandOff {
 
   /**
    * Starts the event's workflow within the process's bound on unsettled events; `settled`
-   * resolves (never rejects) once the event is settled, which frees the slot.
+   * resolves once the event is settled (rejects only when the wait is abandoned without a
+   * store), which frees the slot.
    */
   private async startUnsettled(
     id: string,
@@ -213,17 +229,17 @@ export class HandOff {
       this.setUnsettled(-1);
       throw err;
     }
+    // waitClosed rejects only when the wait is abandoned (StoppedError): no close, so no
+    // settlement (a key's next event must not start on it).
     const closed = () => this.waitClosed(result, stopped);
     const settled: Promise<Settled> = this.d.settlement
       ? this.d.settlement.settled(id, closed)
-      : closed().then(
-          () => 'closed' as const,
-          () => 'closed' as const,
-        );
-    void settled.then(() => {
+      : closed().then(() => 'closed' as const);
+    const release = () => {
       this.unsettledSlots.release();
       this.setUnsettled(-1);
-    });
+    };
+    settled.then(release, release);
     return { settled };
   }
 

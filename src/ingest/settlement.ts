@@ -48,7 +48,7 @@ export class SettlementWatch {
 
   /**
    * Resolves once the event of `dedupKey` is settled, or, after the fallback delay, once
-   * `closed()` (its workflow's close) settles either way (`'closed'`). Never rejects.
+   * `closed()` (its workflow's close, however it ended) resolves (`'closed'`). Never rejects.
    */
   settled(dedupKey: string, closed: () => Promise<unknown>): Promise<Settled> {
     return new Promise<Settled>((resolve) => {
@@ -65,9 +65,13 @@ export class SettlementWatch {
           if (set.size === 0 && this.waiters.get(dedupKey) === set) this.waiters.delete(dedupKey);
           resolve(as);
         },
+        // closed() rejects only when the wait was abandoned (shutdown, or a rebalance took the
+        // partition): that is no close, so the event stays waited on in the store.
         fallback: setTimeout(() => {
-          const close = () => waiter.done('closed');
-          void closed().then(close, close);
+          void closed().then(
+            () => waiter.done('closed'),
+            () => undefined,
+          );
         }, this.fallbackAfterMs),
       };
       set.add(waiter);

@@ -31,7 +31,15 @@ class FakeConsumer {
   readonly commits: { topic: string; partition: number; offset: string }[] = [];
   readonly paused: number[] = [];
   readonly resumed: number[] = [];
-  on() {}
+  private readonly listeners = new Map<string, ((e: unknown) => void)[]>();
+  on(event: string, listener: (e: unknown) => void) {
+    this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
+  }
+  /** A new generation of the group (a rebalance): kafkajs emits GROUP_JOIN. */
+  rejoin() {
+    for (const l of this.listeners.get(this.events.GROUP_JOIN) ?? [])
+      l({ payload: { memberAssignment: {} } });
+  }
   async connect() {}
   async subscribe() {}
   async run(o: { eachBatch: (p: EachBatchPayload) => Promise<void> }) {
@@ -249,6 +257,25 @@ test("a key's next event starts once the previous settled, and its offset is com
   await until(() => h.consumer.committed(0) === BigInt(a?.offset ?? 0) + 1n, 'a committed');
   h.store.settled.set(idOf('o-b'), 'applied');
   await until(() => h.consumer.committed(0) === BigInt(c?.offset ?? 0) + 1n, 'all committed');
+});
+
+test('after a rebalance the re-read events of a key still wait for its open event, also when this process keeps the partition', async () => {
+  for (const skipApplied of ['true', 'false']) {
+    const h = await harness({ IDEM_SKIP_APPLIED: skipApplied });
+    const [a, b] = [message(`rb-a-${skipApplied}`, 'k'), message(`rb-b-${skipApplied}`, 'k')];
+    await h.consumer.deliver(0, [a, b] as KafkaMessage[]);
+    await until(() => h.started.includes(idOf(`rb-a-${skipApplied}`)), 'a started');
+    // The group rebalances and the partition comes back to this process: read again from the
+    // committed offset (nothing was committed), while a's first hand-off is still open.
+    h.consumer.rejoin();
+    await h.consumer.deliver(0, [a, b] as KafkaMessage[]);
+    await flush(80);
+    expect(h.started).not.toContain(idOf(`rb-b-${skipApplied}`));
+    h.store.settled.set(idOf(`rb-a-${skipApplied}`), 'applied');
+    await until(() => h.started.includes(idOf(`rb-b-${skipApplied}`)), 'b started after a settled');
+    h.store.settled.set(idOf(`rb-b-${skipApplied}`), 'applied');
+    await until(() => h.consumer.committed(0) === BigInt(b?.offset ?? 0) + 1n, 'all committed');
+  }
 });
 
 test('at most IDEM_MAX_UNSETTLED events are started and not settled', async () => {
