@@ -61,6 +61,8 @@ export class Ingester {
   private readonly settlement: SettlementWatch | undefined;
   private readonly log: Logger;
   private releaseTimer: NodeJS.Timeout | undefined;
+  /** This member's partitions in the current generation, as `topic:partition`. */
+  private assigned = new Set<string>();
 
   constructor(private readonly o: IngesterOptions) {
     this.log = o.logger.child({ component: 'ingester' });
@@ -91,7 +93,11 @@ export class Ingester {
   private async releaseTick(parking: ParkingStore): Promise<void> {
     try {
       for (const k of await parking.releasableKeys()) {
-        const s = this.partitions.get(`${k.topic}:${k.partition}`);
+        // A partition of this member's assignment with no record read yet in this generation
+        // (no traffic since a restart) gets its state here: its keys are released all the same.
+        const id = `${k.topic}:${k.partition}`;
+        const s =
+          this.partitions.get(id) ?? (this.assigned.has(id) ? this.state(k.topic, k.partition) : undefined);
         if (s) this.handOff.release(s, k.key);
       }
       const { keys, events } = await parking.countParked();
@@ -121,6 +127,9 @@ export class Ingester {
         'joined consumer group; partition state reset',
       );
       this.resetPartitions();
+      this.assigned = new Set(
+        Object.entries(e.payload.memberAssignment).flatMap(([topic, ps]) => ps.map((p) => `${topic}:${p}`)),
+      );
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed');

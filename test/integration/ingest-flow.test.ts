@@ -96,20 +96,26 @@ async function sendKeyBehindGate(p: Pipeline, key: string) {
   return { first, fillers, records: messages.length, firstOffset: BigInt(meta?.baseOffset ?? '0') };
 }
 
-describe('per-key order across a restart and a rebalance', () => {
-  let p: Pipeline;
-  const registry = orderRegistry();
+const registry = orderRegistry();
 
+/** A pipeline with the order tables, for the tests of one describe block. */
+function orderPipeline(name: string, env: Record<string, string>): { p: Pipeline } {
+  const ctx = {} as { p: Pipeline };
   beforeAll(async () => {
-    p = await createPipeline('ingest-order', { IDEM_MAX_ATTEMPTS: '100000' });
-    await orderTables(p);
+    ctx.p = await createPipeline(name, env);
+    await orderTables(ctx.p);
   }, 120_000);
-
   afterAll(async () => {
-    await p?.close();
+    await ctx.p?.close();
   });
+  return ctx;
+}
+
+describe('per-key order across a restart and a rebalance', () => {
+  const ctx = orderPipeline('ingest-order', { IDEM_MAX_ATTEMPTS: '100000' });
 
   test('a restart redelivers a key event behind an open one, which still waits for it', async () => {
+    const { p } = ctx;
     const key = `restart-${crypto.randomUUID().slice(0, 8)}`;
     const a = await p.start(undefined, registry);
     const sent = await sendKeyBehindGate(p, key);
@@ -147,6 +153,7 @@ describe('per-key order across a restart and a rebalance', () => {
   }, 300_000);
 
   test('a rebalance keeps a key event behind an open one', async () => {
+    const { p } = ctx;
     const key = `rebalance-${crypto.randomUUID().slice(0, 8)}`;
     const a = await p.start(undefined, registry);
     const sent = await sendKeyBehindGate(p, key);
@@ -191,19 +198,10 @@ describe('per-key order across a restart and a rebalance', () => {
 });
 
 describe('flow control', () => {
-  let p: Pipeline;
-  const registry = orderRegistry();
-
-  beforeAll(async () => {
-    p = await createPipeline('ingest-flow', { IDEM_MAX_ATTEMPTS: '100000', IDEM_MAX_IN_FLIGHT: '5' });
-    await orderTables(p);
-  }, 120_000);
-
-  afterAll(async () => {
-    await p?.close();
-  });
+  const ctx = orderPipeline('ingest-flow', { IDEM_MAX_ATTEMPTS: '100000', IDEM_MAX_IN_FLIGHT: '5' });
 
   test('a partition with a full window pauses alone; the others flow; a rebalance completes', async () => {
+    const { p } = ctx;
     const run = crypto.randomUUID().slice(0, 8);
     const stuck = `stuck-${run}`;
     await p.db.pool.query('insert into order_gate (event_id) values ($1)', [`${stuck}-0`]);
@@ -270,19 +268,10 @@ describe('flow control', () => {
 });
 
 describe('bounded work while workers are away', () => {
-  let p: Pipeline;
-  const registry = orderRegistry();
-
-  beforeAll(async () => {
-    p = await createPipeline('ingest-bound', { IDEM_MAX_UNSETTLED: '10' });
-    await orderTables(p);
-  }, 120_000);
-
-  afterAll(async () => {
-    await p?.close();
-  });
+  const ctx = orderPipeline('ingest-bound', { IDEM_MAX_UNSETTLED: '10' });
 
   test('at most IDEM_MAX_UNSETTLED workflows are started without a worker; all settle after', async () => {
+    const { p } = ctx;
     const run = crypto.randomUUID().slice(0, 8);
     const ids = Array.from({ length: 60 }, (_, i) => `bound-${run}-${i}`);
     const ingester = await p.start(['ingester'], registry);

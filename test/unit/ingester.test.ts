@@ -36,9 +36,9 @@ class FakeConsumer {
     this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
   }
   /** A new generation of the group (a rebalance): kafkajs emits GROUP_JOIN. */
-  rejoin() {
+  rejoin(partitions: number[] = [0]) {
     for (const l of this.listeners.get(this.events.GROUP_JOIN) ?? [])
-      l({ payload: { memberAssignment: {} } });
+      l({ payload: { memberAssignment: { [TOPIC]: partitions } } });
   }
   async connect() {}
   async subscribe() {}
@@ -329,4 +329,20 @@ test('a dead-lettered event parks its key: later events are parked and committed
   // Unparked: the key's next event starts at once.
   await h.consumer.deliver(0, [message('pk-4', 'p')]);
   await until(() => h.started.includes(idOf('pk-4')), 'pk-4 started');
+});
+
+test('a parked key is released after a rebalance even when its partition has no new record', async () => {
+  const h = await harness();
+  const [q0, q1] = [message('q-0', 'q'), message('q-1', 'q')];
+  await h.consumer.deliver(2, [q0, q1] as KafkaMessage[]);
+  await until(() => h.started.includes(idOf('q-0')), 'q-0 started');
+  h.store.settled.set(idOf('q-0'), 'dead_lettered');
+  await until(() => h.store.parkedEvents.length === 1, 'q-1 parked');
+  await until(() => h.consumer.committed(2) === BigInt(q1?.offset ?? 0) + 1n, 'committed');
+  // A new generation owns partition 2, but nothing new arrives on it.
+  h.consumer.rejoin([2]);
+  h.store.skipped.add(idOf('q-0'));
+  await until(() => h.started.includes(idOf('q-1')), 'q-1 released without a new record');
+  h.store.settled.set(idOf('q-1'), 'applied');
+  await until(() => !h.store.parkedKeys.has('q'), 'key unparked');
 });
