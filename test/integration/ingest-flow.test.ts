@@ -111,24 +111,39 @@ function orderPipeline(name: string, env: Record<string, string>): { p: Pipeline
   return ctx;
 }
 
+/**
+ * Starts a consumer, sends a key's events behind its gated first one, and waits until the
+ * partition flowed past it (every filler applied) while nothing at or after the open event is
+ * committed: its offset completes only once it is settled (offsets are committed every 250 ms;
+ * watched for two seconds).
+ */
+async function openKeyBehindGate(p: Pipeline, key: string) {
+  const a = await p.start(undefined, registry);
+  const sent = await sendKeyBehindGate(p, key);
+  await eventually(
+    async () => (await logged(p, sent.fillers)) === sent.fillers.length,
+    90_000,
+    'the fillers applied',
+  );
+  expect(await holdsFor(async () => (await committedOffset(p, 0)) <= sent.firstOffset, 2_000)).toBe(true);
+  expect(await listOf(p, key)).toEqual([]);
+  return { a, sent };
+}
+
+/** Opens the gate: the key's three events apply, in offset order. */
+async function openGateExpectingOrder(p: Pipeline, key: string, first: string): Promise<void> {
+  await p.db.pool.query('delete from order_gate where event_id = $1', [first]);
+  await eventually(async () => (await listOf(p, key)).length === 3, 90_000, `all of ${key} applied`);
+  expect(await listOf(p, key)).toEqual([`${key}-0`, `${key}-1`, `${key}-2`]);
+}
+
 describe('per-key order across a restart and a rebalance', () => {
   const ctx = orderPipeline('ingest-order', { IDEM_MAX_ATTEMPTS: '100000' });
 
   test('a restart redelivers a key event behind an open one, which still waits for it', async () => {
     const { p } = ctx;
     const key = `restart-${crypto.randomUUID().slice(0, 8)}`;
-    const a = await p.start(undefined, registry);
-    const sent = await sendKeyBehindGate(p, key);
-    // The partition flows past the open event: every filler is applied.
-    await eventually(
-      async () => (await logged(p, sent.fillers)) === sent.fillers.length,
-      90_000,
-      'the fillers applied',
-    );
-    // …but nothing at or after the open keyed event is committed: its offset completes only
-    // once it is settled (offsets are committed every 250 ms; watch for two seconds).
-    expect(await holdsFor(async () => (await committedOffset(p, 0)) <= sent.firstOffset, 2_000)).toBe(true);
-    expect(await listOf(p, key)).toEqual([]);
+    const { a, sent } = await openKeyBehindGate(p, key);
 
     await a.stop();
     const b = await p.start(undefined, registry);
@@ -146,23 +161,14 @@ describe('per-key order across a restart and a rebalance', () => {
     );
     expect(await listOf(p, key)).toEqual([]);
 
-    await p.db.pool.query('delete from order_gate where event_id = $1', [sent.first]);
-    await eventually(async () => (await listOf(p, key)).length === 3, 90_000, `all of ${key} applied`);
-    expect(await listOf(p, key)).toEqual([`${key}-0`, `${key}-1`, `${key}-2`]);
+    await openGateExpectingOrder(p, key, sent.first);
     await b.stop();
   }, 300_000);
 
   test('a rebalance keeps a key event behind an open one', async () => {
     const { p } = ctx;
     const key = `rebalance-${crypto.randomUUID().slice(0, 8)}`;
-    const a = await p.start(undefined, registry);
-    const sent = await sendKeyBehindGate(p, key);
-    await eventually(
-      async () => (await logged(p, sent.fillers)) === sent.fillers.length,
-      90_000,
-      'the fillers applied',
-    );
-    expect(await holdsFor(async () => (await committedOffset(p, 0)) <= sent.firstOffset, 2_000)).toBe(true);
+    const { a, sent } = await openKeyBehindGate(p, key);
 
     // A second member joins: the group rebalances and every partition is read again from its
     // committed offset, by whichever member now owns it.
@@ -189,9 +195,7 @@ describe('per-key order across a restart and a rebalance', () => {
     );
     expect(await holdsFor(async () => (await listOf(p, key)).length === 0, 2_000)).toBe(true);
 
-    await p.db.pool.query('delete from order_gate where event_id = $1', [sent.first]);
-    await eventually(async () => (await listOf(p, key)).length === 3, 90_000, `all of ${key} applied`);
-    expect(await listOf(p, key)).toEqual([`${key}-0`, `${key}-1`, `${key}-2`]);
+    await openGateExpectingOrder(p, key, sent.first);
     await b.stop();
     await a.stop();
   }, 300_000);
