@@ -5,8 +5,8 @@
  *   depends on order (each event of a key appends to a list);
  * - one partition whose window is full (its first event stuck) pauses alone: the other
  *   partitions of the same broker keep flowing, and a rebalance completes;
- * - with no worker running, the ingester starts at most IDEM_MAX_UNSETTLED workflows, and
- *   everything settles once a worker comes.
+ * - with no worker running, the ingester starts at most IDEM_MAX_UNSETTLED workflows and
+ *   reads each partition only up to its window, and everything settles once a worker comes.
  */
 import crypto from 'node:crypto';
 import type { IdemProcess } from '../../src/app';
@@ -272,12 +272,12 @@ describe('flow control', () => {
 });
 
 describe('bounded work while workers are away', () => {
-  const ctx = orderPipeline('ingest-bound', { IDEM_MAX_UNSETTLED: '10' });
+  const ctx = orderPipeline('ingest-bound', { IDEM_MAX_UNSETTLED: '10', IDEM_MAX_IN_FLIGHT: '50' });
 
-  test('at most IDEM_MAX_UNSETTLED workflows are started without a worker; all settle after', async () => {
+  test('without a worker: IDEM_MAX_UNSETTLED workflows started, reading stops at the windows; all settle after', async () => {
     const { p } = ctx;
     const run = crypto.randomUUID().slice(0, 8);
-    const ids = Array.from({ length: 60 }, (_, i) => `bound-${run}-${i}`);
+    const ids = Array.from({ length: 600 }, (_, i) => `bound-${run}-${i}`);
     const ingester = await p.start(['ingester'], registry);
     await p.producer.send({ topic: p.topic, messages: ids.map((id, i) => ev(p, id, `k${i}`, i % 3)) });
     await eventually(
@@ -288,18 +288,22 @@ describe('bounded work while workers are away', () => {
     // The gauge counts a slot from before its start call: the tenth start may still be on its way.
     const started = () => metricValue(ingester, 'idem_workflows_started_total', `topic="${p.topic}"`);
     await eventually(async () => (await started()) === 10, 30_000, 'ten workflows started');
-    // It stays there: no more starts while the ingester reads on.
-    expect(await holdsFor(async () => (await started()) === 10, 2_000)).toBe(true);
+    // What the process holds stays bounded: it reads each partition up to its window (50
+    // records), pauses it, and reads no more of the 600 records; no more starts either.
+    const received = () => metricValue(ingester, 'idem_events_received_total', `topic="${p.topic}"`);
     await eventually(
-      async () => (await metricValue(ingester, 'idem_events_received_total', `topic="${p.topic}"`)) >= 15,
-      30_000,
-      'the ingester to read on while it waits',
+      async () => (await metricValue(ingester, 'idem_ingest_paused_partitions')) === 3,
+      60_000,
+      'every partition paused at its window',
     );
-    expect(await started()).toBe(10);
+    expect(await received()).toBe(150);
+    expect(await holdsFor(async () => (await received()) === 150 && (await started()) === 10, 2_000)).toBe(
+      true,
+    );
 
     const worker = await p.start(['worker'], registry);
-    await eventually(async () => (await logged(p, ids)) === ids.length, 120_000, 'every event applied');
-    expect(await started()).toBe(60);
+    await eventually(async () => (await logged(p, ids)) === ids.length, 180_000, 'every event applied');
+    expect(await started()).toBe(600);
     await worker.stop();
     await ingester.stop();
   }, 300_000);
