@@ -67,6 +67,12 @@ async function committedOffset(p: Pipeline, partition: number): Promise<bigint> 
   }
 }
 
+/** The group is stable with two members, each owning partitions. */
+async function rebalancedToTwo(p: Pipeline): Promise<boolean> {
+  const g = await groupMembers(p.kafka, p.config.kafka.groupId, p.topic);
+  return g.state === 'Stable' && g.members.length === 2 && g.members.every((m) => m.partitions.length > 0);
+}
+
 /** Whether `check` holds every time it is asked during `ms` (a property that must not change). */
 async function holdsFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
@@ -173,16 +179,7 @@ describe('per-key order across a restart and a rebalance', () => {
     // A second member joins: the group rebalances and every partition is read again from its
     // committed offset, by whichever member now owns it.
     const b = await p.start(undefined, registry);
-    await eventually(
-      async () => {
-        const g = await groupMembers(p.kafka, p.config.kafka.groupId, p.topic);
-        return (
-          g.state === 'Stable' && g.members.length === 2 && g.members.every((m) => m.partitions.length > 0)
-        );
-      },
-      90_000,
-      'the group to rebalance to two members',
-    );
+    await eventually(() => rebalancedToTwo(p), 90_000, 'the group to rebalance to two members');
     // Every record is read again from the committed offset by the partition's new owner (or by
     // the same member in its new generation), the open event first; the key's later events must
     // wait for it again (watch for two seconds).
@@ -243,12 +240,7 @@ describe('flow control', () => {
     const joinedAt = Date.now();
     const b = await p.start(undefined, registry);
     await eventually(
-      async () => {
-        const g = await groupMembers(p.kafka, p.config.kafka.groupId, p.topic);
-        return (
-          g.state === 'Stable' && g.members.length === 2 && g.members.every((m) => m.partitions.length > 0)
-        );
-      },
+      () => rebalancedToTwo(p),
       30_000,
       'the rebalance to complete within the session timeout',
       100,
