@@ -2,10 +2,9 @@ import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { createKafka } from '../app';
 import { loadConfig, type Config } from '../config';
-import { parseSince, readDlq, type DlqEntry, type DlqFilter } from '../dlq/reader';
+import { dedupKeyOf, parseSince, readDlq, type DlqEntry, type DlqFilter } from '../dlq/reader';
 import { redrive, type RedriveItem } from '../dlq/redrive';
 import { skip, type SkipItem } from '../dlq/skip';
-import { workflowIdFor } from '../events/identity';
 import { listParkedKeys } from '../store/sql/key-parking';
 import { Pool } from 'pg';
 import { dlqTopicFor } from '../dlq/topic';
@@ -69,24 +68,41 @@ function summary(e: DlqEntry): string {
 
 type ParkedKey = Awaited<ReturnType<typeof listParkedKeys>>[number];
 
-/** The store's parked keys, or undefined (with a note) when PostgreSQL cannot be reached. */
-async function parkedKeys(config: Config): Promise<ParkedKey[] | undefined> {
-  const pool = new Pool({ connectionString: config.database.url, max: 1, connectionTimeoutMillis: 5_000 });
+/** Runs `fn` with a one-connection pool on the store (DATABASE_URL), closed afterwards. */
+async function withStore<T>(
+  config: Config,
+  fn: (pool: Pool) => Promise<T>,
+  connectTimeoutMs?: number,
+): Promise<T> {
+  const pool = new Pool({
+    connectionString: config.database.url,
+    max: 1,
+    connectionTimeoutMillis: connectTimeoutMs,
+  });
   pool.on('error', () => undefined);
   try {
-    return await listParkedKeys(pool);
-  } catch (err) {
-    console.error(`(parked keys not shown: PostgreSQL at DATABASE_URL answered ${(err as Error).message})`);
-    return undefined;
+    return await fn(pool);
   } finally {
     await pool.end().catch(() => undefined);
   }
 }
 
-const dedupKeyOf = (e: DlqEntry) =>
-  e.info.eventSource !== undefined && e.info.cloudEventId !== undefined
-    ? workflowIdFor(e.info.eventSource, e.info.cloudEventId)
-    : undefined;
+/** The store's parked keys, or undefined (with a note) when PostgreSQL cannot be reached. */
+async function parkedKeys(config: Config): Promise<ParkedKey[] | undefined> {
+  try {
+    return await withStore(config, listParkedKeys, 5_000);
+  } catch (err) {
+    console.error(`(parked keys not shown: PostgreSQL at DATABASE_URL answered ${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+/** `N record(s): status n, status n`, or `N record(s): <none>` when there are none. */
+function statusCounts(items: { status: string }[], none: string): string {
+  const counts = new Map<string, number>();
+  for (const it of items) counts.set(it.status, (counts.get(it.status) ?? 0) + 1);
+  return `${items.length} record(s): ${[...counts].map(([st, n]) => `${st} ${n}`).join(', ') || none}`;
+}
 
 export function registerDlqCommands(program: Command): void {
   const dlq = program
@@ -154,32 +170,22 @@ export function registerDlqCommands(program: Command): void {
       throw new InvalidArgumentError('name the events to skip: --id, --type, --reason or --since');
     const config = loadConfig();
     const entries = await readSelected(config, o);
-    const pool = new Pool({ connectionString: config.database.url, max: 1 });
-    pool.on('error', () => undefined);
-    try {
-      const items = await skip(pool, entries, {
+    const items = await withStore(config, (pool) =>
+      skip(pool, entries, {
         onItem: (it: SkipItem) => {
           if (!o.json) console.log(`${it.status.padEnd(16)} ${summary(it.entry).split('\n')[0]}`);
         },
-      });
-      if (o.json)
-        console.log(
-          JSON.stringify(
-            items.map((i) => ({ status: i.status, dedupKey: i.dedupKey, dlqOffset: i.entry.dlqOffset })),
-            null,
-            2,
-          ),
-        );
-      else {
-        const counts = new Map<string, number>();
-        for (const it of items) counts.set(it.status, (counts.get(it.status) ?? 0) + 1);
-        console.log(
-          `${items.length} record(s): ${[...counts].map(([st, n]) => `${st} ${n}`).join(', ') || 'nothing to skip'}`,
-        );
-      }
-    } finally {
-      await pool.end();
-    }
+      }),
+    );
+    if (o.json)
+      console.log(
+        JSON.stringify(
+          items.map((i) => ({ status: i.status, dedupKey: i.dedupKey, dlqOffset: i.entry.dlqOffset })),
+          null,
+          2,
+        ),
+      );
+    else console.log(statusCounts(items, 'nothing to skip'));
   });
 
   withFilters(
@@ -204,8 +210,6 @@ export function registerDlqCommands(program: Command): void {
             );
         },
       });
-      const counts = new Map<string, number>();
-      for (const it of items) counts.set(it.status, (counts.get(it.status) ?? 0) + 1);
       if (o.json)
         console.log(
           JSON.stringify(
@@ -218,10 +222,7 @@ export function registerDlqCommands(program: Command): void {
             })),
           ),
         );
-      else
-        console.log(
-          `${items.length} record(s): ${[...counts].map(([s, n]) => `${s} ${n}`).join(', ') || 'nothing to redrive'}`,
-        );
+      else console.log(statusCounts(items, 'nothing to redrive'));
       if (items.some((i) => i.status === 'failed_again')) process.exitCode = 2;
     } finally {
       await connection.close();

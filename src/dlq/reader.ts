@@ -5,6 +5,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { InvalidArgumentError } from '../errors';
+import { workflowIdFor } from '../events/identity';
 import { flattenHeaders } from '../events/kafka-headers';
 import { readToEnd } from '../kafka/read-to-end';
 import { readDlqHeaders, type ReadDlqHeaders } from './headers';
@@ -19,6 +20,15 @@ export interface DlqEntry {
   value: Buffer | null;
   headers: Record<string, Buffer | string>;
   info: ReadDlqHeaders;
+}
+
+/** The dedup key of the record's event, from its `idem-event-source` and `idem-event-id`
+ * headers; undefined for a record rejected at ingest (no event identity). */
+export function dedupKeyOf(entry: DlqEntry): string | undefined {
+  const { eventSource, cloudEventId } = entry.info;
+  return eventSource !== undefined && cloudEventId !== undefined
+    ? workflowIdFor(eventSource, cloudEventId)
+    : undefined;
 }
 
 export interface DlqFilter {

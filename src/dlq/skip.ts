@@ -5,10 +5,9 @@
  * skip, and the consumer owning the key's partition then releases the key's parked events in
  * order (within about a second).
  */
-import { workflowIdFor } from '../events/identity';
 import { skipDeadLettered } from '../store/sql/key-parking';
 import type { Queryable } from '../store/sql/queryable';
-import type { DlqEntry } from './reader';
+import { dedupKeyOf, type DlqEntry } from './reader';
 
 export type SkipStatus = 'skipped' | 'already_skipped' | 'applied' | 'not_an_event' | 'not_in_store';
 
@@ -25,13 +24,12 @@ export async function skip(
 ): Promise<SkipItem[]> {
   const items: SkipItem[] = [];
   for (const entry of entries) {
-    const { eventSource, cloudEventId } = entry.info;
+    const dedupKey = dedupKeyOf(entry);
     let item: SkipItem;
-    if (eventSource === undefined || cloudEventId === undefined) {
+    if (dedupKey === undefined) {
       // Rejected at ingest (no event identity): it never held its key.
       item = { entry, status: 'not_an_event' };
     } else {
-      const dedupKey = workflowIdFor(eventSource, cloudEventId);
       const status = await skipDeadLettered(q, dedupKey);
       item = { entry, dedupKey, status: status ?? 'not_in_store' };
     }

@@ -40,7 +40,7 @@ export interface HandOffDeps {
   /** Where the process has the store: a keyed event's successor waits for it to settle
    * (applied or dead-lettered) rather than for its workflow to close. */
   settlement?: SettlementWatch;
-  /** Key parking's store (with ordering and IDEM_KEY_PARKING, where the process has the store). */
+  /** Key parking's store, given only with ordering and IDEM_KEY_PARKING (and the store). */
   parking?: ParkingStore;
 }
 
@@ -75,10 +75,7 @@ export class HandOff {
   /** Hand-offs in progress in this process, by dedup key (with IDEM_SKIP_APPLIED). */
   private readonly handingOff = new Map<string, Promise<Settled | 'parked' | undefined>>();
 
-  private readonly parking: ParkingStore | undefined;
-
   constructor(private readonly d: HandOffDeps) {
-    this.parking = d.config.ingest.keyParking ? d.parking : undefined;
     this.startSlots = new Semaphore(d.config.ingest.startConcurrency);
     this.unsettledSlots = new Semaphore(d.config.ingest.maxUnsettled);
     // IDEM_SKIP_APPLIED: remember handed-off events and skip later copies without a Temporal call.
@@ -163,36 +160,38 @@ export class HandOff {
     }
     const { retry, workflow } = this.d.config;
     const input = processEventInput(event, raw, { retry, shape: workflow });
+    // With key parking (ordered keyed events only): the key the event may park or be parked behind.
+    const park = ordered && this.d.parking ? { parking: this.d.parking, key } : undefined;
     const handedOff = s.sequencer
       .enqueue(key, async () => {
+        // The key's next event waits for `settled`, and so does this one's offset.
+        const turn = (settled: Promise<Settled | 'parked'>) => ({ handedOff: { settled }, closed: settled });
         // A keyed copy waits for the first copy in its key's turn, never beside the sequencer:
         // after a rebalance the first copy belongs to the old generation, and the key's later
         // events of this generation must still wait for it.
-        const parking = ordered ? this.parking : undefined;
         const first = await inProgress?.then(
           (as) => ({ as: as ?? ('applied' as const) }),
           () => undefined,
         );
         if (first) {
           this.d.metrics.duplicates.inc({ layer: 'ingest' });
-          const done: Promise<Settled | 'parked'> =
-            parking && key !== undefined && first.as === 'dead_lettered'
-              ? this.parkIfDeadLettered(parking, s, key, id, first.as, stopped)
-              : Promise.resolve(first.as);
-          return { handedOff: { settled: done }, closed: done };
+          return turn(
+            park && first.as === 'dead_lettered'
+              ? this.parkIfDeadLettered(park.parking, s, park.key, id, first.as, stopped)
+              : Promise.resolve(first.as),
+          );
         }
-        if (parking && key !== undefined) {
-          if (await this.parkIfKeyParked(parking, s, key, { eventId: id, raw, input }, stopped)) {
-            const parked = Promise.resolve<Settled | 'parked'>('parked');
-            return { handedOff: { settled: parked }, closed: parked };
-          }
-        }
+        if (
+          park &&
+          (await this.parkIfKeyParked(park.parking, s, park.key, { eventId: id, raw, input }, stopped))
+        )
+          return turn(Promise.resolve('parked'));
         const { settled } = await this.startUnsettled(id, input, stopped);
-        const after: Promise<Settled | 'parked'> =
-          parking && key !== undefined
-            ? settled.then((as) => this.parkIfDeadLettered(parking, s, key, id, as, stopped))
-            : settled;
-        return { handedOff: { settled: after }, closed: after };
+        return turn(
+          park
+            ? settled.then((as) => this.parkIfDeadLettered(park.parking, s, park.key, id, as, stopped))
+            : settled,
+        );
       })
       .then(({ settled }) => (ordered ? settled : undefined));
     if (!this.recent) {
@@ -220,13 +219,15 @@ export class HandOff {
   ): Promise<{ settled: Promise<Settled> }> {
     await this.unsettledSlots.acquire();
     this.setUnsettled(+1);
-    let result: StartResult;
-    try {
-      if (stopped()) throw new StoppedError('stopped before the start');
-      result = await this.start(id, input, stopped);
-    } catch (err) {
+    const release = () => {
       this.unsettledSlots.release();
       this.setUnsettled(-1);
+    };
+    let result: StartResult;
+    try {
+      result = await this.start(id, input, stopped);
+    } catch (err) {
+      release();
       throw err;
     }
     // waitClosed rejects only when the wait is abandoned (StoppedError): no close, so no
@@ -235,28 +236,35 @@ export class HandOff {
     const settled: Promise<Settled> = this.d.settlement
       ? this.d.settlement.settled(id, closed)
       : closed().then(() => 'closed' as const);
-    const release = () => {
-      this.unsettledSlots.release();
-      this.setUnsettled(-1);
-    };
     settled.then(release, release);
     return { settled };
   }
 
-  /** Whether the key is parked in this partition (its parked keys read once per generation). */
-  private async keyParked(parking: ParkingStore, s: PartitionState, key: string, stopped: () => boolean) {
-    s.parked ??= retryUntilStopped(() => parking.parkedKeysOf(s.topic, s.partition), {
+  /** Retries `fn` until it succeeds or the hand-off is abandoned, logging each failure. */
+  private retrying<T>(
+    what: string,
+    fields: object,
+    fn: () => Promise<T>,
+    stopped: () => boolean,
+  ): Promise<T> {
+    return retryUntilStopped(fn, {
       stopped,
-      onError: (err) =>
-        this.d.log.warn(
-          { err, topic: s.topic, partition: s.partition },
-          'reading parked keys failed; retrying',
-        ),
+      onError: (err) => this.d.log.warn({ err, ...fields }, `${what} failed; retrying`),
     });
+  }
+
+  /** The partition's parked keys: read from the store once per generation, then kept here. */
+  private async parkedKeys(parking: ParkingStore, s: PartitionState, stopped: () => boolean) {
+    s.parked ??= this.retrying(
+      'reading parked keys',
+      { topic: s.topic, partition: s.partition },
+      () => parking.parkedKeysOf(s.topic, s.partition),
+      stopped,
+    );
     try {
-      return (await s.parked).has(key);
+      return await s.parked;
     } catch (err) {
-      s.parked = undefined; // stopped: the next generation reads them again
+      s.parked = undefined; // stopped: read again when asked next
       throw err;
     }
   }
@@ -272,7 +280,8 @@ export class HandOff {
     e: { eventId: string; raw: RawMessage; input: ProcessEventInput },
     stopped: () => boolean,
   ): Promise<boolean> {
-    if (!(await this.keyParked(parking, s, key, stopped))) return false;
+    const parkedKeys = await this.parkedKeys(parking, s, stopped);
+    if (!parkedKeys.has(key)) return false;
     const row = {
       eventId: e.eventId,
       topic: s.topic,
@@ -281,13 +290,15 @@ export class HandOff {
       offset: e.raw.offset,
       input: e.input,
     };
-    const parked = await retryUntilStopped(() => parking.parkEvent(row), {
+    const parked = await this.retrying(
+      'parking an event',
+      { dedupKey: e.eventId },
+      () => parking.parkEvent(row),
       stopped,
-      onError: (err) => this.d.log.warn({ err, dedupKey: e.eventId }, 'parking an event failed; retrying'),
-    });
+    );
     if (!parked) {
       // Released meanwhile (by this process's release, which ran before in the key's order).
-      (await s.parked)?.delete(key);
+      parkedKeys.delete(key);
       return false;
     }
     this.d.metrics.parked.inc({ topic: s.topic });
@@ -308,23 +319,20 @@ export class HandOff {
     stopped: () => boolean,
   ): Promise<Settled> {
     if (as !== 'dead_lettered') return as;
-    const parked = await retryUntilStopped(
+    const parked = await this.retrying(
+      'parking a key',
+      { key },
       () => parking.parkKey({ topic: s.topic, key, partition: s.partition, blockedBy: id }),
-      { stopped, onError: (err) => this.d.log.warn({ err, key }, 'parking a key failed; retrying') },
+      stopped,
     );
     if (parked) {
-      (await this.parkedSet(parking, s, stopped)).add(key);
+      (await this.parkedKeys(parking, s, stopped)).add(key);
       this.d.log.warn(
         { dedupKey: id, key, topic: s.topic, partition: s.partition },
         'event dead-lettered: its key is parked until it is redriven or skipped (idem dlq redrive / idem dlq skip)',
       );
     }
     return as;
-  }
-
-  private async parkedSet(parking: ParkingStore, s: PartitionState, stopped: () => boolean) {
-    await this.keyParked(parking, s, '', stopped);
-    return (await s.parked) as Set<string>;
   }
 
   /**
@@ -334,7 +342,7 @@ export class HandOff {
    * Stops, the key parked again, when a released event is dead-lettered in its turn.
    */
   release(s: PartitionState, key: string): void {
-    const parking = this.parking;
+    const parking = this.d.parking;
     if (!parking || s.releasing.has(key) || s.abandoned) return;
     s.releasing.add(key);
     const stopped = () => this.d.aborted() || s.abandoned;
@@ -359,18 +367,14 @@ export class HandOff {
     stopped: () => boolean,
   ): Promise<void> {
     const ref = { topic: s.topic, key };
-    const retrying = <T>(what: string, fn: () => Promise<T>) =>
-      retryUntilStopped(fn, {
-        stopped,
-        onError: (err) => this.d.log.warn({ err, key }, `${what} failed; retrying`),
-      });
+    const retrying = <T>(what: string, fn: () => Promise<T>) => this.retrying(what, { key }, fn, stopped);
     this.d.log.info({ key, topic: s.topic, partition: s.partition }, 'releasing a parked key');
     for (;;) {
       if (stopped()) throw new StoppedError('stopped while releasing a key');
       const next = await retrying('reading the next parked event', () => parking.nextParkedEvent(ref));
       if (!next) {
         if (await retrying('unparking a key', () => parking.unparkKey(ref))) {
-          (await this.parkedSet(parking, s, stopped)).delete(key);
+          (await this.parkedKeys(parking, s, stopped)).delete(key);
           this.d.log.info({ key, topic: s.topic }, 'parked key released');
           return;
         }

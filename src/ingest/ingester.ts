@@ -60,12 +60,15 @@ export class Ingester {
   private readonly handOff: HandOff;
   private readonly settlement: SettlementWatch | undefined;
   private readonly log: Logger;
+  /** Key parking's store when parking is on (IDEM_KEY_PARKING with ordering). */
+  private readonly parking: ParkingStore | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
   /** This member's partitions in the current generation, as `topic:partition`. */
   private assigned = new Set<string>();
 
   constructor(private readonly o: IngesterOptions) {
     this.log = o.logger.child({ component: 'ingester' });
+    this.parking = o.config.ingest.keyParking ? o.parking : undefined;
     if (o.findSettled) {
       this.settlement = new SettlementWatch({
         findSettled: o.findSettled,
@@ -76,6 +79,7 @@ export class Ingester {
       ...o,
       log: this.log,
       aborted: () => this.aborted,
+      parking: this.parking,
       ...(this.settlement ? { settlement: this.settlement } : {}),
     });
   }
@@ -83,8 +87,8 @@ export class Ingester {
   /** With key parking: every interval, releases the parked keys of this process's partitions
    * whose dead-lettered event was redriven or skipped, and updates the parked gauges. */
   private scheduleRelease(): void {
-    const parking = this.o.parking;
-    if (!parking || !this.o.config.ingest.keyParking || this.draining) return;
+    const parking = this.parking;
+    if (!parking || this.draining) return;
     this.releaseTimer = setTimeout(() => {
       void this.releaseTick(parking).finally(() => this.scheduleRelease());
     }, this.o.releaseIntervalMs ?? 1000);
