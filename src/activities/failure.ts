@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 
 import { IdemError, InvalidEnvelopeError, InvalidPayloadError, UnknownEventTypeError } from '../errors';
 import type { DlqReason } from '../events/types';
+import { isStoreError } from '../store/store-error';
 import type { ApplyFailureDetails } from '../workflows/types';
 
 /** SQLSTATE classes and codes, and socket errors, that mean "the database is not reachable". */
@@ -25,10 +26,20 @@ const UNAVAILABLE_MESSAGES = [
   /Connection terminated/i,
   /timeout exceeded when trying to connect/i,
   /Client has encountered a connection error/i,
+  // pg's client-side query_timeout: no answer at all (packets dropped, server frozen)
+  /Query read timeout/i,
 ];
 
-/** True when `err` says PostgreSQL is down or unreachable, rather than anything about the event. */
+/**
+ * True when `err` says PostgreSQL is down or unreachable, rather than anything about the event:
+ * a connection failure raised by the store's own connection (store-error.ts). The same failure
+ * from a handler's call to another service (its HTTP client's ECONNREFUSED) is the handler's.
+ */
 export function isStoreUnavailable(err: unknown): boolean {
+  return isStoreError(err) && looksUnavailable(err);
+}
+
+function looksUnavailable(err: unknown): boolean {
   if (!isErrorLike(err)) return false;
   const code = (err as { code?: unknown }).code;
   if (
@@ -38,7 +49,7 @@ export function isStoreUnavailable(err: unknown): boolean {
     return true;
   }
   const inner = (err as { errors?: unknown }).errors;
-  if (Array.isArray(inner) && inner.some(isStoreUnavailable)) return true;
+  if (Array.isArray(inner) && inner.some(looksUnavailable)) return true;
   return UNAVAILABLE_MESSAGES.some((re) => re.test(err.message));
 }
 

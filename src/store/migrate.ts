@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { MigrationError } from '../errors';
 import { PACKAGE_ROOT } from '../package-root';
 
@@ -26,6 +26,8 @@ export const CORE_MIGRATIONS: MigrationSet = {
 };
 
 const LOCK_ID = 0x1de0_0001;
+/** The client-side bound of one migration statement (and of the wait for the lock). */
+const MIGRATION_TIMEOUT_MS = 3_600_000;
 
 export interface Migration {
   version: number;
@@ -51,7 +53,14 @@ export async function migrate(pool: Pool, extraSets: MigrationSet[] = []): Promi
   const client: PoolClient = await pool.connect();
   const applied: string[] = [];
   try {
-    await client.query('select pg_advisory_lock($1)', [LOCK_ID]);
+    // A migration (a handler's, on a big table) and the wait for another runner's lock may take
+    // longer than the pool's statement timeouts: none on this session while it migrates.
+    await client.query('set statement_timeout = 0; set lock_timeout = 0');
+    await client.query({
+      text: 'select pg_advisory_lock($1)',
+      values: [LOCK_ID],
+      query_timeout: MIGRATION_TIMEOUT_MS,
+    } as QueryConfig);
     await client.query(`create table if not exists idem_migrations (
       migration_set text not null,
       version integer not null,
@@ -80,7 +89,7 @@ export async function migrate(pool: Pool, extraSets: MigrationSet[] = []): Promi
         if (done.has(m.version)) continue;
         await client.query('begin');
         try {
-          await client.query(m.sql);
+          await client.query({ text: m.sql, query_timeout: MIGRATION_TIMEOUT_MS } as QueryConfig);
           await client.query(
             'insert into idem_migrations (migration_set, version, name) values ($1, $2, $3)',
             [set.name, m.version, m.name],
@@ -98,6 +107,11 @@ export async function migrate(pool: Pool, extraSets: MigrationSet[] = []): Promi
     return applied;
   } finally {
     await client.query('select pg_advisory_unlock($1)', [LOCK_ID]).catch(() => undefined);
-    client.release();
+    // a client that kept the session without timeouts is not handed to anyone else
+    const reset = await client.query('reset statement_timeout; reset lock_timeout').then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
+    client.release(reset);
   }
 }

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { TransactionRolledBackError } from '../errors';
+import { markStoreError, tagStoreErrors } from './store-error';
 
 /** What `fn` returns to end its transaction with ROLLBACK instead of COMMIT. */
 export class Rollback<T> {
@@ -19,13 +20,18 @@ export function rollback<T>(value: T): Rollback<T> {
  * with ROLLBACK, not with an error (when the callback caught that statement's
  * error): that is a {@link TransactionRolledBackError}, never a silent success.
  * A client whose ROLLBACK failed is destroyed rather than returned to the pool
- * mid-transaction.
+ * mid-transaction. Errors of the connection and of its statements are marked as the
+ * store's (store-error.ts), so that a failed attempt is an outage only when PostgreSQL failed.
  */
 export async function inTransaction<T>(
   pool: Pool,
   fn: (tx: PoolClient) => Promise<T | Rollback<T>>,
 ): Promise<T> {
-  const client = await pool.connect();
+  const client = tagStoreErrors(
+    await pool.connect().catch((err: unknown) => {
+      throw markStoreError(err);
+    }),
+  );
   let broken: Error | undefined;
   try {
     await client.query('begin');
