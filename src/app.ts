@@ -25,6 +25,8 @@ import { findApplied } from './store/sql/find-applied';
 import { findSettled } from './store/sql/find-settled';
 import { pgParkingStore } from './ingest/parking';
 import { checkSearchAttributes } from './temporal/preflight';
+import { isTemporalUnreachable, NotTransientError, reachable, Readiness, waitFor } from './dependencies';
+import { checkTopics } from './kafka/preflight';
 
 /** How long a stopping worker lets running activities finish before cancelling them, and
  * after how long it stops anyway (see the worker options below). */
@@ -43,8 +45,12 @@ export interface StartOptions {
   /** The handlers' own migration sets, applied by workers at start after idem's own. */
   migrations?: MigrationSet[];
   metrics?: Metrics;
-  /** Serve /metrics on config.metricsPort. @default true */
+  /** Serve /metrics (and /ready, /live) on config.metricsPort. @default true */
   serveMetrics?: boolean;
+  /** What the process waits for at start-up (a dependency down); a new one unless given. */
+  readiness?: Readiness;
+  /** Aborts a start-up that waits for a dependency (SIGTERM meanwhile). */
+  signal?: AbortSignal;
 }
 
 export interface IdemProcess {
@@ -53,6 +59,7 @@ export interface IdemProcess {
   worker?: Worker;
   /** Resolves when the worker stops on its own (a fatal error), rejects with that error. */
   done: Promise<void>;
+  readiness: Readiness;
   stop(): Promise<void>;
 }
 
@@ -108,28 +115,52 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
   let ingester: Ingester | undefined;
   let worker: Worker | undefined;
 
+  const readiness = opts.readiness ?? new Readiness();
+  const wait = { logger, readiness, ...(opts.signal ? { signal: opts.signal } : {}) };
   try {
     if (opts.serveMetrics !== false && config.metricsPort > 0) {
-      closers.push(await serveMetrics(metrics.registry, config.metricsPort));
+      closers.push(await serveMetrics(metrics.registry, config.metricsPort, undefined, readiness));
     }
     const kafka = createKafka(config, logger);
     const producer: Producer = kafka.producer({
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    await producer.connect();
+    await waitFor(
+      'Kafka',
+      'connect',
+      async () => {
+        await reachable(config.kafka.brokers);
+        await producer.connect();
+      },
+      wait,
+    );
     closers.push(() => producer.disconnect());
+    // The source topics (the ingester reads them) and their dead-letter topics (the ingester and
+    // the worker publish there) must exist: auto-creation is off.
+    if (roles.includes('ingester') || roles.includes('worker'))
+      await waitFor('Kafka', 'check topics', () => checkTopics(kafka, config.kafka.topics, true), wait);
     const dlq = createKafkaDlqPublisher(producer);
 
     let pool: Pool | undefined;
     if (roles.length > 0) {
       // Every role uses the store: the worker applies in it, the relay publishes from it, the
       // ingester asks it which events are applied and which have settled.
-      pool = createPool({ url: config.database.url, max: config.database.poolSize, logger });
+      pool = createPool({
+        url: config.database.url,
+        max: config.database.poolSize,
+        logger,
+        connectTimeoutMs: config.database.connectTimeoutMs,
+        statementTimeoutMs: config.database.statementTimeoutMs,
+        lockTimeoutMs: config.database.lockTimeoutMs,
+      });
       const p = pool;
       closers.push(() => p.end());
-      // Workers bring the schema up to date (advisory-locked, so concurrent starts are safe).
-      if (roles.includes('worker')) await migrate(pool, opts.migrations);
+      // Workers bring the schema up to date (advisory-locked, so concurrent starts are safe);
+      // the other roles only wait until PostgreSQL answers.
+      if (roles.includes('worker'))
+        await waitFor('PostgreSQL', 'migrate', () => migrate(p, opts.migrations), wait);
+      else await waitFor('PostgreSQL', 'connect', () => p.query('select 1'), wait);
     }
 
     if (roles.includes('relay') && pool) {
@@ -140,33 +171,51 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
 
     let workerConnection: NativeConnection | undefined;
     if (roles.includes('worker') && pool && registry) {
-      const connection = await NativeConnection.connect({ address: config.temporal.address });
-      workerConnection = connection;
-      closers.push(() => connection.close());
-      worker = await Worker.create({
-        connection,
-        namespace: config.temporal.namespace,
-        taskQueue: config.temporal.taskQueue,
-        ...workflowCode(),
-        maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
-        maxConcurrentLocalActivityExecutions: config.worker.localActivitySlots,
-        maxCachedWorkflows: Math.max(config.worker.maxCachedWorkflows, config.worker.workflowTaskSlots),
-        // Core keeps retrying a failing local activity after shutdown is requested, so a worker
-        // whose handler keeps failing never finished shutting down (temporalio/sdk-rust#709):
-        // running activities are cancelled after the grace time and the worker gives up after
-        // the force time. Nothing is lost: the workflow task times out and another worker (or
-        // this one's successor) carries on from the history.
-        shutdownGraceTime: SHUTDOWN_GRACE,
-        shutdownForceTime: SHUTDOWN_FORCE,
-        activities: createActivities({
-          pool,
-          registry,
-          dlq,
-          maxEventBytes: config.ingest.maxEventBytes,
-          outboxTopic: config.kafka.outboxTopic,
-          metrics,
+      const p = pool;
+      const reg = registry;
+      const createWorker = (connection: NativeConnection): Promise<Worker> =>
+        Worker.create({
+          connection,
+          namespace: config.temporal.namespace,
+          taskQueue: config.temporal.taskQueue,
+          ...workflowCode(),
+          maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
+          maxConcurrentLocalActivityExecutions: config.worker.localActivitySlots,
+          maxCachedWorkflows: Math.max(config.worker.maxCachedWorkflows, config.worker.workflowTaskSlots),
+          // Core keeps retrying a failing local activity after shutdown is requested, so a worker
+          // whose handler keeps failing never finished shutting down (temporalio/sdk-rust#709):
+          // running activities are cancelled after the grace time and the worker gives up after
+          // the force time. Nothing is lost: the workflow task times out and another worker (or
+          // this one's successor) carries on from the history.
+          shutdownGraceTime: SHUTDOWN_GRACE,
+          shutdownForceTime: SHUTDOWN_FORCE,
+          activities: createActivities({
+            pool: p,
+            registry: reg,
+            dlq,
+            maxEventBytes: config.ingest.maxEventBytes,
+            outboxTopic: config.kafka.outboxTopic,
+            metrics,
+          }),
+        });
+      const created = await waitFor(
+        'Temporal',
+        'connect the worker',
+        temporalOnly(async () => {
+          const connection = await NativeConnection.connect({ address: config.temporal.address });
+          try {
+            return { connection, worker: await createWorker(connection) };
+          } catch (err) {
+            await connection.close().catch(() => undefined);
+            throw err;
+          }
         }),
-      });
+        wait,
+      );
+      workerConnection = created.connection;
+      const connection = created.connection;
+      closers.push(() => connection.close());
+      worker = created.worker;
       const w = worker;
       done = w.run();
       closers.push(async () => {
@@ -180,11 +229,22 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       // the first workflow task comes back with the start's answer and runs here at once.
       let connection: NativeConnection | Connection | undefined = workerConnection;
       if (!connection) {
-        const own = await Connection.connect({ address: config.temporal.address });
+        const own = await waitFor(
+          'Temporal',
+          'connect the client',
+          temporalOnly(() => Connection.connect({ address: config.temporal.address })),
+          wait,
+        );
         closers.push(() => own.close());
         connection = own;
       }
-      await checkSearchAttributes(connection, config.temporal.namespace);
+      const conn = connection;
+      await waitFor(
+        'Temporal',
+        'check search attributes',
+        temporalOnly(() => checkSearchAttributes(conn, config.temporal.namespace)),
+        wait,
+      );
       const client = new Client({ connection, namespace: config.temporal.namespace });
       ingester = new Ingester({
         kafka,
@@ -204,16 +264,26 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
             }
           : {}),
       });
-      await ingester.start();
       const ing = ingester;
+      await waitFor('Kafka', 'join the consumer group', () => ing.start(), wait);
       closers.push(() => ing.stop());
     }
+    readiness.markStarted();
   } catch (err) {
     await closeAll();
     throw err;
   }
 
-  return { metrics, ingester, worker, done, stop: closeAll };
+  return { metrics, ingester, worker, done, readiness, stop: closeAll };
+}
+
+/** Waiting helps only when Temporal is unreachable; any other error (a bad workflow bundle,
+ * a namespace that does not exist) is thrown at once. */
+function temporalOnly<T>(attempt: () => Promise<T>): () => Promise<T> {
+  return () =>
+    attempt().catch((err: unknown) => {
+      throw isTemporalUnreachable(err) ? err : new NotTransientError(err);
+    });
 }
 
 /**

@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
+import { redactSecrets } from './observability/redact';
+import { NO_ANSWER_MARGIN_MS } from './store/pool';
 import { ConfigError } from './errors';
 
 export { ConfigError };
@@ -95,6 +97,14 @@ const schema = z.object({
     }),
   /** Maximum connections of the PostgreSQL pool. @default 10 */
   IDEM_PG_POOL_SIZE: positiveInt('a pool size').default(10),
+  /** How long opening a PostgreSQL connection may take, in milliseconds. @default 10000 */
+  IDEM_PG_CONNECT_TIMEOUT_MS: positiveInt('milliseconds').default(10_000),
+  /** PostgreSQL's statement_timeout of idem's sessions (a handler's statement included), in
+   * milliseconds. A statement without any answer from the server (packets dropped, server
+   * frozen) fails 5 s after it, as a store outage. @default 20000 */
+  IDEM_PG_STATEMENT_TIMEOUT_MS: positiveInt('milliseconds').default(20_000),
+  /** PostgreSQL's lock_timeout of idem's sessions, in milliseconds. @default 10000 */
+  IDEM_PG_LOCK_TIMEOUT_MS: positiveInt('milliseconds').default(10_000),
 
   /** Largest accepted Kafka message value in bytes; larger ones are dead-lettered as too_large.
    * Temporal warns on payloads over 256 KiB and fails at 2 MiB. @default 262144 */
@@ -181,7 +191,13 @@ type Parsed = z.infer<typeof schema>;
 export interface Config {
   kafka: { brokers: string[]; topics: string[]; groupId: string; clientId: string; outboxTopic: string };
   temporal: { address: string; namespace: string; taskQueue: string; webUrl: string };
-  database: { url: string; poolSize: number };
+  database: {
+    url: string;
+    poolSize: number;
+    connectTimeoutMs: number;
+    statementTimeoutMs: number;
+    lockTimeoutMs: number;
+  };
   ingest: {
     maxEventBytes: number;
     maxInFlight: number;
@@ -272,8 +288,11 @@ export function parseConfig(env: Env): Config {
     const lines = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '');
       const got = env[name];
+      const value = got === undefined ? undefined : redactSecrets(got);
       const shown =
-        got === undefined ? '' : ` (got ${JSON.stringify(got.length > 80 ? got.slice(0, 80) + '…' : got)})`;
+        value === undefined
+          ? ''
+          : ` (got ${JSON.stringify(value.length > 80 ? value.slice(0, 80) + '…' : value)})`;
       return `  ${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(
@@ -281,6 +300,21 @@ export function parseConfig(env: Env): Config {
     );
   }
   const c = result.data;
+  // An attempt against a database that stopped answering must fail as a store outage (the pool's
+  // own timeouts), before Temporal times the attempt out as the handler's failure.
+  const storeBound = Math.max(
+    c.IDEM_PG_STATEMENT_TIMEOUT_MS + NO_ANSWER_MARGIN_MS,
+    c.IDEM_PG_CONNECT_TIMEOUT_MS,
+  );
+  if (storeBound >= c.IDEM_ATTEMPT_TIMEOUT_MS) {
+    throw new ConfigError(
+      `Invalid configuration:\n  IDEM_ATTEMPT_TIMEOUT_MS (${c.IDEM_ATTEMPT_TIMEOUT_MS}) must exceed both ` +
+        `IDEM_PG_STATEMENT_TIMEOUT_MS + ${NO_ANSWER_MARGIN_MS} (${c.IDEM_PG_STATEMENT_TIMEOUT_MS + NO_ANSWER_MARGIN_MS}) ` +
+        `and IDEM_PG_CONNECT_TIMEOUT_MS (${c.IDEM_PG_CONNECT_TIMEOUT_MS}): otherwise an attempt against an unreachable ` +
+        'database times out as a handler failure and the event is dead-lettered instead of waiting for the database.\n' +
+        'Raise IDEM_ATTEMPT_TIMEOUT_MS or lower the PostgreSQL timeouts; see docs/configuration.md.',
+    );
+  }
   if (c.IDEM_RETRY_INITIAL_MS > c.IDEM_RETRY_MAX_MS) {
     throw new ConfigError(
       `Invalid configuration:\n  IDEM_RETRY_INITIAL_MS (${c.IDEM_RETRY_INITIAL_MS}) must not exceed IDEM_RETRY_MAX_MS (${c.IDEM_RETRY_MAX_MS}).\n` +
@@ -301,7 +335,13 @@ export function parseConfig(env: Env): Config {
       taskQueue: c.TEMPORAL_TASK_QUEUE,
       webUrl: c.TEMPORAL_WEB_URL,
     },
-    database: { url: c.DATABASE_URL, poolSize: c.IDEM_PG_POOL_SIZE },
+    database: {
+      url: c.DATABASE_URL,
+      poolSize: c.IDEM_PG_POOL_SIZE,
+      connectTimeoutMs: c.IDEM_PG_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: c.IDEM_PG_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: c.IDEM_PG_LOCK_TIMEOUT_MS,
+    },
     ingest: {
       maxEventBytes: c.IDEM_MAX_EVENT_BYTES,
       maxInFlight: c.IDEM_MAX_IN_FLIGHT,

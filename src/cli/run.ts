@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadHandlerModule, type LoadedHandlers } from '../activities/handlers/load';
 import { startIdem, type Role } from '../app';
 import { loadConfig, type Config } from '../config';
-import { HandlersModuleError } from '../errors';
+import { HandlersModuleError, StoppedError } from '../errors';
 import { createLogger } from '../observability/logger';
 
 let runtimeInstalled = false;
@@ -37,27 +37,18 @@ export async function runRoles(roles: Role[], handlersFlag?: string): Promise<vo
   const handlers = roles.includes('worker') ? requireHandlers(config, handlersFlag, command) : undefined;
   const logger = createLogger(config.logLevel);
   installTemporalRuntime(config.logLevel);
-  const proc = await startIdem({
-    config,
-    logger,
-    roles,
-    registry: handlers?.registry,
-    migrations: handlers?.migrations,
-  });
-  logger.info(
-    {
-      roles,
-      topics: config.kafka.topics,
-      taskQueue: config.temporal.taskQueue,
-      metricsPort: config.metricsPort,
-      ...(handlers ? { handlers: handlers.file, eventTypes: handlers.registry.types() } : {}),
-    },
-    'idem running',
-  );
+  // A signal during start-up (a dependency awaited) stops the wait; afterwards, a graceful stop.
+  const starting = new AbortController();
+  let proc: Awaited<ReturnType<typeof startIdem>> | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    if (!proc) {
+      logger.info({ signal }, 'stopping during start-up');
+      starting.abort();
+      return;
+    }
     logger.info({ signal }, 'stopping: no new reads, settling in-flight events, committing offsets');
     proc
       .stop()
@@ -69,6 +60,29 @@ export async function runRoles(roles: Role[], handlersFlag?: string): Promise<vo
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    proc = await startIdem({
+      config,
+      logger,
+      roles,
+      registry: handlers?.registry,
+      migrations: handlers?.migrations,
+      signal: starting.signal,
+    });
+  } catch (err) {
+    if (err instanceof StoppedError) process.exit(0);
+    throw err;
+  }
+  logger.info(
+    {
+      roles,
+      topics: config.kafka.topics,
+      taskQueue: config.temporal.taskQueue,
+      metricsPort: config.metricsPort,
+      ...(handlers ? { handlers: handlers.file, eventTypes: handlers.registry.types() } : {}),
+    },
+    'idem running',
+  );
   await proc.done.catch((err: unknown) => {
     logger.fatal({ err }, 'worker failed');
     process.exit(1);

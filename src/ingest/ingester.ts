@@ -15,7 +15,7 @@ import type { Client } from '@temporalio/client';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Config } from '../config';
 import type { DlqPublisher } from '../dlq/publisher';
-import type { Logger } from '../observability/logger';
+import { throttledWarn, type Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { OffsetCommitter } from './committer';
 import { HandOff, type PreparedRecord } from './hand-off';
@@ -72,7 +72,7 @@ export class Ingester {
     if (o.findSettled) {
       this.settlement = new SettlementWatch({
         findSettled: o.findSettled,
-        onError: (err) => this.log.warn({ err }, 'asking the store which events settled failed; retrying'),
+        onError: throttledWarn(this.log, 'asking the store which events settled failed; retrying'),
       });
     }
     this.handOff = new HandOff({
@@ -139,15 +139,22 @@ export class Ingester {
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed');
       this.resetPartitions();
     });
-    await consumer.connect();
-    // A new group starts at the earliest offset: nothing produced before it is skipped.
-    await consumer.subscribe({ topics: config.kafka.topics, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 16,
-      eachBatch: (payload) => this.onBatch(payload),
-    });
+    try {
+      await consumer.connect();
+      // A new group starts at the earliest offset: nothing produced before it is skipped.
+      await consumer.subscribe({ topics: config.kafka.topics, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 16,
+        eachBatch: (payload) => this.onBatch(payload),
+      });
+    } catch (err) {
+      // Kafka unreachable at start-up: leave nothing behind, so that start() can be tried again.
+      this.consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
     this.committer = new OffsetCommitter(consumer, () => this.partitions.values(), {
       metrics: this.o.metrics,
       log: this.log,

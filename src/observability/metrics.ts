@@ -172,8 +172,22 @@ export async function serveMetrics(
   registry: Registry,
   port: number,
   host = '0.0.0.0',
+  readiness?: { status(): { ready: boolean; waiting: Record<string, string> } },
 ): Promise<() => Promise<void>> {
   const server = http.createServer((req, res) => {
+    // /live: the process runs (restart it if this fails). /ready: every role started; while a
+    // dependency is awaited at start-up, 503 with what it waits for.
+    if (req.url === '/live') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"live":true}');
+      return;
+    }
+    if (req.url === '/ready') {
+      const status = readiness?.status() ?? { ready: true, waiting: {} };
+      res
+        .writeHead(status.ready ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify(status));
+      return;
+    }
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;

@@ -105,6 +105,26 @@ test.each([
   expect(() => parseConfig({ [name]: value })).toThrow(message);
 });
 
+test('an invalid DATABASE_URL is quoted without its password', () => {
+  expect(() => parseConfig({ DATABASE_URL: 'mysql://idem:hunter2@db/idem' })).toThrow(
+    /DATABASE_URL: expected a postgres:\/\/ URL.*\(got "mysql:\/\/idem:\*\*\*@db\/idem"\)/,
+  );
+  expect(() => parseConfig({ DATABASE_URL: 'mysql://idem:hunter2@db/idem' })).not.toThrow(/hunter2/);
+});
+
+test('the attempt timeout must outlast the PostgreSQL timeouts, or an outage would dead-letter', () => {
+  expect(() => parseConfig({ IDEM_ATTEMPT_TIMEOUT_MS: '20000' })).toThrow(
+    /IDEM_ATTEMPT_TIMEOUT_MS \(20000\) must exceed both IDEM_PG_STATEMENT_TIMEOUT_MS \+ 5000 \(25000\)/,
+  );
+  expect(
+    parseConfig({ IDEM_ATTEMPT_TIMEOUT_MS: '20000', IDEM_PG_STATEMENT_TIMEOUT_MS: '10000' }).database,
+  ).toMatchObject({
+    statementTimeoutMs: 10_000,
+    lockTimeoutMs: 10_000,
+    connectTimeoutMs: 10_000,
+  });
+});
+
 test('every bad variable is reported at once, with how to fix it', () => {
   const err = (() => {
     try {
