@@ -11,7 +11,11 @@ const fromStore = (err: Error) => markStoreError(err);
 test.each([
   ['connection refused', fromStore(withCode('connect ECONNREFUSED 127.0.0.1:25432', 'ECONNREFUSED')), true],
   ['connection reset', fromStore(withCode('read ECONNRESET', 'ECONNRESET')), true],
-  ['admin shutdown', fromStore(withCode('terminating connection due to administrator command', '57P01')), true],
+  [
+    'admin shutdown',
+    fromStore(withCode('terminating connection due to administrator command', '57P01')),
+    true,
+  ],
   ['connection exception class 08', fromStore(withCode('connection failure', '08006')), true],
   ['too many connections', fromStore(withCode('sorry, too many clients already', '53300')), true],
   ['pool: connection terminated', fromStore(new Error('Connection terminated unexpectedly')), true],
