@@ -101,7 +101,15 @@ async function applyParsed(
       kafkaOffset: input.message.offset,
       redrive: input.redrive,
     });
-    if (!claim.claimed) return rollback<ApplyEventResult>({ outcome: 'duplicate', outboxCount: 0 });
+    if (!claim.claimed) {
+      if (claim.noRecord)
+        Context.current().log.warn(
+          'redrive found no record of the event in the store (pruned, or never dead-lettered): nothing applied; ' +
+            'if it was never applied, publish it again at its source',
+          { dedupKey },
+        );
+      return rollback<ApplyEventResult>({ outcome: 'duplicate', outboxCount: 0 });
+    }
 
     const handler = deps.registry.get(event.type);
     if (!handler) {

@@ -412,9 +412,19 @@ describe('applyEvent', () => {
       await ctx.emit({ type: 'b', data: 'text' });
     });
     const ev: TestEvent = { id: `e-${uid()}`, type: 'test.context', data: {} };
-    await expect(
-      apply(makeActivities(registry), { message: message(ev), redrive: true }, { attempt: 4 }),
-    ).resolves.toEqual({ outcome: 'applied', outboxCount: 2 });
+    const acts = makeActivities(registry);
+    // A redrive claims only a dead-lettered event.
+    await deadLetter(acts, {
+      event: summary(ev),
+      message: message(ev),
+      reason: 'handler_failed',
+      error: 'Error: first try',
+      attempts: 1,
+    });
+    await expect(apply(acts, { message: message(ev), redrive: true }, { attempt: 4 })).resolves.toEqual({
+      outcome: 'applied',
+      outboxCount: 2,
+    });
     expect(seen).toEqual([{ dedupKey: dedupKey(ev), attempt: 4, redrive: true, status: 'applied' }]);
     const rows = (await fetchUnpublishedOutbox(db.pool, 10_000)).filter((r) => r.causedBy === dedupKey(ev));
     expect(rows.map((r) => [r.type, r.topic, r.source, r.messageKey, r.subject, r.data])).toEqual([

@@ -4,6 +4,7 @@
  * applies it once, also when redriven twice.
  */
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { addToBalance, insertLedgerEntry } from '../../examples/ledger';
 import { PermanentHandlerError } from '../../src/errors';
 import { readDlq } from '../../src/dlq/reader';
@@ -22,6 +23,9 @@ import { eventually } from '../support/poll';
 let p: Pipeline;
 const attemptsByEvent = new Map<string, number>();
 let pickyBroken = true;
+let prunedBroken = true;
+/** A port nothing listens on: a handler's call to "another service" there is refused. */
+let closedPort = 0;
 
 beforeAll(async () => {
   p = await createPipeline('redrive');
@@ -40,6 +44,21 @@ beforeAll(async () => {
     await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account: data.account, amount: data.amount });
     await addToBalance(ctx.tx, data.account, data.amount);
   });
+  registry.register<{ account: string; amount: number }>('test.pruned', async (ctx, data) => {
+    if (prunedBroken) throw new PermanentHandlerError('refused until fixed');
+    await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account: data.account, amount: data.amount });
+    await addToBalance(ctx.tx, data.account, data.amount);
+  });
+  // Calls another service that refuses the connection: the same ECONNREFUSED a lost database
+  // connection gives, but the handler's failure, not a store outage.
+  registry.register<{ account: string; amount: number }>('test.remote', async (ctx, data) => {
+    await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account: data.account, amount: data.amount });
+    await new Promise((_resolve, reject) => net.connect(closedPort, '127.0.0.1').on('error', reject));
+  });
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  closedPort = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
   await p.start(['ingester', 'worker'], registry);
 }, 120_000);
 
@@ -100,4 +119,63 @@ test('a permanent failure dead-letters; redrive after the fix applies once, also
   const row = await p.db.pool.query('select status, redrive_count from processed_events where id = $1', [id]);
   // Applied by the first redrive; the second was refused before it could count.
   expect(row.rows).toEqual([{ status: 'applied', redrive_count: 1 }]);
+}, 180_000);
+
+test("a handler's own connection refused is its failure: retried, then dead-lettered, never taken for a store outage", async () => {
+  const acct = `remote-${crypto.randomUUID()}`;
+  const id = crypto.randomUUID();
+  await p.producer.send({
+    topic: p.topic,
+    messages: [ceRecord(p.source, { id, type: 'test.remote', data: { account: acct, amount: 1 } }, acct)],
+  });
+  // Before the fix the workflow looped as store_unavailable forever and nothing reached the DLQ.
+  const [entry] = await eventually(
+    async () => {
+      const e = (await readDlq(p.kafka, p.dlqTopic, { type: 'test.remote' })).filter(
+        (x) => x.info.cloudEventId === id,
+      );
+      return e.length === 1 && e;
+    },
+    90_000,
+    'dead-letter record of the refused call',
+  );
+  expect(entry?.info).toMatchObject({ reason: 'handler_failed', attempts: p.config.retry.maxAttempts });
+  expect(entry?.info.error).toMatch(/ECONNREFUSED/);
+  expect(await ledger(p, acct)).toEqual({ balances: {}, entries: 0 });
+}, 180_000);
+
+test('a redrive of an event whose store row was pruned applies nothing (the row may have said applied)', async () => {
+  const acct = `pruned-${crypto.randomUUID()}`;
+  const id = crypto.randomUUID();
+  await p.producer.send({
+    topic: p.topic,
+    messages: [ceRecord(p.source, { id, type: 'test.pruned', data: { account: acct, amount: 9 } }, acct)],
+  });
+  const entries = await eventually(
+    async () => {
+      const e = (await readDlq(p.kafka, p.dlqTopic, { type: 'test.pruned' })).filter(
+        (x) => x.info.cloudEventId === id,
+      );
+      return e.length === 1 && e;
+    },
+    60_000,
+    'dead-letter record',
+  );
+  await eventually(
+    async () =>
+      (
+        await p.db.pool.query("select 1 from processed_events where id = $1 and status = 'dead_lettered'", [
+          id,
+        ])
+      ).rowCount === 1,
+    60_000,
+    'the dead-lettered row',
+  );
+  // Retention pruned the row; the handler is fixed meanwhile.
+  await p.db.pool.query('delete from processed_events where id = $1', [id]);
+  prunedBroken = false;
+  const items = await redrive(p.temporal, p.config, entries, { wait: true });
+  expect(items.map((i) => i.status)).toEqual(['duplicate']);
+  expect(await ledger(p, acct)).toEqual({ balances: {}, entries: 0 });
+  expect((await p.db.pool.query('select 1 from processed_events where id = $1', [id])).rowCount).toBe(0);
 }, 180_000);

@@ -93,6 +93,15 @@ describe('claimEvent', () => {
     });
   });
 
+  it('a redrive never claims an event the store has no record of (its row pruned)', async () => {
+    const id = `e-${uid()}`;
+    await expect(inTx(db.pool, (tx) => claimEvent(tx, claimRow(id, { redrive: true })))).resolves.toEqual({
+      claimed: false,
+      noRecord: true,
+    });
+    expect(await getProcessedEvent(db.pool, id)).toBeUndefined();
+  });
+
   it('a dead-lettered event: a duplicate unless redriven, then applied once', async () => {
     const id = `e-${uid()}`;
     await markDeadLettered(db.pool, deadRow(id));

@@ -19,7 +19,9 @@ export interface ClaimEventRow {
 }
 
 export type ClaimResult =
-  { claimed: true; kind: 'new' | 'redriven'; redriveCount: number } | { claimed: false };
+  | { claimed: true; kind: 'new' | 'redriven'; redriveCount: number }
+  /** A duplicate; `noRecord` when a redrive found no row at all (pruned, or never dead-lettered). */
+  | { claimed: false; noRecord?: true };
 
 /**
  * The second dedup layer, in one statement: record the event as applied unless it
@@ -32,27 +34,23 @@ export type ClaimResult =
  * and exactly one of them gets `claimed: true`. If the other rolls back, the
  * insert goes ahead.
  *
+ * A redrive claims only a row recorded as dead-lettered, never a missing one: once rows are
+ * pruned, an old dead-letter record (perhaps published for an event that was in fact applied,
+ * the publish's at-least-once window) must not apply again. Its claim returns `noRecord`.
+ *
  * Returns `claimed: false` for a duplicate: the caller must roll back and skip
  * the side effects.
  */
 export async function claimEvent(tx: Queryable, row: ClaimEventRow): Promise<ClaimResult> {
-  const { rows } = await tx.query<{ inserted: boolean; redrive_count: number }>(
-    `insert into processed_events as pe
+  if (row.redrive) return claimDeadLettered(tx, row);
+  // A row, applied or dead-lettered, means a duplicate: `do nothing` waits for a concurrent
+  // claimer's commit and then reports the conflict.
+  const { rowCount } = await tx.query(
+    `insert into processed_events
        (event_id, source, id, type, event_key, status, attempts, workflow_id, run_id,
         kafka_topic, kafka_partition, kafka_offset, redrive_count)
-     values ($1, $2, $3, $4, $5, 'applied', $6, $7, $8, $9, $10, $11, case when $12 then 1 else 0 end)
-     on conflict (event_id) do update set
-       status = 'applied',
-       attempts = excluded.attempts,
-       workflow_id = excluded.workflow_id,
-       run_id = excluded.run_id,
-       kafka_topic = excluded.kafka_topic,
-       kafka_partition = excluded.kafka_partition,
-       kafka_offset = excluded.kafka_offset,
-       redrive_count = pe.redrive_count + 1,
-       processed_at = now()
-     where pe.status <> 'applied' and ($12 or pe.status <> 'dead_lettered')
-     returning (xmax = 0) as inserted, redrive_count`,
+     values ($1, $2, $3, $4, $5, 'applied', $6, $7, $8, $9, $10, $11, 0)
+     on conflict (event_id) do nothing`,
     [
       row.dedupKey,
       row.source,
@@ -65,10 +63,39 @@ export async function claimEvent(tx: Queryable, row: ClaimEventRow): Promise<Cla
       row.kafkaTopic,
       row.kafkaPartition,
       row.kafkaOffset,
-      row.redrive,
+    ],
+  );
+  return rowCount === 1 ? { claimed: true, kind: 'new', redriveCount: 0 } : { claimed: false };
+}
+
+/** A redrive's claim: the dead-lettered row becomes applied; nothing else is claimed. The
+ * row lock taken by the update serialises concurrent redrives as the insert does above. */
+async function claimDeadLettered(tx: Queryable, row: ClaimEventRow): Promise<ClaimResult> {
+  const { rows } = await tx.query<{ redrive_count: number }>(
+    `update processed_events set
+       status = 'applied',
+       attempts = $2,
+       workflow_id = $3,
+       run_id = $4,
+       kafka_topic = $5,
+       kafka_partition = $6,
+       kafka_offset = $7,
+       redrive_count = redrive_count + 1,
+       processed_at = now()
+     where event_id = $1 and status = 'dead_lettered'
+     returning redrive_count`,
+    [
+      row.dedupKey,
+      row.attempt,
+      row.workflowId,
+      row.runId,
+      row.kafkaTopic,
+      row.kafkaPartition,
+      row.kafkaOffset,
     ],
   );
   const r = rows[0];
-  if (!r) return { claimed: false };
-  return { claimed: true, kind: r.inserted ? 'new' : 'redriven', redriveCount: r.redrive_count };
+  if (r) return { claimed: true, kind: 'redriven', redriveCount: r.redrive_count };
+  const exists = await tx.query('select 1 from processed_events where event_id = $1', [row.dedupKey]);
+  return exists.rowCount === 0 ? { claimed: false, noRecord: true } : { claimed: false };
 }
