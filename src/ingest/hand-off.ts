@@ -8,7 +8,7 @@
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { KafkaMessage } from 'kafkajs';
 import type { Config } from '../config';
-import { dlqHeaders } from '../dlq/headers';
+import { dlqHeaders, withoutDlqHeaders } from '../dlq/headers';
 import type { DlqPublisher } from '../dlq/publisher';
 import { dlqTopicFor } from '../dlq/topic';
 import { SequencerAbandonedError, StoppedError } from '../errors';
@@ -413,7 +413,8 @@ export class HandOff {
           key: record.key,
           value: record.value,
           headers: {
-            ...flattenHeaders(record.headers),
+            // a producer's own idem-* headers would pass for idem's (`idem dlq list --type`)
+            ...withoutDlqHeaders(flattenHeaders(record.headers)),
             ...dlqHeaders({
               reason: parsed.reason,
               error: parsed.error,

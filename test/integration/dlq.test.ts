@@ -4,12 +4,21 @@
  * a redelivered copy of a dead-lettered event adds no second record.
  */
 import crypto from 'node:crypto';
+import type { IHeaders } from 'kafkajs';
 import { workflowIdFor } from '../../src/events/identity';
 import { allCommitted, ceRecord, createPipeline, ledger, type Pipeline } from '../support/pipeline';
 import { eventually } from '../support/poll';
 import { readAll } from '../support/kafka';
 
 let p: Pipeline;
+
+/** The record with forged idem-* headers beside its own. */
+function forged<R extends { headers?: IHeaders }>(record: R): R {
+  return {
+    ...record,
+    headers: { ...record.headers, 'idem-event-type': 'forged.type', 'idem-run-id': 'forged' },
+  };
+}
 
 beforeAll(async () => {
   p = await createPipeline('dlq', { IDEM_MAX_EVENT_BYTES: '4096' });
@@ -37,7 +46,14 @@ test('bad records are dead-lettered with their reason; good ones around them are
     partition: number;
     expect: string;
   }[] = [
-    { key: 'x', value: 'this is not json', partition: 0, expect: 'invalid_envelope' },
+    {
+      key: 'x',
+      value: 'this is not json',
+      // A producer's forged idem-* headers: stripped from the copy; its other headers kept.
+      headers: { 'idem-event-type': 'account.credited', 'idem-reason': 'forged', 'x-trace': 'keep-me' },
+      partition: 0,
+      expect: 'invalid_envelope',
+    },
     {
       key: 'x',
       value: JSON.stringify({ specversion: '1.0', source: 's', type: 't' }),
@@ -73,11 +89,16 @@ test('bad records are dead-lettered with their reason; good ones around them are
     topic: p.topic,
     messages: [
       good(0),
-      ...bad.map(({ key, value, partition }) => ({ key, value, partition })),
+      ...bad.map(({ key, value, headers, partition }) => ({
+        key,
+        value,
+        partition,
+        ...(headers ? { headers } : {}),
+      })),
       good(1),
       // Its own key: with key parking, good(2) on the same key would wait behind it
       // (key-parking.test.ts shows that).
-      ceRecord(p.source, unknown, `${acct}-closed`, 0),
+      forged(ceRecord(p.source, unknown, `${acct}-closed`, 0)),
       good(2),
     ],
   });
@@ -109,9 +130,14 @@ test('bad records are dead-lettered with their reason; good ones around them are
   // Original key and value are kept unchanged.
   const notJson = dlq.find((r) => r.value === 'this is not json');
   expect(notJson?.key).toBe('x');
+  expect(notJson?.headers['x-trace']).toBe('keep-me');
+  expect(notJson?.headers['idem-event-type']).toBeUndefined();
+  expect(notJson?.headers['idem-reason']).toBe('invalid_envelope');
   const unknownRecord = dlq.find((r) => r.headers['idem-reason'] === 'unknown_type');
   expect(unknownRecord?.headers['idem-workflow-id']).toBe(workflowIdFor(p.source, unknown.id));
   expect(unknownRecord?.headers['idem-attempts']).toBe('1');
+  expect(unknownRecord?.headers['idem-event-type']).toBe('account.closed');
+  expect(Object.values(unknownRecord?.headers ?? {})).not.toContain('forged.type');
   expect(JSON.parse(unknownRecord?.value ?? '{}')).toMatchObject({ id: unknown.id, type: 'account.closed' });
   const handle = p.temporal.workflow.getHandle(workflowIdFor(p.source, unknown.id));
   expect((await handle.describe()).status.name).toBe('FAILED');
