@@ -7,6 +7,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   TemporalFailure,
+  continueAsNew,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -21,8 +22,8 @@ import { IdemOutcome, type Outcome } from './search-attributes';
 import type { ApplyFailureDetails, ProcessEventInput, ProcessEventResult } from './types';
 
 /** Upserts IdemOutcome, and remembers that it did: a success after an outage must overwrite it. */
-function outcomeRecorder() {
-  let set = false;
+function outcomeRecorder(alreadySet: boolean) {
+  let set = alreadySet;
   return {
     set(outcome: Outcome): void {
       set = true;
@@ -93,7 +94,7 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
     retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
   });
 
-  const outcome = outcomeRecorder();
+  const outcome = outcomeRecorder(input.continuedInOutage === true);
   const failure = await applyUntilDecided(applyEvent, input, outcome.set);
   if ('outcome' in failure) {
     // Plain success writes no search attribute: a completed workflow without IdemOutcome is an
@@ -135,9 +136,16 @@ async function applyUntilDecided(
       const failure = activityFailureOf(err);
       if (!failure) throw err;
       if (!storeUnavailable(failure)) return describeFailure(failure, input.retry.maxAttempts);
-      if (outage === 0) setOutcome('store_unavailable');
+      if (outage === 0 && !input.continuedInOutage) setOutcome('store_unavailable');
       log.warn('PostgreSQL unavailable after every attempt; retrying', { event: input.event, outage });
       await sleep(input.retry.maxIntervalMs);
+      // A long outage must not run the history into Temporal's limit (the server would terminate
+      // the run, and the event would be lost without a trace): carry on in a new run.
+      if (outage + 1 >= (input.retry.outageRoundsPerRun ?? 50) || workflowInfo().continueAsNewSuggested)
+        await continueAsNew<(i: ProcessEventInput) => Promise<ProcessEventResult>>({
+          ...input,
+          continuedInOutage: true,
+        });
     }
   }
 }

@@ -18,6 +18,9 @@ export interface RetrySettings {
   maxIntervalMs: number;
   /** Start-to-close timeout of one applyEvent attempt; also how long a crashed worker's attempt takes to be retried. */
   attemptTimeoutMs?: number;
+  /** Series of attempts during one PostgreSQL outage before the run continues as new (its
+   * history stays small however long the outage lasts). @default 50 */
+  outageRoundsPerRun?: number;
 }
 
 /** Set when an operator redrives a dead-lettered record (`idem dlq redrive`). */
@@ -36,6 +39,9 @@ export interface ProcessEventInput {
   redrive?: RedriveInfo;
   /** Absent in workflows started before it existed: the defaults (local, no upsert). */
   shape?: WorkflowShape;
+  /** Set on a run that an earlier run of this event continued as new during an outage: its
+   * IdemOutcome says store_unavailable, which a success must overwrite. */
+  continuedInOutage?: boolean;
 }
 
 /** Choices of the workflow's shape, from configuration (IDEM_APPLY_AS, IDEM_UPSERT_APPLIED). */

@@ -17,6 +17,7 @@ import {
   type ApplyEventInput,
   type ApplyEventResult,
   type DeadLetterInput,
+  type ProcessEventResult,
   type WorkflowShape,
 } from '../../src/workflows/types';
 
@@ -155,6 +156,53 @@ test('PostgreSQL down through every attempt is an outage, not a dead-letter: it 
   expect(result.outcome).toBe('applied');
   expect(calls).toBe(6); // three series of at most two attempts
   expect(rec.deadLetters).toHaveLength(0);
+});
+
+test('a long outage continues as new (the history stays bounded) and the event is then applied once', async () => {
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `outage-${crypto.randomUUID()}`;
+  const rec = recorder();
+  let calls = 0;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: {
+      applyEvent: async (): Promise<ApplyEventResult> => {
+        calls++;
+        if (calls <= 7)
+          throw ApplicationFailure.create({
+            type: 'Error',
+            message: 'connect ECONNREFUSED 127.0.0.1:25432',
+            details: [{ reason: 'handler_failed', attempt: calls, storeUnavailable: true }],
+          });
+        return { outcome: 'applied', outboxCount: 0 };
+      },
+      deadLetter: rec.deadLetter,
+    },
+  });
+  const base = input();
+  const { result, first } = await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(PROCESS_EVENT_WORKFLOW, {
+      taskQueue,
+      workflowId,
+      args: [{ ...base, retry: { ...base.retry, maxAttempts: 2, outageRoundsPerRun: 2 } }],
+    });
+    const r = (await handle.result()) as ProcessEventResult;
+    return {
+      result: r,
+      first: await env.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe(),
+    };
+  });
+  expect(result.outcome).toBe('applied');
+  expect(calls).toBe(8);
+  expect(rec.deadLetters).toHaveLength(0);
+  // Two series of two attempts in the first run, which continued as new; the second run applied.
+  expect(first.status.name).toBe('CONTINUED_AS_NEW');
+  const last = await env.client.workflow.getHandle(workflowId).describe();
+  expect(last.status.name).toBe('COMPLETED');
+  expect(last.runId).not.toBe(first.runId);
 });
 
 /** Runs one applied event in the given shape; what its history holds. */
