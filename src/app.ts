@@ -21,7 +21,6 @@ import { createMetrics, serveMetrics, type Metrics } from './observability/metri
 import { createOutboxRelay } from './outbox/relay';
 import { migrate, type MigrationSet } from './store/migrate';
 import { createPool } from './store/pool';
-import { listenSettled } from './store/settlement-notify';
 import { findApplied } from './store/sql/find-applied';
 import { findSettled } from './store/sql/find-settled';
 import { pgParkingStore } from './ingest/parking';
@@ -196,7 +195,6 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
             dlq,
             maxEventBytes: config.ingest.maxEventBytes,
             outboxTopic: config.kafka.outboxTopic,
-            notifySettled: config.ingest.settlement === 'notify',
             metrics,
           }),
         });
@@ -262,14 +260,6 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         ...(pool
           ? {
               findSettled: (keys: string[]) => findSettled(pool as Pool, keys),
-              ...(config.ingest.settlement === 'notify'
-                ? {
-                    settledNotifications: {
-                      subscribe: (onSettled: (k: string) => void, onListening: () => void) =>
-                        listenSettled({ url: config.database.url, logger, onSettled, onListening }),
-                    },
-                  }
-                : {}),
               parking: pgParkingStore(pool),
             }
           : {}),

@@ -130,10 +130,6 @@ const schema = z.object({
   /** With ordering: a dead-lettered event parks its key's later events until it is redriven or
    * skipped. @default true */
   IDEM_KEY_PARKING: bool.default(true),
-  /** How the ingester learns that a keyed event settled: `poll` (one query per 20 ms tick for
-   * every event waited on) or `notify` (the apply transaction sends a NOTIFY; polling every
-   * 500 ms as the backstop). @default poll */
-  IDEM_SETTLEMENT: z.enum(['poll', 'notify'], { message: 'expected poll or notify' }).default('poll'),
   /** Attempts of applyEvent before an event is dead-lettered. @default 5 */
   IDEM_MAX_ATTEMPTS: positiveInt('a number of attempts').default(5),
   /** First retry interval of applyEvent, in milliseconds (doubles each attempt). @default 1000 */
@@ -214,7 +210,6 @@ export interface Config {
     startConcurrency: number;
     skipApplied: boolean;
     eagerStart: boolean;
-    settlement: 'poll' | 'notify';
   };
   retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number; attemptTimeoutMs: number };
   /** The Temporal worker's slots and cache. */
@@ -358,7 +353,6 @@ export function parseConfig(env: Env): Config {
       startConcurrency: c.IDEM_START_CONCURRENCY,
       skipApplied: c.IDEM_SKIP_APPLIED,
       eagerStart: c.IDEM_EAGER_START,
-      settlement: c.IDEM_SETTLEMENT,
     },
     retry: {
       maxAttempts: c.IDEM_MAX_ATTEMPTS,

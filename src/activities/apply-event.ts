@@ -21,7 +21,6 @@ import type { IdemEvent } from '../events/types';
 import type { Stage } from '../observability/metrics';
 import { claimEvent } from '../store/sql/claim-event';
 import { insertOutbox } from '../store/sql/insert-outbox';
-import { notifySettled } from '../store/settlement-notify';
 import { inTransaction, rollback } from '../store/transaction';
 import type { ApplyEventInput, ApplyEventResult } from '../workflows/types';
 import { toApplicationFailure } from './failure';
@@ -47,8 +46,6 @@ export interface ApplyEventDeps {
   /** CloudEvents `source` of outbox events that name none. @default idem */
   outboxSource?: string;
   metrics?: ApplyEventMetrics;
-  /** Send the settlement notification of keyed events at commit (IDEM_SETTLEMENT=notify). */
-  notifySettled?: boolean;
 }
 
 export const DEFAULT_OUTBOX_SOURCE = 'idem';
@@ -134,7 +131,6 @@ async function applyParsed(
     };
     await handler.run(ctx);
     outbox.close();
-    if (deps.notifySettled && event.key !== undefined) await notifySettled(client, dedupKey);
     return { outcome: 'applied', outboxCount: outbox.count() };
   });
   // Counted once the transaction has ended.

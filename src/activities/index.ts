@@ -27,8 +27,6 @@ export interface ActivityDeps {
   /** Counters (`applied{type}`, `duplicates{layer}`, `deadLettered{reason,stage}`); the Metrics of
    * src/observability/metrics.ts fits. */
   metrics?: ActivityMetrics;
-  /** IDEM_SETTLEMENT=notify: applyEvent notifies the ingester of a keyed event's commit. */
-  notifySettled?: boolean;
 }
 
 export function createActivities(deps: ActivityDeps) {

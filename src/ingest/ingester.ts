@@ -43,11 +43,6 @@ export interface IngesterOptions {
    * has the store: per-key ordering then waits on this (one query per tick) instead of one
    * workflow-result long poll per keyed event. */
   findSettled?: (dedupKeys: string[]) => Promise<Map<string, 'applied' | 'dead_lettered'>>;
-  /** Settlement notifications (IDEM_SETTLEMENT=notify): `subscribe` is called once with the
-   * watch's callbacks and returns its closer. The watch then polls every 500 ms as a backstop. */
-  settledNotifications?: {
-    subscribe(onSettled: (dedupKey: string) => void, onListening: () => void): { close(): Promise<void> };
-  };
   /** Key parking's store (used with ordering and IDEM_KEY_PARKING); see parking.ts. */
   parking?: ParkingStore;
   /** How often parked keys are checked for release, and the parked gauges updated. @default 1000 */
@@ -68,7 +63,6 @@ export class Ingester {
   /** Key parking's store when parking is on (IDEM_KEY_PARKING with ordering). */
   private readonly parking: ParkingStore | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
-  private notifications: { close(): Promise<void> } | undefined;
   /** This member's partitions in the current generation, as `topic:partition`. */
   private assigned = new Set<string>();
 
@@ -78,7 +72,6 @@ export class Ingester {
     if (o.findSettled) {
       this.settlement = new SettlementWatch({
         findSettled: o.findSettled,
-        ...(o.settledNotifications ? { intervalMs: 500 } : {}),
         onError: throttledWarn(this.log, 'asking the store which events settled failed; retrying'),
       });
     }
@@ -130,12 +123,6 @@ export class Ingester {
       retry: { retries: 10 },
     });
     this.consumer = consumer;
-    const watch = this.settlement;
-    if (watch && this.o.settledNotifications)
-      this.notifications = this.o.settledNotifications.subscribe(
-        (key) => watch.settle(key, 'applied'),
-        () => watch.pollSoon(),
-      );
     // A new generation re-reads every partition from its committed offset: drop all
     // in-flight state; work still running finishes harmlessly (starts are idempotent).
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -165,8 +152,6 @@ export class Ingester {
     } catch (err) {
       // Kafka unreachable at start-up: leave nothing behind, so that start() can be tried again.
       this.consumer = undefined;
-      await this.notifications?.close();
-      this.notifications = undefined;
       await consumer.disconnect().catch(() => undefined);
       throw err;
     }
@@ -191,7 +176,6 @@ export class Ingester {
     }
     this.aborted = true;
     this.settlement?.stop();
-    await this.notifications?.close();
     await this.committer?.stop();
     this.resetPartitions();
     await consumer.disconnect();

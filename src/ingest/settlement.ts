@@ -79,16 +79,6 @@ export class SettlementWatch {
     });
   }
 
-  /** The store says `dedupKey` is applied (a notification): its waiters are released now. */
-  settle(dedupKey: string, as: 'applied' | 'dead_lettered'): void {
-    for (const w of this.waiters.get(dedupKey) ?? []) w.done(as);
-  }
-
-  /** Query everything waited on at the next tick (what settled while notifications were lost). */
-  pollSoon(): void {
-    this.schedule();
-  }
-
   /** Events waited on (for tests and metrics). */
   size(): number {
     return this.waiters.size;
