@@ -152,6 +152,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         logger,
         connectTimeoutMs: config.database.connectTimeoutMs,
         statementTimeoutMs: config.database.statementTimeoutMs,
+        queryTimeoutMs: config.database.queryTimeoutMs,
         lockTimeoutMs: config.database.lockTimeoutMs,
       });
       const p = pool;

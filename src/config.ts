@@ -14,7 +14,6 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { redactSecrets } from './observability/redact';
-import { NO_ANSWER_MARGIN_MS } from './store/pool';
 import { ConfigError } from './errors';
 
 export { ConfigError };
@@ -97,12 +96,14 @@ const schema = z.object({
     }),
   /** Maximum connections of the PostgreSQL pool. @default 10 */
   IDEM_PG_POOL_SIZE: positiveInt('a pool size').default(10),
-  /** How long opening a PostgreSQL connection may take, in milliseconds. @default 10000 */
-  IDEM_PG_CONNECT_TIMEOUT_MS: positiveInt('milliseconds').default(10_000),
+  /** How long opening a PostgreSQL connection may take, in milliseconds.
+   * @default min(10000, IDEM_ATTEMPT_TIMEOUT_MS / 2) */
+  IDEM_PG_CONNECT_TIMEOUT_MS: positiveInt('milliseconds').optional(),
   /** PostgreSQL's statement_timeout of idem's sessions (a handler's statement included), in
    * milliseconds. A statement without any answer from the server (packets dropped, server
-   * frozen) fails 5 s after it, as a store outage. @default 20000 */
-  IDEM_PG_STATEMENT_TIMEOUT_MS: positiveInt('milliseconds').default(20_000),
+   * frozen) fails a margin after it (min(5 s, a fifth of the attempt timeout)), as a store outage.
+   * @default min(20000, IDEM_ATTEMPT_TIMEOUT_MS × 0.6) */
+  IDEM_PG_STATEMENT_TIMEOUT_MS: positiveInt('milliseconds').optional(),
   /** PostgreSQL's lock_timeout of idem's sessions, in milliseconds. @default 10000 */
   IDEM_PG_LOCK_TIMEOUT_MS: positiveInt('milliseconds').default(10_000),
 
@@ -196,6 +197,8 @@ export interface Config {
     poolSize: number;
     connectTimeoutMs: number;
     statementTimeoutMs: number;
+    /** The client's wait for any answer to a statement (statement timeout + margin). */
+    queryTimeoutMs: number;
     lockTimeoutMs: number;
   };
   ingest: {
@@ -302,15 +305,16 @@ export function parseConfig(env: Env): Config {
   const c = result.data;
   // An attempt against a database that stopped answering must fail as a store outage (the pool's
   // own timeouts), before Temporal times the attempt out as the handler's failure.
-  const storeBound = Math.max(
-    c.IDEM_PG_STATEMENT_TIMEOUT_MS + NO_ANSWER_MARGIN_MS,
-    c.IDEM_PG_CONNECT_TIMEOUT_MS,
-  );
-  if (storeBound >= c.IDEM_ATTEMPT_TIMEOUT_MS) {
+  // Unset, they follow the attempt timeout; set, they are checked against it.
+  const attempt = c.IDEM_ATTEMPT_TIMEOUT_MS;
+  const statementTimeoutMs = c.IDEM_PG_STATEMENT_TIMEOUT_MS ?? Math.min(20_000, Math.floor(attempt * 0.6));
+  const connectTimeoutMs = c.IDEM_PG_CONNECT_TIMEOUT_MS ?? Math.min(10_000, Math.floor(attempt / 2));
+  const noAnswerMs = statementTimeoutMs + Math.min(5_000, Math.floor(attempt / 5));
+  if (Math.max(noAnswerMs, connectTimeoutMs) >= attempt) {
     throw new ConfigError(
-      `Invalid configuration:\n  IDEM_ATTEMPT_TIMEOUT_MS (${c.IDEM_ATTEMPT_TIMEOUT_MS}) must exceed both ` +
-        `IDEM_PG_STATEMENT_TIMEOUT_MS + ${NO_ANSWER_MARGIN_MS} (${c.IDEM_PG_STATEMENT_TIMEOUT_MS + NO_ANSWER_MARGIN_MS}) ` +
-        `and IDEM_PG_CONNECT_TIMEOUT_MS (${c.IDEM_PG_CONNECT_TIMEOUT_MS}): otherwise an attempt against an unreachable ` +
+      `Invalid configuration:\n  IDEM_ATTEMPT_TIMEOUT_MS (${attempt}) must exceed both ` +
+        `IDEM_PG_STATEMENT_TIMEOUT_MS plus its no-answer margin (${noAnswerMs}) ` +
+        `and IDEM_PG_CONNECT_TIMEOUT_MS (${connectTimeoutMs}): otherwise an attempt against an unreachable ` +
         'database times out as a handler failure and the event is dead-lettered instead of waiting for the database.\n' +
         'Raise IDEM_ATTEMPT_TIMEOUT_MS or lower the PostgreSQL timeouts; see docs/configuration.md.',
     );
@@ -338,8 +342,9 @@ export function parseConfig(env: Env): Config {
     database: {
       url: c.DATABASE_URL,
       poolSize: c.IDEM_PG_POOL_SIZE,
-      connectTimeoutMs: c.IDEM_PG_CONNECT_TIMEOUT_MS,
-      statementTimeoutMs: c.IDEM_PG_STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs,
+      statementTimeoutMs,
+      queryTimeoutMs: noAnswerMs,
       lockTimeoutMs: c.IDEM_PG_LOCK_TIMEOUT_MS,
     },
     ingest: {

@@ -10,7 +10,7 @@
  * A database that stops answering without closing anything (a network partition, dropped
  * packets, a frozen server) is bounded too: connecting times out; the server cancels a
  * statement after statement_timeout and a lock wait after lock_timeout; a statement with no
- * answer at all fails on the client 5 s after statement_timeout ("Query read timeout", a store
+ * answer at all fails on the client a margin after statement_timeout ("Query read timeout", a store
  * outage), and TCP keepalive finds dead idle connections. The client whose statement timed out
  * is destroyed, not reused (transaction.ts).
  */
@@ -27,10 +27,9 @@ export interface PoolOptions {
   statementTimeoutMs?: number;
   /** @default 10000 */
   lockTimeoutMs?: number;
+  /** How long the client waits for any answer to a statement. @default statement timeout + 5000 */
+  queryTimeoutMs?: number;
 }
-
-/** How much longer than statement_timeout the client waits for any answer. */
-export const NO_ANSWER_MARGIN_MS = 5_000;
 
 export function createPool(opts: PoolOptions): Pool {
   const statementTimeout = opts.statementTimeoutMs ?? 20_000;
@@ -40,7 +39,7 @@ export function createPool(opts: PoolOptions): Pool {
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
     statement_timeout: statementTimeout,
     lock_timeout: opts.lockTimeoutMs ?? 10_000,
-    query_timeout: statementTimeout + NO_ANSWER_MARGIN_MS,
+    query_timeout: opts.queryTimeoutMs ?? statementTimeout + 5_000,
     // a transaction left open by a client that vanished releases its locks
     idle_in_transaction_session_timeout: 60_000,
     keepAlive: true,

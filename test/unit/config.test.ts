@@ -113,9 +113,22 @@ test('an invalid DATABASE_URL is quoted without its password', () => {
 });
 
 test('the attempt timeout must outlast the PostgreSQL timeouts, or an outage would dead-letter', () => {
-  expect(() => parseConfig({ IDEM_ATTEMPT_TIMEOUT_MS: '20000' })).toThrow(
-    /IDEM_ATTEMPT_TIMEOUT_MS \(20000\) must exceed both IDEM_PG_STATEMENT_TIMEOUT_MS \+ 5000 \(25000\)/,
+  expect(() =>
+    parseConfig({ IDEM_ATTEMPT_TIMEOUT_MS: '20000', IDEM_PG_STATEMENT_TIMEOUT_MS: '20000' }),
+  ).toThrow(
+    /IDEM_ATTEMPT_TIMEOUT_MS \(20000\) must exceed both IDEM_PG_STATEMENT_TIMEOUT_MS plus its no-answer margin \(24000\)/,
   );
+  expect(parseConfig({}).database).toMatchObject({
+    statementTimeoutMs: 18_000,
+    queryTimeoutMs: 23_000,
+    connectTimeoutMs: 10_000,
+  });
+  // Unset, they follow a short attempt timeout.
+  expect(parseConfig({ IDEM_ATTEMPT_TIMEOUT_MS: '5000' }).database).toMatchObject({
+    statementTimeoutMs: 3_000,
+    queryTimeoutMs: 4_000,
+    connectTimeoutMs: 2_500,
+  });
   expect(
     parseConfig({ IDEM_ATTEMPT_TIMEOUT_MS: '20000', IDEM_PG_STATEMENT_TIMEOUT_MS: '10000' }).database,
   ).toMatchObject({
