@@ -21,6 +21,8 @@ export const DLQ_HEADERS = {
   cloudEventId: 'idem-event-id',
   eventSource: 'idem-event-source',
   eventType: 'idem-event-type',
+  /** Set when the broker refused the full copy as too large: the value and original headers are left out. */
+  valueOmitted: 'idem-value-omitted',
 } as const;
 
 /** Prefix of every header idem adds. */

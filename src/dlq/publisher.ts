@@ -8,6 +8,7 @@
  * activity (events that failed processing).
  */
 import { IdemError } from '../errors';
+import { DLQ_HEADER_PREFIX, DLQ_HEADERS } from './headers';
 import type { Producer } from 'kafkajs';
 
 export interface DlqRecord {
@@ -33,19 +34,55 @@ export interface DlqPublisher {
  * A DlqPublisher on a kafkajs producer: one record per send, `acks: -1` (all
  * in-sync replicas), resolving with where it landed. The key goes through
  * unchanged, so the default partitioner puts it with its key's other records.
+ *
+ * A copy the broker refuses as too large (the original was near the topic's
+ * `max.message.bytes`, and the copy adds idem's headers) would be retried forever and hold
+ * its partition: it is published once more without the value and the original headers,
+ * saying so in `idem-value-omitted` (the original stays readable at its coordinates while
+ * the source topic retains it). Such a record cannot be redriven.
  */
 export function createKafkaDlqPublisher(producer: Producer): DlqPublisher {
+  const send = async (record: DlqRecord): Promise<DlqPublishResult> => {
+    const [meta] = await producer.send({
+      topic: record.topic,
+      acks: -1,
+      messages: [{ key: record.key, value: record.value, headers: record.headers }],
+    });
+    if (meta?.baseOffset === undefined) {
+      throw new IdemError(`producing to ${record.topic} returned no offset`);
+    }
+    return { topic: meta.topicName, partition: meta.partition, offset: meta.baseOffset };
+  };
   return {
     async publish(record) {
-      const [meta] = await producer.send({
-        topic: record.topic,
-        acks: -1,
-        messages: [{ key: record.key, value: record.value, headers: record.headers }],
-      });
-      if (meta?.baseOffset === undefined) {
-        throw new IdemError(`producing to ${record.topic} returned no offset`);
+      try {
+        return await send(record);
+      } catch (err) {
+        if (!isTooLarge(err)) throw err;
+        return send(withoutValue(record));
       }
-      return { topic: meta.topicName, partition: meta.partition, offset: meta.baseOffset };
     },
   };
+}
+
+/** The copy of a dead-letter record that the broker refused as too large. */
+export function withoutValue(record: DlqRecord): DlqRecord {
+  const headers: Record<string, string | Buffer> = {};
+  for (const [name, value] of Object.entries(record.headers))
+    if (name.startsWith(DLQ_HEADER_PREFIX)) headers[name] = value;
+  const error = headers[DLQ_HEADERS.error];
+  if (typeof error === 'string' && error.length > 200) headers[DLQ_HEADERS.error] = `${error.slice(0, 199)}…`;
+  headers[DLQ_HEADERS.valueOmitted] =
+    `the value (${record.value?.length ?? 0} bytes) and the original headers made this record too large ` +
+    'for the dead-letter topic; read the original at idem-original-topic/partition/offset';
+  return { topic: record.topic, key: record.key, value: null, headers };
+}
+
+/** kafkajs's MESSAGE_TOO_LARGE (also inside a retry wrapper). */
+function isTooLarge(err: unknown): boolean {
+  for (let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined; e;) {
+    if (e.type === 'MESSAGE_TOO_LARGE') return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
 }
