@@ -7,6 +7,8 @@ export interface RetryOptions {
   /** True once the caller no longer wants the result (shutdown, rebalance). */
   stopped: () => boolean;
   onError?: (err: unknown, attempt: number, delayMs: number) => void;
+  /** Errors no retry can fix: thrown at once. */
+  permanent?: (err: unknown) => boolean;
   initialMs?: number;
   maxMs?: number;
 }
@@ -19,6 +21,7 @@ export async function retryUntilStopped<T>(fn: () => Promise<T>, opts: RetryOpti
     try {
       return await fn();
     } catch (err) {
+      if (opts.permanent?.(err)) throw err;
       const delay = Math.min(max, initial * 2 ** Math.min(attempt - 1, 20)) * (0.5 + Math.random() / 2);
       opts.onError?.(err, attempt, delay);
       await sleepUnlessStopped(delay, opts.stopped);

@@ -18,7 +18,15 @@ import type { DlqReason, RawMessage } from '../events/types';
 import { flattenHeaders } from '../events/kafka-headers';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { processEventInput, startEventWorkflow, type StartResult } from '../temporal/start-event';
+import {
+  MAX_WORKFLOW_INPUT_BYTES,
+  processEventInput,
+  startEventWorkflow,
+  startRejection,
+  StartRejectedError,
+  workflowInputBytes,
+  type StartResult,
+} from '../temporal/start-event';
 import type { ProcessEventInput } from '../workflows/types';
 import { retryUntilStopped } from './backoff';
 import type { PartitionState } from './partition';
@@ -52,6 +60,8 @@ export interface PreparedRecord {
   record: KafkaRecord;
   parsed: ParseResult;
   workflowId: string | undefined;
+  /** The workflow input of an event that parsed (set whenever `parsed.ok`). */
+  input: ProcessEventInput | undefined;
   /** Its size in memory as the window counts it: key, value and headers. */
   bytes: number;
 }
@@ -96,10 +106,26 @@ export class HandOff {
     const emitted = Number(message.timestamp);
     if (emitted > 0)
       this.d.metrics.stageSeconds.observe({ stage: 'kafka_wait' }, Math.max(0, Date.now() - emitted) / 1000);
-    const parsed = parseRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes });
+    let parsed = parseRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes });
+    let input: ProcessEventInput | undefined;
+    if (parsed.ok) {
+      const { retry, workflow } = this.d.config;
+      input = processEventInput(parsed.event, parsed.raw, { retry, shape: workflow });
+      // IDEM_MAX_EVENT_BYTES bounds the value; Temporal bounds the whole input, where the value is
+      // JSON-escaped (a quote or a control character takes 2 to 6 bytes) beside its key and headers.
+      const bytes = workflowInputBytes(input);
+      if (bytes > MAX_WORKFLOW_INPUT_BYTES)
+        parsed = {
+          ok: false,
+          reason: 'too_large',
+          error:
+            `the workflow input would be ${bytes} bytes as Temporal counts them (the value JSON-escaped, ` +
+            `with its key and headers); Temporal refuses payloads over 2 MiB`,
+        };
+    }
     // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
     const workflowId = parsed.ok ? workflowIdFor(parsed.event.source, parsed.event.id) : undefined;
-    return { record, parsed, workflowId, bytes: recordBytes(message) };
+    return { record, parsed, workflowId, input, bytes: recordBytes(message) };
   }
 
   /**
@@ -110,14 +136,23 @@ export class HandOff {
    */
   async run(
     s: PartitionState,
-    { record, parsed, workflowId }: PreparedRecord,
+    { record, parsed, workflowId, input }: PreparedRecord,
     alreadyApplied: boolean,
     onComplete: () => void,
   ): Promise<void> {
     const stopped = () => this.d.aborted() || s.abandoned;
     try {
       if (!parsed.ok) await this.reject(record, parsed, stopped);
-      else await this.handOffEvent(s, parsed, workflowId as string, alreadyApplied, stopped);
+      else
+        await this.handOffEvent(
+          s,
+          record,
+          parsed,
+          input as ProcessEventInput,
+          workflowId as string,
+          alreadyApplied,
+          stopped,
+        );
       if (s.watermark.complete(record.offset)) onComplete();
     } catch (err) {
       if (err instanceof StoppedError || err instanceof SequencerAbandonedError) return;
@@ -131,7 +166,9 @@ export class HandOff {
   /** An event: skipped when it is a known duplicate, else its workflow started in key order. */
   private async handOffEvent(
     s: PartitionState,
+    record: KafkaRecord,
     { event, raw }: Extract<ParseResult, { ok: true }>,
+    input: ProcessEventInput,
     id: string,
     alreadyApplied: boolean,
     stopped: () => boolean,
@@ -158,8 +195,6 @@ export class HandOff {
       this.d.metrics.duplicates.inc({ layer: 'ingest' });
       return;
     }
-    const { retry, workflow } = this.d.config;
-    const input = processEventInput(event, raw, { retry, shape: workflow });
     // With key parking (ordered keyed events only): the key the event may park or be parked behind.
     const park = ordered && this.d.parking ? { parking: this.d.parking, key } : undefined;
     const handedOff = s.sequencer
@@ -186,7 +221,17 @@ export class HandOff {
           (await this.parkIfKeyParked(park.parking, s, park.key, { eventId: id, raw, input }, stopped))
         )
           return turn(Promise.resolve('parked'));
-        const { settled } = await this.startUnsettled(id, input, stopped);
+        let started: { settled: Promise<Settled> };
+        try {
+          started = await this.startUnsettled(id, input, stopped);
+        } catch (err) {
+          if (!(err instanceof StartRejectedError)) throw err;
+          // Temporal refuses this event for good: dead-lettered like a record rejected at ingest
+          // (no store row, so its key is not parked), and its key's next event goes on.
+          await this.reject(record, { reason: err.reason, error: err.message }, stopped);
+          return turn(Promise.resolve('dead_lettered' as const));
+        }
+        const { settled } = started;
         return turn(
           park
             ? settled.then((as) => this.parkIfDeadLettered(park.parking, s, park.key, id, as, stopped))
@@ -445,16 +490,22 @@ export class HandOff {
     try {
       const result = await retryUntilStopped(
         () =>
-          client.withDeadline(Date.now() + config.ingest.startTimeoutMs, () =>
-            startEventWorkflow(client, {
-              workflowId,
-              taskQueue: config.temporal.taskQueue,
-              input,
-              eager: this.d.eagerStart ?? false,
+          client
+            .withDeadline(Date.now() + config.ingest.startTimeoutMs, () =>
+              startEventWorkflow(client, {
+                workflowId,
+                taskQueue: config.temporal.taskQueue,
+                input,
+                eager: this.d.eagerStart ?? false,
+              }),
+            )
+            .catch((err: unknown) => {
+              throw startRejection(err) ?? err;
             }),
-          ),
         {
           stopped,
+          // refused for this event (INVALID_ARGUMENT): no retry can help
+          permanent: (err) => err instanceof StartRejectedError,
           onError: (err, attempt) => {
             metrics.startErrors.inc({ topic: input.message.topic });
             this.d.log.warn({ err, workflowId, attempt }, 'workflow start failed; retrying');

@@ -5,6 +5,7 @@
  * first run (REJECT_DUPLICATE covers closed runs, FAIL covers a running one).
  */
 import {
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
@@ -12,7 +13,8 @@ import {
 } from '@temporalio/client';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import { IdemEventKey, IdemEventType, IdemSource } from '../workflows/search-attributes';
-import type { IdemEvent, RawMessage } from '../events/types';
+import { NonRetriableError } from '../errors';
+import type { DlqReason, IdemEvent, RawMessage } from '../events/types';
 import {
   PROCESS_EVENT_WORKFLOW,
   type ProcessEventInput,
@@ -27,6 +29,51 @@ export interface StartResult {
   /** Resolves (or rejects) once the workflow has closed; only called when someone waits for it. */
   closed: () => Promise<unknown>;
 }
+
+/**
+ * Temporal refuses a payload over 2 MiB (`limit.blobSize.error`); the start request carries the
+ * workflow input as one JSON payload. Kept a little under it for the payload's metadata.
+ */
+export const MAX_WORKFLOW_INPUT_BYTES = 2 * 1024 * 1024 - 16 * 1024;
+
+/** The size of the workflow input as Temporal counts it: the UTF-8 bytes of its JSON (the
+ * event's value JSON-escaped inside it, with its key, headers and summary). */
+export function workflowInputBytes(input: ProcessEventInput): number {
+  return Buffer.byteLength(JSON.stringify(input), 'utf8');
+}
+
+/**
+ * A start Temporal refused for this event and will refuse again (gRPC INVALID_ARGUMENT: the
+ * input over the payload limit, a search attribute too long): the event is dead-lettered with
+ * `reason` instead of being retried forever. Refusals that are not the event's (authentication,
+ * a missing namespace, Temporal down) are retried.
+ */
+export class StartRejectedError extends NonRetriableError {
+  constructor(
+    readonly reason: DlqReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The StartRejectedError a failed start call means, or undefined when it may be retried. */
+export function startRejection(err: unknown): StartRejectedError | undefined {
+  if (err instanceof StartRejectedError) return err;
+  const cause = (err as { cause?: { code?: unknown; details?: unknown } } | null)?.cause;
+  if (!(err instanceof ServiceError) || cause?.code !== GRPC_INVALID_ARGUMENT) return undefined;
+  const detail = typeof cause.details === 'string' ? cause.details : String(cause);
+  return new StartRejectedError(
+    /size exceeds limit|exceeds size limit/i.test(detail) && /blob/i.test(detail)
+      ? 'too_large'
+      : 'invalid_envelope',
+    `Temporal refused to start the workflow: ${detail}`,
+    { cause: err },
+  );
+}
+
+const GRPC_INVALID_ARGUMENT = 3;
 
 /** Keyword search attributes are limited in size; keys longer than this are cut for search only. */
 const MAX_KEYWORD = 256;

@@ -4,7 +4,7 @@
  * flow control by pausing, the order boundary at settlement, the bound on unsettled events, and
  * key parking, each without a server.
  */
-import type { Client } from '@temporalio/client';
+import { ServiceError, type Client } from '@temporalio/client';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { parseConfig } from '../../src/config';
 import type { DlqPublisher } from '../../src/dlq/publisher';
@@ -94,12 +94,14 @@ function message(id: string, key?: string): KafkaMessage {
 }
 
 /** Temporal's client, as far as the ingester uses it: starts are recorded, nothing runs. */
-function fakeClient() {
+function fakeClient(refuse: (workflowId: string) => Error | undefined = () => undefined) {
   const started: string[] = [];
   const client = {
     withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
     workflow: {
       start: async (_type: string, o: { workflowId: string }) => {
+        const refused = refuse(o.workflowId);
+        if (refused) throw refused;
         started.push(o.workflowId);
       },
       getHandle: () => ({ result: () => new Promise(() => undefined) }),
@@ -170,18 +172,26 @@ interface Harness {
   started: string[];
   store: ReturnType<typeof fakeStore>;
   metrics: Metrics;
+  dead: { topic: string; headers?: Record<string, unknown> }[];
 }
 
 const running: Ingester[] = [];
 
-async function harness(env: Record<string, string> = {}): Promise<Harness> {
+async function harness(
+  env: Record<string, string> = {},
+  refuse?: (workflowId: string) => Error | undefined,
+): Promise<Harness> {
   const consumer = new FakeConsumer();
   const kafka = { consumer: () => consumer } as unknown as Kafka;
-  const { client, started } = fakeClient();
+  const { client, started } = fakeClient(refuse);
   const store = fakeStore();
   const metrics = createMetrics({ defaults: false });
+  const dead: Harness['dead'] = [];
   const dlq: DlqPublisher = {
-    publish: async () => ({ partition: 0, offset: '0' }),
+    publish: async (r: { topic: string; headers?: Record<string, unknown> }) => {
+      dead.push(r);
+      return { partition: 0, offset: String(dead.length - 1) };
+    },
   } as unknown as DlqPublisher;
   const ingester = new Ingester({
     kafka,
@@ -198,7 +208,7 @@ async function harness(env: Record<string, string> = {}): Promise<Harness> {
   });
   await ingester.start();
   running.push(ingester);
-  return { ingester, consumer, started, store, metrics };
+  return { ingester, consumer, started, store, metrics, dead };
 }
 
 afterEach(async () => {
@@ -345,4 +355,38 @@ test('a parked key is released after a rebalance even when its partition has no 
   await until(() => h.started.includes(idOf('q-1')), 'q-1 released without a new record');
   h.store.settled.set(idOf('q-1'), 'applied');
   await until(() => !h.store.parkedKeys.has('q'), 'key unparked');
+});
+
+test("a start Temporal refuses for the event itself is dead-lettered, not retried, and its key's next event goes on", async () => {
+  // What the real server answers to an input over its payload limit (see limits.test.ts).
+  const tooBig = new ServiceError('Failed to start Workflow', {
+    cause: Object.assign(new Error('3 INVALID_ARGUMENT: Blob data size exceeds limit.'), {
+      code: 3,
+      details: 'Blob data size exceeds limit.',
+    }),
+  });
+  let refusals = 0;
+  const h = await harness({}, (id) => (id === idOf('r-big') ? (refusals++, tooBig) : undefined));
+  const [big, next] = [message('r-big', 'k'), message('r-next', 'k')];
+  await h.consumer.deliver(0, [big, next] as KafkaMessage[]);
+  await until(() => h.started.includes(idOf('r-next')), "the key's next event started");
+  expect(refusals).toBe(1);
+  expect(h.dead).toHaveLength(1);
+  expect(h.dead[0]?.topic).toBe(`${TOPIC}.dlq`);
+  expect(h.dead[0]?.headers?.['idem-reason']).toBe('too_large');
+  expect(String(h.dead[0]?.headers?.['idem-error'])).toMatch(/Blob data size exceeds limit/);
+  h.store.settled.set(idOf('r-next'), 'applied');
+  await until(() => h.consumer.committed(0) === BigInt(next?.offset ?? 0) + 1n, 'both committed');
+});
+
+test('a start refused for a reason that is not the event (authentication, Temporal down) is retried', async () => {
+  const denied = new ServiceError('Failed to start Workflow', {
+    cause: Object.assign(new Error('7 PERMISSION_DENIED: Request unauthorized.'), { code: 7 }),
+  });
+  let refusals = 0;
+  const h = await harness({}, (id) => (id === idOf('d-0') && refusals++ < 2 ? denied : undefined));
+  await h.consumer.deliver(0, [message('d-0')]);
+  await until(() => h.started.includes(idOf('d-0')), 'started on the third try');
+  expect(refusals).toBe(3);
+  expect(h.dead).toHaveLength(0);
 });
