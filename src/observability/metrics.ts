@@ -31,6 +31,7 @@ export interface Metrics {
   /** Kafka record timestamp to committed effect, for applied events. */
   eventLatency: Histogram;
   outboxPublished: Counter;
+  outboxFailed: Counter;
 }
 
 /**
@@ -162,6 +163,11 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     outboxPublished: new Counter({
       name: 'idem_outbox_published_total',
       help: 'Outbox rows published to Kafka',
+      registers: r,
+    }),
+    outboxFailed: new Counter({
+      name: 'idem_outbox_failed_total',
+      help: 'Outbox rows Kafka refused for good (missing topic, too large), moved aside with their error',
       registers: r,
     }),
   };

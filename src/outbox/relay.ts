@@ -17,11 +17,12 @@
  *   (e.g. `account.balance_changed` carries the resulting balance) or run one relay.
  */
 import type { Producer, TopicMessages } from 'kafkajs';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 
 import type { Logger } from '../observability/logger';
 import { inTransaction } from '../store/transaction';
 import { fetchUnpublishedOutbox, type OutboxRow } from '../store/sql/fetch-unpublished-outbox';
+import { markOutboxFailed } from '../store/sql/mark-outbox-failed';
 import { markOutboxPublished } from '../store/sql/mark-outbox-published';
 
 export const CLOUDEVENTS_JSON = 'application/cloudevents+json';
@@ -38,7 +39,7 @@ export interface OutboxRelayOptions {
   maxBackoffMs?: number;
   logger?: Pick<Logger, 'warn' | 'debug'>;
   /** prom-client Counters fit. */
-  metrics?: { outboxPublished?: { inc(value?: number): void } };
+  metrics?: { outboxPublished?: { inc(value?: number): void }; outboxFailed?: { inc(value?: number): void } };
 }
 
 export interface OutboxRelay {
@@ -78,20 +79,50 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   let wake: (() => void) | undefined;
 
   async function runOnce(): Promise<number> {
-    const published = await inTransaction(opts.pool, async (client) => {
+    const { published, failed } = await inTransaction(opts.pool, async (client) => {
       const rows = await fetchUnpublishedOutbox(client, batchSize);
-      if (rows.length > 0) {
+      if (rows.length === 0) return { published: 0, failed: 0 };
+      try {
         await opts.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(rows) });
-        await markOutboxPublished(
-          client,
-          rows.map((r) => r.seq),
-        );
+      } catch (err) {
+        if (!refusedForGood(err)) throw err;
+        // Some row is refused for good: find which, one by one; the others go out.
+        return publishOneByOne(client, rows);
       }
-      return rows.length;
+      await markOutboxPublished(
+        client,
+        rows.map((r) => r.seq),
+      );
+      return { published: rows.length, failed: 0 };
     });
     // Counted once committed: a failed commit publishes the rows again on the next run.
     if (published > 0) opts.metrics?.outboxPublished?.inc(published);
+    if (failed > 0) opts.metrics?.outboxFailed?.inc(failed);
     return published;
+  }
+
+  /** Rows Kafka refuses for good are moved aside with their error (logged); the rest are
+   * published and marked. A transient failure (Kafka down) ends the batch as before. */
+  async function publishOneByOne(client: PoolClient, rows: OutboxRow[]) {
+    const sent: string[] = [];
+    let failed = 0;
+    for (const row of rows) {
+      try {
+        await opts.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages([row]) });
+        sent.push(row.seq);
+      } catch (err) {
+        if (!refusedForGood(err)) throw err;
+        const error = err instanceof Error ? err.message : String(err);
+        opts.logger?.warn(
+          { err, seq: row.seq, topic: row.topic, id: row.id },
+          'outbox relay: Kafka refused this row for good; moved aside (outbox.failed_at), the others go on',
+        );
+        await markOutboxFailed(client, row.seq, error);
+        failed++;
+      }
+    }
+    await markOutboxPublished(client, sent);
+    return { published: sent.length, failed };
   }
 
   function pause(ms: number): Promise<void> {
@@ -156,4 +187,23 @@ function toTopicMessages(rows: OutboxRow[]): TopicMessages[] {
     });
   }
   return [...byTopic.values()];
+}
+
+/** Kafka's answers that no retry changes: the topic does not exist or is invalid, the message is
+ * over its size limit, the producer may not write there. Also inside kafkajs's retry wrapper. */
+const REFUSED_FOR_GOOD = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'INVALID_TOPIC_EXCEPTION',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'TOPIC_AUTHORIZATION_FAILED',
+]);
+
+function refusedForGood(err: unknown): boolean {
+  for (let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined; e;) {
+    if (typeof e.type === 'string' && REFUSED_FOR_GOOD.has(e.type)) return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
 }

@@ -4,7 +4,7 @@
  * kafkajs consumer. No fixed sleeps: every wait polls a condition.
  */
 import crypto from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 
 import { loadConfig } from '../../src/config';
 import { parseRecord } from '../../src/events/envelope';
@@ -251,4 +251,62 @@ it('keeps going after a failed batch', async () => {
   expect(warnings).toHaveLength(1);
   expect(await topicSize(kafka, topic)).toBe(2);
   expect((await readAll(kafka, topic)).map((m) => valueOf(m).id)).toEqual(rows.map((r) => r.id));
+});
+
+it('a row Kafka refuses for good is moved aside with its error; the rows around it are published', async () => {
+  const topic = await newTopic();
+  // The topic takes less than one of the rows: Kafka answers MESSAGE_TOO_LARGE, which no retry changes.
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: [
+      {
+        type: ConfigResourceTypes.TOPIC,
+        name: topic,
+        configEntries: [{ name: 'max.message.bytes', value: '2000' }],
+      },
+    ],
+  });
+  const rows = await inTx(db.pool, async (tx) => {
+    const out: { seq: string; id: string }[] = [];
+    for (const [i, pad] of [0, 3000, 0].entries())
+      out.push(
+        await insertOutbox(tx, {
+          topic,
+          messageKey: 'k',
+          type: 'test.sized',
+          source: 'idem',
+          subject: null,
+          data: { i, pad: 'p'.repeat(pad) },
+          causedBy: null,
+        }),
+      );
+    return out;
+  });
+  const failed: number[] = [];
+  const relay = createOutboxRelay({
+    pool: db.pool,
+    producer,
+    metrics: { outboxFailed: { inc: (n = 1) => void failed.push(n) } },
+  });
+  // Before, this batch failed whole and every later run failed the same way.
+  await expect(relay.runOnce()).resolves.toBe(2);
+  await expect(relay.runOnce()).resolves.toBe(0);
+  expect(failed).toEqual([1]);
+  const published = await eventually(async () => {
+    const r = await readAll(kafka, topic);
+    return r.length === 2 && r;
+  });
+  expect(published.map((r) => valueOf(r).data)).toEqual([
+    { i: 0, pad: '' },
+    { i: 2, pad: '' },
+  ]);
+  const { rows: aside } = await db.pool.query<{
+    seq: string;
+    published_at: Date | null;
+    failed_at: Date | null;
+    last_error: string;
+  }>('select seq, published_at, failed_at, last_error from outbox where seq = $1', [rows[1]?.seq]);
+  expect(aside[0]?.published_at).toBeNull();
+  expect(aside[0]?.failed_at).toBeInstanceOf(Date);
+  expect(aside[0]?.last_error).toMatch(/too large|larger than/i);
 });

@@ -31,7 +31,7 @@ export async function fetchUnpublishedOutbox(tx: Queryable, limit: number): Prom
   }>(
     `select seq, id, topic, message_key, type, source, subject, data, caused_by, created_at
        from outbox
-      where published_at is null
+      where published_at is null and failed_at is null
       order by seq
       limit $1
       for update skip locked`,
