@@ -4,16 +4,18 @@ import { loadHandlerModule, type LoadedHandlers } from '../activities/handlers/l
 import { startIdem, type Role } from '../app';
 import { loadConfig, type Config } from '../config';
 import { HandlersModuleError, StoppedError } from '../errors';
-import { createLogger } from '../observability/logger';
+import { createLogger, type Logger } from '../observability/logger';
+import { temporalSdkLogger } from '../observability/temporal-logger';
 
 let runtimeInstalled = false;
 
-/** The Temporal SDK's own logs go through at WARN unless idem logs at debug. */
-export function installTemporalRuntime(level: string): void {
+/** The Temporal SDK's own logs go through idem's logger at WARN unless idem logs at debug,
+ * repeated failures throttled (observability/temporal-logger.ts). */
+export function installTemporalRuntime(level: string, logger?: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const sdkLevel = level === 'debug' || level === 'trace' ? 'INFO' : level === 'error' ? 'ERROR' : 'WARN';
-  Runtime.install({ logger: new DefaultLogger(sdkLevel) });
+  Runtime.install({ logger: logger ? temporalSdkLogger(logger, sdkLevel) : new DefaultLogger(sdkLevel) });
 }
 
 /** The handler module from `--handlers`, else IDEM_HANDLERS; a clear stop when there is none. */
@@ -36,7 +38,7 @@ export async function runRoles(roles: Role[], handlersFlag?: string): Promise<vo
   const command = roles.includes('ingester') ? (roles.includes('worker') ? 'consume' : 'ingest') : 'worker';
   const handlers = roles.includes('worker') ? requireHandlers(config, handlersFlag, command) : undefined;
   const logger = createLogger(config.logLevel);
-  installTemporalRuntime(config.logLevel);
+  installTemporalRuntime(config.logLevel, logger);
   // A signal during start-up (a dependency awaited) stops the wait; afterwards, a graceful stop.
   const starting = new AbortController();
   let proc: Awaited<ReturnType<typeof startIdem>> | undefined;

@@ -63,12 +63,15 @@ export class Ingester {
   /** Key parking's store when parking is on (IDEM_KEY_PARKING with ordering). */
   private readonly parking: ParkingStore | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
+  /** Once a second while the store is down: logged once per 10 s. */
+  private readonly releaseFailed: (err: unknown) => void;
   /** This member's partitions in the current generation, as `topic:partition`. */
   private assigned = new Set<string>();
 
   constructor(private readonly o: IngesterOptions) {
     this.log = o.logger.child({ component: 'ingester' });
     this.parking = o.config.ingest.keyParking ? o.parking : undefined;
+    this.releaseFailed = throttledWarn(this.log, 'checking parked keys failed; retrying');
     if (o.findSettled) {
       this.settlement = new SettlementWatch({
         findSettled: o.findSettled,
@@ -108,7 +111,7 @@ export class Ingester {
       this.o.metrics.parkedKeys.set(keys);
       this.o.metrics.parkedEvents.set(events);
     } catch (err) {
-      this.log.warn({ err }, 'checking parked keys failed; retrying');
+      this.releaseFailed(err);
     }
   }
 

@@ -1,0 +1,45 @@
+/**
+ * The Temporal SDK's own log lines (worker and activity events: "Activity failed", "Workflow
+ * failed", ...) go through idem's logger as one JSON line each, instead of the SDK's default
+ * multi-line console output. The same failure repeated (every local-activity attempt during a
+ * PostgreSQL outage logs one) is logged once, then once per 10 s with how many were left out: a
+ * 25 s outage under two consumers wrote 44,000 console lines before.
+ */
+import { DefaultLogger, type LogEntry } from '@temporalio/worker';
+import type { Logger } from './logger';
+
+type SdkLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+const PINO_METHOD = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+
+export function temporalSdkLogger(
+  logger: Logger,
+  level: SdkLevel,
+  opts: { repeatIntervalMs?: number; now?: () => number } = {},
+): DefaultLogger {
+  const log = logger.child({ component: 'temporal-sdk' });
+  const interval = opts.repeatIntervalMs ?? 10_000;
+  const now = opts.now ?? Date.now;
+  const seen = new Map<string, { at: number; suppressed: number }>();
+  return new DefaultLogger(level, (entry: LogEntry) => {
+    const meta = (entry.meta ?? {}) as Record<string, unknown>;
+    const err = meta.error;
+    const errorText = err instanceof Error ? err.message : err === undefined ? '' : String(err);
+    // one key per kind of failure, not per event: activity type and error text without numbers
+    const key = `${entry.level}|${entry.message}|${String(meta.activityType ?? meta.workflowType ?? '')}|${errorText.replace(/\d+/g, 'N')}`;
+    const t = now();
+    const last = seen.get(key);
+    if (last && t - last.at < interval) {
+      last.suppressed++;
+      return;
+    }
+    if (seen.size > 1_000) seen.clear();
+    const suppressed = last?.suppressed ?? 0;
+    seen.set(key, { at: t, suppressed: 0 });
+    const { error: _e, ...rest } = meta;
+    log[PINO_METHOD[entry.level as SdkLevel] ?? 'info'](
+      { ...rest, ...(err !== undefined ? { err } : {}), ...(suppressed > 0 ? { suppressed } : {}) },
+      entry.message,
+    );
+  });
+}
