@@ -43,22 +43,24 @@ export async function runRoles(roles: Role[], handlersFlag?: string): Promise<vo
   const starting = new AbortController();
   let proc: Awaited<ReturnType<typeof startIdem>> | undefined;
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    if (!proc) {
-      logger.info({ signal }, 'stopping during start-up');
-      starting.abort();
-      return;
-    }
-    logger.info({ signal }, 'stopping: no new reads, settling in-flight events, committing offsets');
-    proc
+  const shutDown = (running: NonNullable<typeof proc>) => {
+    logger.info('stopping: no new reads, settling in-flight events, committing offsets');
+    running
       .stop()
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         logger.error({ err }, 'error during shutdown');
         process.exit(1);
       });
+  };
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, proc ? 'stop requested' : 'stop requested during start-up');
+    if (proc) shutDown(proc);
+    // A step in progress (a consumer group join) may still finish: start-up then hands over to
+    // the shutdown below instead of running on.
+    else starting.abort();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -74,6 +76,10 @@ export async function runRoles(roles: Role[], handlersFlag?: string): Promise<vo
   } catch (err) {
     if (err instanceof StoppedError) process.exit(0);
     throw err;
+  }
+  if (starting.signal.aborted) {
+    shutDown(proc);
+    return;
   }
   logger.info(
     {

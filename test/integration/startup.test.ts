@@ -148,6 +148,20 @@ test.each(['PostgreSQL', 'Temporal', 'Kafka'] as const)(
   600_000,
 );
 
+test('SIGTERM while a server is awaited at start-up stops idem consume at once, exit code 0', async () => {
+  const target = servers.PostgreSQL();
+  const proxy = await startTcpProxy(target.hostname, Number(target.port));
+  proxies.push(proxy);
+  await proxy.cut();
+  const u = new URL(p.env.DATABASE_URL as string);
+  u.port = String(proxy.port);
+  const c = spawnConsume({ DATABASE_URL: u.toString() });
+  await eventually(() => c.logs().includes('PostgreSQL is not reachable'), 120_000, 'the wait');
+  c.child.kill('SIGTERM');
+  expect(await c.exited).toBe(0);
+  expect(c.logs()).toContain('stop requested during start-up');
+}, 180_000);
+
 test('a missing dead-letter topic stops idem consume at start-up with the command that creates it', async () => {
   const topic = `${p.topic}-nodlq`;
   const admin = p.kafka.admin();
