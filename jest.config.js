@@ -1,6 +1,8 @@
-/** Three projects: pure unit tests (no servers), workflow tests (Temporal's test
- * environment on the cached Temporal CLI binary) and integration tests (the real
- * local stack: Kafka, Temporal, PostgreSQL). Global setups bring up what is needed. */
+/** Four projects: pure unit tests (no servers), workflow tests (Temporal's test
+ * environment on the cached Temporal CLI binary), integration tests (the real
+ * local stack: Kafka, Temporal, PostgreSQL) and fault scenarios (the real stack, whose
+ * servers they stop and restart: they need --runInBand, as npm test runs). Global setups
+ * bring up what is needed. */
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 
 /** @type {import('jest').Config} */
@@ -28,6 +30,15 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup-stack.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown-stack.ts',
+    },
+    {
+      displayName: 'faults',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
       setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
       globalSetup: '<rootDir>/test/support/global-setup-stack.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown-stack.ts',

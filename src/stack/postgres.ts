@@ -153,13 +153,15 @@ export function postgresPid(layout: Layout): number | undefined {
   return isAlive(pid) ? pid : undefined;
 }
 
-export async function stopPostgres(layout: Layout): Promise<boolean> {
+/** Stops the stack's PostgreSQL: `fast` (the default) as `idem stack down` does, or `immediate`,
+ * what a crash does to open connections (the fault tests). */
+export async function stopPostgres(layout: Layout, mode: 'fast' | 'immediate' = 'fast'): Promise<boolean> {
   const dataDir = path.join(layout.postgresDir, 'data');
   if (!fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return false;
   try {
     await run(
       path.join(postgresBinDir(), 'pg_ctl'),
-      ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'],
+      ['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60'],
       runAs(),
     );
     return true;
