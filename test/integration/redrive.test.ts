@@ -66,6 +66,12 @@ afterAll(async () => {
   await p?.close();
 });
 
+/** The dead-letter records of event `id` of `type`, once there is exactly one. */
+async function oneDlqRecord(type: string, id: string) {
+  const e = (await readDlq(p.kafka, p.dlqTopic, { type })).filter((x) => x.info.cloudEventId === id);
+  return e.length === 1 && e;
+}
+
 test('a transient handler failure is retried and applies once (its failed attempts rolled back)', async () => {
   const acct = `flaky-${crypto.randomUUID()}`;
   const id = crypto.randomUUID();
@@ -130,12 +136,7 @@ test("a handler's own connection refused is its failure: retried, then dead-lett
   });
   // Before the fix the workflow looped as store_unavailable forever and nothing reached the DLQ.
   const [entry] = await eventually(
-    async () => {
-      const e = (await readDlq(p.kafka, p.dlqTopic, { type: 'test.remote' })).filter(
-        (x) => x.info.cloudEventId === id,
-      );
-      return e.length === 1 && e;
-    },
+    () => oneDlqRecord('test.remote', id),
     90_000,
     'dead-letter record of the refused call',
   );
@@ -151,16 +152,7 @@ test('a redrive of an event whose store row was pruned applies nothing (the row 
     topic: p.topic,
     messages: [ceRecord(p.source, { id, type: 'test.pruned', data: { account: acct, amount: 9 } }, acct)],
   });
-  const entries = await eventually(
-    async () => {
-      const e = (await readDlq(p.kafka, p.dlqTopic, { type: 'test.pruned' })).filter(
-        (x) => x.info.cloudEventId === id,
-      );
-      return e.length === 1 && e;
-    },
-    60_000,
-    'dead-letter record',
-  );
+  const entries = await eventually(() => oneDlqRecord('test.pruned', id), 60_000, 'dead-letter record');
   await eventually(
     async () =>
       (

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import {
   NotTransientError,
   Readiness,
@@ -7,20 +6,11 @@ import {
   waitFor,
 } from '../../src/dependencies';
 import { ConfigError, StoppedError } from '../../src/errors';
-import { createLogger, throttledWarn } from '../../src/observability/logger';
+import { throttledWarn } from '../../src/observability/logger';
 import { redactSecrets } from '../../src/observability/redact';
+import { captureLogs } from '../support/log-capture';
 
-/** A real pino logger writing into a string. */
-function capture() {
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return { logger: createLogger('info', 'test', sink), text: () => text };
-}
+const capture = () => captureLogs();
 
 const refused = () =>
   Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:25432'), { code: 'ECONNREFUSED' });

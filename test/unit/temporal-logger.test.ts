@@ -1,25 +1,7 @@
-import { Writable } from 'node:stream';
-import { createLogger } from '../../src/observability/logger';
 import { temporalSdkLogger } from '../../src/observability/temporal-logger';
+import { captureLogs } from '../support/log-capture';
 
-function capture() {
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return {
-    logger: createLogger('info', 'test', sink),
-    lines: () =>
-      text
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
+const capture = () => captureLogs();
 
 test("the SDK's lines are single JSON lines, and a failure repeated every attempt is logged once per interval", () => {
   const { logger, lines } = capture();

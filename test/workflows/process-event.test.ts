@@ -34,6 +34,24 @@ afterAll(async () => {
 const input = () =>
   testInput(testMessage({ type: 'account.credited', data: { account: 'a', amount: 5 }, key: 'a' }));
 
+/** applyEvent while PostgreSQL is down for its first `failures` calls, then applied. */
+function storeDownFor(failures: number) {
+  let calls = 0;
+  return {
+    calls: () => calls,
+    applyEvent: async (): Promise<ApplyEventResult> => {
+      calls++;
+      if (calls <= failures)
+        throw ApplicationFailure.create({
+          type: 'Error',
+          message: 'connect ECONNREFUSED 127.0.0.1:25432',
+          details: [{ reason: 'handler_failed', attempt: calls, storeUnavailable: true }],
+        });
+      return { outcome: 'applied', outboxCount: 0 };
+    },
+  };
+}
+
 function recorder() {
   const deadLetters: DeadLetterInput[] = [];
   return {
@@ -133,28 +151,15 @@ test('exhausted retries dead-letter with reason handler_failed and the attempts 
 
 test('PostgreSQL down through every attempt is an outage, not a dead-letter: it retries until the store is back', async () => {
   const rec = recorder();
-  let calls = 0;
+  const store = storeDownFor(5);
   const result = await runProcessEvent(env, {
     input: testInput(testMessage({ type: 'account.credited', data: { account: 'a', amount: 1 } }), {
       maxAttempts: 2,
     }),
-    activities: {
-      applyEvent: async (): Promise<ApplyEventResult> => {
-        calls++;
-        if (calls <= 5) {
-          throw ApplicationFailure.create({
-            type: 'Error',
-            message: 'connect ECONNREFUSED 127.0.0.1:25432',
-            details: [{ reason: 'handler_failed', attempt: calls, storeUnavailable: true }],
-          });
-        }
-        return { outcome: 'applied', outboxCount: 0 };
-      },
-      deadLetter: rec.deadLetter,
-    },
+    activities: { applyEvent: store.applyEvent, deadLetter: rec.deadLetter },
   });
   expect(result.outcome).toBe('applied');
-  expect(calls).toBe(6); // three series of at most two attempts
+  expect(store.calls()).toBe(6); // three series of at most two attempts
   expect(rec.deadLetters).toHaveLength(0);
 });
 
@@ -162,25 +167,13 @@ test('a long outage continues as new (the history stays bounded) and the event i
   const taskQueue = `test-${crypto.randomUUID()}`;
   const workflowId = `outage-${crypto.randomUUID()}`;
   const rec = recorder();
-  let calls = 0;
+  const store = storeDownFor(7);
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: {
-      applyEvent: async (): Promise<ApplyEventResult> => {
-        calls++;
-        if (calls <= 7)
-          throw ApplicationFailure.create({
-            type: 'Error',
-            message: 'connect ECONNREFUSED 127.0.0.1:25432',
-            details: [{ reason: 'handler_failed', attempt: calls, storeUnavailable: true }],
-          });
-        return { outcome: 'applied', outboxCount: 0 };
-      },
-      deadLetter: rec.deadLetter,
-    },
+    activities: { applyEvent: store.applyEvent, deadLetter: rec.deadLetter },
   });
   const base = input();
   const { result, first } = await worker.runUntil(async () => {
@@ -196,7 +189,7 @@ test('a long outage continues as new (the history stays bounded) and the event i
     };
   });
   expect(result.outcome).toBe('applied');
-  expect(calls).toBe(8);
+  expect(store.calls()).toBe(8);
   expect(rec.deadLetters).toHaveLength(0);
   // Two series of two attempts in the first run, which continued as new; the second run applied.
   expect(first.status.name).toBe('CONTINUED_AS_NEW');
