@@ -33,9 +33,131 @@ export function optionalAttr(obj: Json, name: string, ctx: string, strict: boole
     if (!strict) return undefined;
     throw invalid(`${ctx}: attribute "${name}" must be a string, got ${jsonType(value)}`);
   }
-  if (value === '') return undefined;
+  if (value === '') {
+    // CloudEvents: an optional attribute, when present, is a non-empty string.
+    if (strict) throw invalid(`${ctx}: attribute "${name}" must not be empty (leave it out instead)`);
+    return undefined;
+  }
   checkWellFormed(value, name, ctx);
   return value;
+}
+
+// --- CloudEvents 1.0 attribute constraints (the JSON format and the Kafka binding share them) ---
+
+/** The attributes the specification defines; any other is an extension. */
+export const CONTEXT_ATTRIBUTES = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'subject',
+  'time',
+  'datacontenttype',
+  'dataschema',
+]);
+
+/** RFC 3339 `date-time`: full date, `T`, full time with seconds, offset. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+export function checkTime(value: string, ctx: string): void {
+  const m = RFC3339.exec(value);
+  const [y, mo, d, h, mi, sec, , , oh, om] = (m?.slice(1) ?? []).map((x) =>
+    x === undefined ? 0 : Number(x),
+  );
+  const valid =
+    m !== null &&
+    mo !== undefined &&
+    mo >= 1 &&
+    mo <= 12 &&
+    d !== undefined &&
+    d >= 1 &&
+    d <= new Date(Date.UTC(y ?? 0, mo, 0)).getUTCDate() &&
+    (h ?? 24) <= 23 &&
+    (mi ?? 60) <= 59 &&
+    (sec ?? 61) <= 60 &&
+    (oh ?? 0) <= 23 &&
+    (om ?? 0) <= 59;
+  if (!valid)
+    throw invalid(
+      `${ctx}: attribute "time" must be an RFC 3339 timestamp such as 2024-05-01T12:00:00Z, got ${JSON.stringify(truncated(value))}`,
+    );
+}
+
+/** RFC 2046 media type (RFC 6838 restricted names), with optional parameters. */
+const TOKEN = '[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}';
+const MEDIA_TYPE = new RegExp(
+  `^${TOKEN}/${TOKEN}(\\s*;\\s*[A-Za-z0-9!#$%&'*+.^_\`|~-]+=("([^"\\\\]|\\\\.)*"|[A-Za-z0-9!#$%&'*+.^_\`|~-]+))*\\s*$`,
+);
+
+export function checkMediaType(value: string, ctx: string): void {
+  if (!MEDIA_TYPE.test(value))
+    throw invalid(
+      `${ctx}: attribute "datacontenttype" must be an RFC 2046 media type such as application/json, got ${JSON.stringify(truncated(value))}`,
+    );
+}
+
+/** The first whitespace or control character (C0 or DEL) of `value`, with its index. */
+function firstSpaceOrControl(value: string): { char: string; index: number } | undefined {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || /\s/.test(value[i] as string))
+      return { char: value[i] as string, index: i };
+  }
+  return undefined;
+}
+
+/** `dataschema`: an absolute URI (RFC 3986). */
+export function checkAbsoluteUri(value: string, name: string, ctx: string): void {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value) || firstSpaceOrControl(value))
+    throw invalid(
+      `${ctx}: attribute "${name}" must be an absolute URI, got ${JSON.stringify(truncated(value))}`,
+    );
+}
+
+/** `source`: a URI-reference (RFC 3986): no whitespace or control characters. */
+export function checkUriReference(value: string, name: string, ctx: string): void {
+  const bad = firstSpaceOrControl(value);
+  if (bad)
+    throw invalid(
+      `${ctx}: attribute "${name}" must be a URI-reference; it contains ${JSON.stringify(bad.char)} at index ${bad.index}`,
+    );
+}
+
+/** Extension attribute names: lower-case ASCII letters and digits only. */
+export function checkExtensionName(name: string, ctx: string): void {
+  if (!/^[a-z0-9]+$/.test(name))
+    throw invalid(
+      `${ctx}: extension attribute name ${JSON.stringify(truncated(name))} is not allowed: ` +
+        'CloudEvents attribute names are lower-case letters a-z and digits 0-9 only',
+    );
+}
+
+/** An extension's value in the JSON format: a string, a boolean, an integer (32-bit) or null. */
+export function checkExtensionValue(name: string, value: unknown, ctx: string): void {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') {
+    if (typeof value === 'string') checkWellFormed(value, name, ctx);
+    return;
+  }
+  if (
+    typeof value === 'number' &&
+    Number.isInteger(value) &&
+    value >= -2_147_483_648 &&
+    value <= 2_147_483_647
+  )
+    return;
+  throw invalid(
+    `${ctx}: extension attribute "${name}" must be a string, a boolean or a 32-bit integer, got ${jsonType(value as Json)}`,
+  );
+}
+
+/** `data_base64`: standard base64 (RFC 4648), padding included. */
+export function checkBase64(value: string, ctx: string): void {
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(value.replace(/\s+/g, '')))
+    throw invalid(`${ctx}: attribute "data_base64" is not valid base64`);
+}
+
+function truncated(s: string): string {
+  return s.length > 100 ? `${s.slice(0, 100)}…` : s;
 }
 
 /** A required attribute's value: non-empty, at most `limit` code points, well-formed Unicode. */

@@ -5,8 +5,16 @@
  */
 import {
   buildEvent,
+  checkAbsoluteUri,
+  checkBase64,
+  checkExtensionName,
+  checkExtensionValue,
+  checkMediaType,
   checkString,
+  checkTime,
+  checkUriReference,
   checkWellFormed,
+  CONTEXT_ATTRIBUTES,
   ENVELOPE_LIMITS,
   optionalAttr,
   requireAttr,
@@ -23,10 +31,20 @@ export function fromStructured(raw: RawMessage, obj: Json): IdemEvent {
   checkSpecVersion(member(obj, 'specversion'), ctx, 'attribute "specversion"');
   const id = requireAttr(obj, 'id', ENVELOPE_LIMITS.maxIdLength, ctx);
   const source = requireAttr(obj, 'source', ENVELOPE_LIMITS.maxSourceLength, ctx);
+  checkUriReference(source, 'source', ctx);
   const type = requireAttr(obj, 'type', ENVELOPE_LIMITS.maxTypeLength, ctx);
   const subject = optionalAttr(obj, 'subject', ctx, true);
   const time = optionalAttr(obj, 'time', ctx, true);
+  if (time !== undefined) checkTime(time, ctx);
   const datacontenttype = optionalAttr(obj, 'datacontenttype', ctx, true);
+  if (datacontenttype !== undefined) checkMediaType(datacontenttype, ctx);
+  const dataschema = optionalAttr(obj, 'dataschema', ctx, true);
+  if (dataschema !== undefined) checkAbsoluteUri(dataschema, 'dataschema', ctx);
+  for (const [name, value] of Object.entries(obj as Record<string, unknown>)) {
+    if (CONTEXT_ATTRIBUTES.has(name) || name === 'data' || name === 'data_base64') continue;
+    checkExtensionName(name, ctx);
+    checkExtensionValue(name, value, ctx);
+  }
 
   const hasData = Object.hasOwn(obj, 'data');
   const dataBase64 = member(obj, 'data_base64');
@@ -40,6 +58,7 @@ export function fromStructured(raw: RawMessage, obj: Json): IdemEvent {
     if (typeof dataBase64 !== 'string') {
       throw invalid(`${ctx}: attribute "data_base64" must be a string, got ${jsonType(dataBase64)}`);
     }
+    checkBase64(dataBase64, ctx);
     data = dataBase64;
   }
   return buildEvent(raw, 'structured', { id, source, type, subject, time, datacontenttype, data });
@@ -52,8 +71,11 @@ export function fromBinary(
   mediaType: string | undefined,
 ): IdemEvent {
   const ctx = 'binary-mode CloudEvent';
+  checkCeHeaders(raw.headers, ctx);
   const attr = (name: string): string | undefined => {
     const text = headerText(raw.headers, `ce_${name}`);
+    if (text === '' && !REQUIRED.has(name))
+      throw invalid(`${ctx}: header "ce_${name}" must not be empty (leave it out instead)`);
     return text === '' ? undefined : text;
   };
   const required = (name: string, limit: number): string => {
@@ -67,10 +89,15 @@ export function fromBinary(
   checkSpecVersion(specversion ?? null, ctx, 'header "ce_specversion"');
   const id = required('id', ENVELOPE_LIMITS.maxIdLength);
   const source = required('source', ENVELOPE_LIMITS.maxSourceLength);
+  checkUriReference(source, 'source', ctx);
   const type = required('type', ENVELOPE_LIMITS.maxTypeLength);
   const subject = attr('subject');
   if (subject !== undefined) checkWellFormed(subject, 'subject', ctx);
   const time = attr('time');
+  if (time !== undefined) checkTime(time, ctx);
+  const dataschema = attr('dataschema');
+  if (dataschema !== undefined) checkAbsoluteUri(dataschema, 'dataschema', ctx);
+  if (contentType !== undefined && contentType !== '') checkMediaType(contentType, ctx);
   return buildEvent(raw, 'binary', {
     id,
     source,
@@ -107,6 +134,28 @@ function binaryData(
     return parsed === undefined ? value : parsed.value;
   }
   return value;
+}
+
+const REQUIRED = new Set(['specversion', 'id', 'source', 'type']);
+
+/**
+ * The Kafka binding's `ce_` headers: each names an attribute in lower-case letters and digits,
+ * and no attribute comes twice (`ce_id` and `CE_ID` with other values would leave which one is
+ * the event's identity to chance).
+ */
+function checkCeHeaders(headers: Record<string, EncodedBytes>, ctx: string): void {
+  const seen = new Map<string, string>();
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('ce_')) continue;
+    const attribute = name.slice(3);
+    checkExtensionName(attribute, `${ctx} (header "${name}")`);
+    const text = 'utf8' in value ? value.utf8 : value.base64;
+    const before = seen.get(lower);
+    if (before !== undefined && before !== text)
+      throw invalid(`${ctx}: header "${name}" comes twice with different values`);
+    seen.set(lower, text);
+  }
 }
 
 function checkSpecVersion(value: unknown, ctx: string, where: string): void {

@@ -98,7 +98,7 @@ describe('parseRecord: accepted events', () => {
       'binary, JSON content type',
       record('{"account":"a","amount":7}', {
         headers: {
-          ...binaryHeaders({ ce_subject: 's1', ce_time: 't' }),
+          ...binaryHeaders({ ce_subject: 's1', ce_time: '2024-01-01T00:00:00.5+02:00' }),
           'content-type': Buffer.from('application/json'),
         },
       }),
@@ -109,7 +109,7 @@ describe('parseRecord: accepted events', () => {
         specversion: '1.0',
         subject: 's1',
         key: 's1',
-        time: 't',
+        time: '2024-01-01T00:00:00.5+02:00',
         datacontenttype: 'application/json',
         data: { account: 'a', amount: 7 },
         mode: 'binary',
@@ -152,9 +152,9 @@ describe('parseRecord: accepted events', () => {
       },
     ],
     [
-      'binary, upper-case header names, extensions ignored',
+      'binary, upper-case prefix, extensions ignored',
       record('1', {
-        headers: { CE_SPECVERSION: '1.0', CE_ID: 'e-1', Ce_Source: '/o', ce_type: 't', ce_traceparent: 'x' },
+        headers: { CE_specversion: '1.0', CE_id: 'e-1', Ce_source: '/o', ce_type: 't', ce_traceparent: 'x' },
       }),
       { id: 'e-1', source: '/o', type: 't', specversion: '1.0', data: 1, mode: 'binary' },
     ],
