@@ -63,7 +63,7 @@ async function readSelected(config: Config, o: FilterOpts): Promise<DlqEntry[]> 
 function summary(e: DlqEntry): string {
   const i = e.info;
   const where = `${i.originalTopic ?? '?'}[${i.originalPartition ?? '?'}]@${i.originalOffset ?? '?'}`;
-  return `${e.timestamp.toISOString()}  ${e.dlqTopic}[${e.dlqPartition}]@${e.dlqOffset}  ${i.reason.padEnd(16)} ${(i.eventType ?? '-').padEnd(20)} ${i.cloudEventId ?? '-'}  attempts=${i.attempts}  from ${where}\n    ${i.error.slice(0, 200)}`;
+  return `${e.timestamp.toISOString()}  ${e.dlqTopic}[${e.dlqPartition}]@${e.dlqOffset}  ${i.reason.padEnd(16)} ${(i.eventType ?? '-').padEnd(20)} ${i.cloudEventId ?? '-'}  attempts=${i.attempts}  from ${where}${e.copies > 1 ? `  (${e.copies} copies of one dead-lettering)` : ''}\n    ${i.error.slice(0, 200)}`;
 }
 
 type ParkedKey = Awaited<ReturnType<typeof listParkedKeys>>[number];

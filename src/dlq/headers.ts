@@ -21,6 +21,10 @@ export const DLQ_HEADERS = {
   cloudEventId: 'idem-event-id',
   eventSource: 'idem-event-source',
   eventType: 'idem-event-type',
+  /** One dead-lettering: `ingest:<topic>:<partition>:<offset>` for a record rejected at ingest,
+   * `run:<runId>` for an event a workflow run dead-lettered. Copies of one dead-lettering (a
+   * publish retried, a record re-read after a rebalance) share it; `idem dlq` collapses them. */
+  deadLetterId: 'idem-dead-letter-id',
   /** Set when the broker refused the full copy as too large: the value and original headers are left out. */
   valueOmitted: 'idem-value-omitted',
 } as const;
@@ -45,6 +49,8 @@ export interface DlqHeaderFields {
   runId?: string;
   /** @default now */
   deadLetteredAt?: Date;
+  /** Set from the coordinates (ingest) or the run (a workflow) unless given. */
+  deadLetterId?: string;
   /** The event's identity and type, when the envelope could be parsed (for redrive filters). */
   cloudEventId?: string;
   eventSource?: string;
@@ -61,6 +67,7 @@ export function dlqHeaders(f: DlqHeaderFields): Record<string, string> {
     [DLQ_HEADERS.originalPartition]: String(f.originalPartition),
     [DLQ_HEADERS.originalOffset]: f.originalOffset,
     [DLQ_HEADERS.deadLetteredAt]: (f.deadLetteredAt ?? new Date()).toISOString(),
+    [DLQ_HEADERS.deadLetterId]: f.deadLetterId ?? deadLetterIdOf(f),
   };
   const optional: [string, string | undefined][] = [
     [DLQ_HEADERS.originalTimestamp, f.originalTimestamp],
@@ -72,6 +79,16 @@ export function dlqHeaders(f: DlqHeaderFields): Record<string, string> {
   ];
   for (const [name, value] of optional) if (value !== undefined) h[name] = value;
   return h;
+}
+
+/** The id of one dead-lettering: its run's when a workflow dead-lettered it, else (rejected at
+ * ingest, before any run) its record's coordinates. */
+export function deadLetterIdOf(
+  f: Pick<DlqHeaderFields, 'runId' | 'originalTopic' | 'originalPartition' | 'originalOffset'>,
+): string {
+  return f.runId !== undefined
+    ? `run:${f.runId}`
+    : `ingest:${f.originalTopic}:${f.originalPartition}:${f.originalOffset}`;
 }
 
 /**
@@ -123,6 +140,7 @@ export function readDlqHeaders(
     ['cloudEventId', DLQ_HEADERS.cloudEventId],
     ['eventSource', DLQ_HEADERS.eventSource],
     ['eventType', DLQ_HEADERS.eventType],
+    ['deadLetterId', DLQ_HEADERS.deadLetterId],
   ] as const;
   for (const [field, name] of strings) {
     const v = text(name);

@@ -20,6 +20,29 @@ export interface DlqEntry {
   value: Buffer | null;
   headers: Record<string, Buffer | string>;
   info: ReadDlqHeaders;
+  /** Records of the same dead-lettering (`idem-dead-letter-id`) read as this one; 1 when alone. */
+  copies: number;
+}
+
+/**
+ * One entry per dead-lettering: copies (a publish retried after a lost ack, an ingest rejection
+ * re-read after a rebalance) collapse into the earliest, which counts them. Records written
+ * before the id existed stay apart.
+ */
+export function collapseCopies(entries: DlqEntry[]): DlqEntry[] {
+  const first = new Map<string, DlqEntry>();
+  const out: DlqEntry[] = [];
+  for (const e of entries) {
+    const id = e.info.deadLetterId;
+    const kept = id === undefined ? undefined : first.get(`${e.dlqTopic}|${id}`);
+    if (kept) {
+      kept.copies++;
+      continue;
+    }
+    if (id !== undefined) first.set(`${e.dlqTopic}|${id}`, e);
+    out.push(e);
+  }
+  return out;
 }
 
 /** The dedup key of the record's event, from its `idem-event-source` and `idem-event-id`
@@ -80,11 +103,18 @@ export async function readDlq(kafka: Kafka, dlqTopic: string, filter: DlqFilter 
         value: message.value ?? null,
         headers: flattenHeaders(message.headers),
         info,
+        copies: 1,
       };
       if (matches(entry, filter)) out.push(entry);
     },
     { groupPrefix: 'idem-dlq-reader' },
   );
-  out.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.dlqPartition - b.dlqPartition);
-  return filter.limit ? out.slice(0, filter.limit) : out;
+  out.sort(
+    (a, b) =>
+      a.timestamp.getTime() - b.timestamp.getTime() ||
+      a.dlqPartition - b.dlqPartition ||
+      Number(BigInt(a.dlqOffset) - BigInt(b.dlqOffset)),
+  );
+  const unique = collapseCopies(out);
+  return filter.limit ? unique.slice(0, filter.limit) : unique;
 }

@@ -133,10 +133,15 @@ test('bad records are dead-lettered with their reason; good ones around them are
   expect(notJson?.headers['x-trace']).toBe('keep-me');
   expect(notJson?.headers['idem-event-type']).toBeUndefined();
   expect(notJson?.headers['idem-reason']).toBe('invalid_envelope');
+  // Each dead-lettering has its id: copies of one (a retried publish, a re-read record) share it.
+  expect(notJson?.headers['idem-dead-letter-id']).toBe(
+    `ingest:${p.topic}:0:${notJson?.headers['idem-original-offset']}`,
+  );
   const unknownRecord = dlq.find((r) => r.headers['idem-reason'] === 'unknown_type');
   expect(unknownRecord?.headers['idem-workflow-id']).toBe(workflowIdFor(p.source, unknown.id));
   expect(unknownRecord?.headers['idem-attempts']).toBe('1');
   expect(unknownRecord?.headers['idem-event-type']).toBe('account.closed');
+  expect(unknownRecord?.headers['idem-dead-letter-id']).toBe(`run:${unknownRecord?.headers['idem-run-id']}`);
   expect(Object.values(unknownRecord?.headers ?? {})).not.toContain('forged.type');
   expect(JSON.parse(unknownRecord?.value ?? '{}')).toMatchObject({ id: unknown.id, type: 'account.closed' });
   const handle = p.temporal.workflow.getHandle(workflowIdFor(p.source, unknown.id));

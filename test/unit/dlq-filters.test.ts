@@ -1,5 +1,6 @@
 /** `idem dlq` filters: `--since` parsing and which entries a filter keeps. */
-import { matches, parseSince, type DlqEntry } from '../../src/dlq/reader';
+import { dlqHeaders, deadLetterIdOf, readDlqHeaders } from '../../src/dlq/headers';
+import { collapseCopies, matches, parseSince, type DlqEntry } from '../../src/dlq/reader';
 import { InvalidArgumentError, NonRetriableError } from '../../src/errors';
 
 describe('parseSince', () => {
@@ -43,6 +44,7 @@ describe('matches', () => {
     key: null,
     value: Buffer.from('{}'),
     headers: {},
+    copies: 1,
     info: { reason: 'handler_failed', error: 'boom', attempts: 3, eventType: 'account.credited' },
   };
 
@@ -83,5 +85,51 @@ describe('matches', () => {
     expect(
       matches(entry, { reason: 'handler_failed', type: 'account.credited', since: new Date('2026-11-23') }),
     ).toBe(false);
+  });
+});
+
+describe('collapseCopies', () => {
+  const at = (offset: string, deadLetterId: string | undefined, dlqTopic = 'events.dlq'): DlqEntry => ({
+    dlqTopic,
+    dlqPartition: 0,
+    dlqOffset: offset,
+    timestamp: new Date('2026-11-22T10:00:00Z'),
+    key: null,
+    value: null,
+    headers: {},
+    info: { reason: 'invalid_envelope', error: 'x', attempts: 0, ...(deadLetterId ? { deadLetterId } : {}) },
+    copies: 1,
+  });
+
+  it('keeps the earliest record of each dead-lettering and counts its copies', () => {
+    const out = collapseCopies([
+      at('1', 'ingest:events:0:5'),
+      at('2', 'run:r1'),
+      at('3', 'ingest:events:0:5'), // re-read after a rebalance and rejected again
+      at('4', 'run:r1'), // a deadLetter attempt retried after its publish was acked
+      at('5', 'run:r2'), // a redrive that failed again: a dead-lettering of its own
+      at('6', undefined), // written before the id existed
+      at('7', undefined),
+      at('8', 'run:r1', 'other.dlq'),
+    ]);
+    expect(out.map((e) => [e.dlqTopic, e.dlqOffset, e.copies])).toEqual([
+      ['events.dlq', '1', 2],
+      ['events.dlq', '2', 2],
+      ['events.dlq', '5', 1],
+      ['events.dlq', '6', 1],
+      ['events.dlq', '7', 1],
+      ['other.dlq', '8', 1],
+    ]);
+  });
+});
+
+describe('the dead-letter id', () => {
+  it('names the run that dead-lettered the event, else the record rejected at ingest', () => {
+    const where = { originalTopic: 'orders', originalPartition: 2, originalOffset: '41' };
+    expect(deadLetterIdOf({ ...where, runId: 'abc' })).toBe('run:abc');
+    expect(deadLetterIdOf(where)).toBe('ingest:orders:2:41');
+    expect(
+      readDlqHeaders(dlqHeaders({ reason: 'too_large', error: 'e', attempts: 0, ...where }))?.deadLetterId,
+    ).toBe('ingest:orders:2:41');
   });
 });

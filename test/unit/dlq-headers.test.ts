@@ -8,6 +8,7 @@ import {
   dlqHeaders,
   readDlqHeaders,
   withoutDlqHeaders,
+  deadLetterIdOf,
   type DlqHeaderFields,
 } from '../../src/dlq/headers';
 
@@ -25,6 +26,7 @@ const full: DlqHeaderFields = {
   cloudEventId: '42',
   eventSource: 'billing',
   eventType: 'account.credited',
+  deadLetterId: 'run:run-1',
 };
 
 /** As kafkajs hands headers over when reading: every value a Buffer. */
@@ -58,6 +60,8 @@ test('optional fields left out are absent when read back, not empty', () => {
     deadLetteredAt: new Date('2026-01-01T00:00:00Z'),
   };
   const written = dlqHeaders(minimal);
+  // The one header always derived when not given: the dead-lettering's id.
+  const read = { ...minimal, deadLetterId: 'ingest:events:0:0' };
   expect(Object.keys(written).sort()).toEqual(
     [
       DLQ_HEADERS.reason,
@@ -67,9 +71,10 @@ test('optional fields left out are absent when read back, not empty', () => {
       DLQ_HEADERS.originalPartition,
       DLQ_HEADERS.originalOffset,
       DLQ_HEADERS.deadLetteredAt,
+      DLQ_HEADERS.deadLetterId,
     ].sort(),
   );
-  expect(readDlqHeaders(asRead(written))).toEqual(minimal);
+  expect(readDlqHeaders(asRead(written))).toEqual(read);
 });
 
 test('the round trip holds for any text in the string fields', () => {
@@ -93,7 +98,7 @@ test('the round trip holds for any text in the string fields', () => {
           deadLetteredAt: new Date(0),
           eventType,
         };
-        expect(readDlqHeaders(asRead(dlqHeaders(f)))).toEqual(f);
+        expect(readDlqHeaders(asRead(dlqHeaders(f)))).toEqual({ ...f, deadLetterId: deadLetterIdOf(f) });
       },
     ),
   );
@@ -179,6 +184,7 @@ describe('withoutDlqHeaders', () => {
       originalPartition: 4,
       originalOffset: '7',
       deadLetteredAt: new Date('2026-12-01T00:00:00Z'),
+      deadLetterId: 'ingest:events:4:7',
     };
     const headers = { ...withoutDlqHeaders({ ...stale, ce_id: '42' }), ...dlqHeaders(fresh) };
     // Nothing of the first dead-lettering (its run ID, workflow ID, event type) survives.

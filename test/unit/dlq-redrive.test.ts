@@ -53,6 +53,7 @@ function entry(
     dlqTopic: 'events.dlq',
     dlqPartition: 1,
     dlqOffset: '7',
+    copies: 1,
     timestamp: new Date('2026-11-22T10:00:00Z'),
     key: Buffer.from('account-9'),
     value: over.value === undefined ? Buffer.from(JSON.stringify(event)) : over.value,
