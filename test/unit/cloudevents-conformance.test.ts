@@ -8,18 +8,25 @@ import { parseRecord, type KafkaRecord } from '../../src/events/envelope';
 
 const base = { specversion: '1.0', id: 'e-1', source: '/orders', type: 'order.placed' };
 
-function structured(attrs: Record<string, unknown>): KafkaRecord {
+function kafkaRecord(value: string, headers: Record<string, string>): KafkaRecord {
   return {
     topic: 'events',
     partition: 0,
     offset: '1',
     timestamp: '1700000000000',
     key: null,
-    value: Buffer.from(JSON.stringify({ ...base, ...attrs })),
-    headers: { 'content-type': Buffer.from('application/cloudevents+json') },
+    value: Buffer.from(value),
+    headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)])),
   };
 }
 
+function structured(attrs: Record<string, unknown>): KafkaRecord {
+  return kafkaRecord(JSON.stringify({ ...base, ...attrs }), {
+    'content-type': 'application/cloudevents+json',
+  });
+}
+
+/** Binary mode; a header set to '<absent>' is left out. */
 function binary(headers: Record<string, string>, value = '{"a":1}'): KafkaRecord {
   const all: Record<string, string> = {
     ce_specversion: '1.0',
@@ -29,15 +36,7 @@ function binary(headers: Record<string, string>, value = '{"a":1}'): KafkaRecord
     ...headers,
   };
   for (const [k, v] of Object.entries(all)) if (v === '<absent>') delete all[k];
-  return {
-    topic: 'events',
-    partition: 0,
-    offset: '1',
-    timestamp: '1700000000000',
-    key: null,
-    value: Buffer.from(value),
-    headers: Object.fromEntries(Object.entries(all).map(([k, v]) => [k, Buffer.from(v)])),
-  };
+  return kafkaRecord(value, all);
 }
 
 const parse = (r: KafkaRecord) => parseRecord(r, { maxEventBytes: 100_000 });
