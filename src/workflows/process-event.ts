@@ -60,6 +60,13 @@ export function describeFailure(
   return { reason: 'handler_failed', attempts: maxAttempts, error: `${cause.name}: ${cause.message}` };
 }
 
+/** A run created by resetting this workflow: a reset gives the execution a new run ID and keeps
+ * the one its start event recorded (a continue-as-new run records its own). */
+function isReset(): boolean {
+  const info = workflowInfo();
+  return info.originalExecutionRunId !== undefined && info.originalExecutionRunId !== info.runId;
+}
+
 function storeUnavailable(cause: TemporalFailure): boolean {
   return (
     cause instanceof ApplicationFailure &&
@@ -129,7 +136,9 @@ async function applyUntilDecided(
     try {
       return await applyEvent({
         message: input.message,
-        redrive: input.redrive !== undefined,
+        // An operator's reset of this workflow (Temporal Web, `temporal workflow reset`) is a
+        // redrive too: the new run may apply an event the reset-away run dead-lettered.
+        redrive: input.redrive !== undefined || isReset(),
         runStartedAtMs: workflowInfo().runStartTime.getTime(),
       });
     } catch (err) {

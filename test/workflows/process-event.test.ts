@@ -198,6 +198,57 @@ test('a long outage continues as new (the history stays bounded) and the event i
   expect(last.runId).not.toBe(first.runId);
 });
 
+test("an operator's reset of a dead-lettered event counts as a redrive: the new run may apply it", async () => {
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `reset-${crypto.randomUUID()}`;
+  const rec = recorder();
+  const seen: boolean[] = [];
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: {
+      // Refused until redriven (the store's claim of a dead-lettered row needs the redrive flag).
+      applyEvent: async (i: ApplyEventInput): Promise<ApplyEventResult> => {
+        seen.push(i.redrive);
+        if (!i.redrive)
+          throw ApplicationFailure.create({
+            type: 'PermanentHandlerError',
+            message: 'refused',
+            nonRetryable: true,
+            details: [{ reason: 'handler_failed', attempt: 1 }],
+          });
+        return { outcome: 'applied', outboxCount: 0 };
+      },
+      deadLetter: rec.deadLetter,
+    },
+  });
+  const result = await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(PROCESS_EVENT_WORKFLOW, {
+      taskQueue,
+      workflowId,
+      args: [input()],
+    });
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    // Reset to the first workflow task (event 3, its start), as Temporal Web's "reset" does.
+    const { runId } = (await env.client.workflowService.resetWorkflowExecution({
+      namespace: env.namespace ?? 'default',
+      workflowExecution: { workflowId, runId: handle.firstExecutionRunId },
+      reason: 'operator reset in a test',
+      // int64 in the proto (a Long in its types); protobufjs takes a number
+      workflowTaskFinishEventId: 3 as never,
+      requestId: crypto.randomUUID(),
+    })) as { runId?: string | null };
+    return (await env.client.workflow
+      .getHandle(workflowId, runId ?? undefined)
+      .result()) as ProcessEventResult;
+  });
+  expect(rec.deadLetters).toHaveLength(1);
+  expect(seen).toEqual([false, true]);
+  expect(result.outcome).toBe('applied');
+});
+
 /** Runs one applied event in the given shape; what its history holds. */
 async function historyOf(shape: WorkflowShape | undefined) {
   const taskQueue = `test-${crypto.randomUUID()}`;
