@@ -37,4 +37,11 @@ export interface IdemEvent {
 
 /** Reasons an event goes to the dead-letter topic (`idem-reason` header). */
 export type DlqReason =
-  'invalid_envelope' | 'invalid_utf8' | 'too_large' | 'unknown_type' | 'invalid_payload' | 'handler_failed';
+  | 'invalid_envelope'
+  | 'invalid_utf8'
+  | 'too_large'
+  | 'unknown_type'
+  | 'invalid_payload'
+  | 'handler_failed'
+  /** An operator cancelled the event's workflow before it applied the event. */
+  | 'cancelled';

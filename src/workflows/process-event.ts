@@ -6,8 +6,10 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   TemporalFailure,
   continueAsNew,
+  isCancellation,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -102,7 +104,29 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
   });
 
   const outcome = outcomeRecorder(input.continuedInOutage === true);
-  const failure = await applyUntilDecided(applyEvent, input, outcome.set);
+  let failure: Awaited<ReturnType<typeof applyUntilDecided>>;
+  try {
+    failure = await applyUntilDecided(applyEvent, input, outcome.set);
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // An operator cancelled the workflow (Temporal Web, `temporal workflow cancel`): the event
+    // must not vanish with it. It is dead-lettered, out of the cancellation's reach, so it can be
+    // redriven or skipped, and the run ends cancelled.
+    await CancellationScope.nonCancellable(async () => {
+      log.warn('event workflow cancelled before it applied the event; dead-lettering it', {
+        event: input.event,
+      });
+      await deadLetter({
+        event: input.event,
+        message: input.message,
+        reason: 'cancelled',
+        attempts: 0,
+        error: 'the event workflow was cancelled before it applied the event',
+      });
+      outcome.set('dead_lettered');
+    });
+    throw err;
+  }
   if ('outcome' in failure) {
     // Plain success writes no search attribute: a completed workflow without IdemOutcome is an
     // applied event, one history event fewer on the common path (unless IDEM_UPSERT_APPLIED).
@@ -142,6 +166,7 @@ async function applyUntilDecided(
         runStartedAtMs: workflowInfo().runStartTime.getTime(),
       });
     } catch (err) {
+      if (isCancellation(err)) throw err; // the workflow's cancellation, handled by the caller
       const failure = activityFailureOf(err);
       if (!failure) throw err;
       if (!storeUnavailable(failure)) return describeFailure(failure, input.retry.maxAttempts);

@@ -135,7 +135,12 @@ describe('not redrivable', () => {
 
 describe('redrivable', () => {
   test('exactly the reasons found after a workflow ran', () => {
-    expect([...REDRIVABLE_REASONS].sort()).toEqual(['handler_failed', 'invalid_payload', 'unknown_type']);
+    expect([...REDRIVABLE_REASONS].sort()).toEqual([
+      'cancelled',
+      'handler_failed',
+      'invalid_payload',
+      'unknown_type',
+    ]);
   });
 
   test.each([...REDRIVABLE_REASONS])(

@@ -1,6 +1,7 @@
 /** processEvent on Temporal's test environment with mocked activities. */
 import crypto from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { dlqTopicFor } from '../../src/dlq/topic';
@@ -247,6 +248,42 @@ test("an operator's reset of a dead-lettered event counts as a redrive: the new 
   expect(rec.deadLetters).toHaveLength(1);
   expect(seen).toEqual([false, true]);
   expect(result.outcome).toBe('applied');
+});
+
+test("an operator's cancel dead-letters the event (reason cancelled) before the run ends cancelled", async () => {
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `cancel-${crypto.randomUUID()}`;
+  const rec = recorder();
+  let started = false;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: {
+      // A handler that hangs until it is cancelled.
+      applyEvent: async (): Promise<ApplyEventResult> => {
+        started = true;
+        await Context.current().cancelled;
+        return { outcome: 'applied', outboxCount: 0 };
+      },
+      deadLetter: rec.deadLetter,
+    },
+  });
+  const err = await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(PROCESS_EVENT_WORKFLOW, {
+      taskQueue,
+      workflowId,
+      args: [input()],
+    });
+    while (!started) await new Promise((r) => setTimeout(r, 20));
+    await handle.cancel();
+    return handle.result().catch((e: unknown) => e);
+  });
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  // Before, the run ended cancelled with no dead-letter record: the event was gone.
+  expect(rec.deadLetters).toEqual([expect.objectContaining({ reason: 'cancelled', attempts: 0 })]);
 });
 
 /** Runs one applied event in the given shape; what its history holds. */
