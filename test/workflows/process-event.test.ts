@@ -53,6 +53,17 @@ function storeDownFor(failures: number) {
   };
 }
 
+/** A worker of the bundled workflows on `taskQueue`, with these activities. */
+async function workerOn(taskQueue: string, activities: object): Promise<Worker> {
+  return Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
+}
+
 function recorder() {
   const deadLetters: DeadLetterInput[] = [];
   return {
@@ -169,13 +180,7 @@ test('a long outage continues as new (the history stays bounded) and the event i
   const workflowId = `outage-${crypto.randomUUID()}`;
   const rec = recorder();
   const store = storeDownFor(7);
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: { applyEvent: store.applyEvent, deadLetter: rec.deadLetter },
-  });
+  const worker = await workerOn(taskQueue, { applyEvent: store.applyEvent, deadLetter: rec.deadLetter });
   const base = input();
   const { result, first } = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start(PROCESS_EVENT_WORKFLOW, {
@@ -204,26 +209,20 @@ test("an operator's reset of a dead-lettered event counts as a redrive: the new 
   const workflowId = `reset-${crypto.randomUUID()}`;
   const rec = recorder();
   const seen: boolean[] = [];
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: {
-      // Refused until redriven (the store's claim of a dead-lettered row needs the redrive flag).
-      applyEvent: async (i: ApplyEventInput): Promise<ApplyEventResult> => {
-        seen.push(i.redrive);
-        if (!i.redrive)
-          throw ApplicationFailure.create({
-            type: 'PermanentHandlerError',
-            message: 'refused',
-            nonRetryable: true,
-            details: [{ reason: 'handler_failed', attempt: 1 }],
-          });
-        return { outcome: 'applied', outboxCount: 0 };
-      },
-      deadLetter: rec.deadLetter,
+  const worker = await workerOn(taskQueue, {
+    // Refused until redriven (the store's claim of a dead-lettered row needs the redrive flag).
+    applyEvent: async (i: ApplyEventInput): Promise<ApplyEventResult> => {
+      seen.push(i.redrive);
+      if (!i.redrive)
+        throw ApplicationFailure.create({
+          type: 'PermanentHandlerError',
+          message: 'refused',
+          nonRetryable: true,
+          details: [{ reason: 'handler_failed', attempt: 1 }],
+        });
+      return { outcome: 'applied', outboxCount: 0 };
     },
+    deadLetter: rec.deadLetter,
   });
   const result = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start(PROCESS_EVENT_WORKFLOW, {
@@ -255,20 +254,14 @@ test("an operator's cancel dead-letters the event (reason cancelled) before the 
   const workflowId = `cancel-${crypto.randomUUID()}`;
   const rec = recorder();
   let started = false;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: {
-      // A handler that hangs until it is cancelled.
-      applyEvent: async (): Promise<ApplyEventResult> => {
-        started = true;
-        await Context.current().cancelled;
-        return { outcome: 'applied', outboxCount: 0 };
-      },
-      deadLetter: rec.deadLetter,
+  const worker = await workerOn(taskQueue, {
+    // A handler that hangs until it is cancelled.
+    applyEvent: async (): Promise<ApplyEventResult> => {
+      started = true;
+      await Context.current().cancelled;
+      return { outcome: 'applied', outboxCount: 0 };
     },
+    deadLetter: rec.deadLetter,
   });
   const err = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start(PROCESS_EVENT_WORKFLOW, {
@@ -291,18 +284,12 @@ async function historyOf(shape: WorkflowShape | undefined) {
   const taskQueue = `test-${crypto.randomUUID()}`;
   const workflowId = `shape-${crypto.randomUUID()}`;
   const applied: ApplyEventInput[] = [];
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: {
-      applyEvent: async (i: ApplyEventInput): Promise<ApplyEventResult> => {
-        applied.push(i);
-        return { outcome: 'applied', outboxCount: 0 };
-      },
-      deadLetter: recorder().deadLetter,
+  const worker = await workerOn(taskQueue, {
+    applyEvent: async (i: ApplyEventInput): Promise<ApplyEventResult> => {
+      applied.push(i);
+      return { outcome: 'applied', outboxCount: 0 };
     },
+    deadLetter: recorder().deadLetter,
   });
   await worker.runUntil(
     env.client.workflow.execute(PROCESS_EVENT_WORKFLOW, {
