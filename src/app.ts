@@ -122,13 +122,9 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       closers.push(await serveMetrics(metrics.registry, config.metricsPort, undefined, readiness));
     }
     const kafka = createKafka(config, logger);
-    // Idempotent: a send retried after a lost ack (a broker restart) writes no second copy of a
-    // dead-letter record or an outbox event (needs acks -1 and one request in flight, as both use).
     const producer: Producer = kafka.producer({
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
-      idempotent: true,
-      maxInFlightRequests: 1,
     });
     await waitFor(
       'Kafka',

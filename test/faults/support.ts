@@ -1,0 +1,142 @@
+/**
+ * What the fault scenarios share: a keyed ledger backlog with duplicates, real `idem consume`
+ * processes (their output in files, to read after a failure), and the checks every scenario ends
+ * with.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { allCommitted, ceRecord, type Pipeline } from '../support/pipeline';
+import { readAll } from '../support/kafka';
+import { eventually } from '../support/poll';
+
+const REPO = path.resolve(__dirname, '..', '..');
+
+/** IDEM_FAULT_EVENTS: 600 in `npm test`, 3,000 with `npm run test:faults`. */
+export const EVENTS = Number(process.env.IDEM_FAULT_EVENTS ?? 600);
+const ACCOUNTS = 50;
+/** Every tenth event is produced twice (a producer retry). */
+const DUPLICATE_EVERY = 10;
+
+export function requireBuild(): void {
+  if (!fs.existsSync(path.join(REPO, 'dist', 'src', 'cli', 'main.js')))
+    throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+}
+
+/** Produces the backlog; returns how many records and the balances it should leave. */
+export async function produceBacklog(
+  p: Pipeline,
+): Promise<{ records: number; expected: Record<string, number> }> {
+  const expected: Record<string, number> = {};
+  const messages = [];
+  for (let i = 0; i < EVENTS; i++) {
+    const account = `fault-${i % ACCOUNTS}`;
+    const amount = 1 + ((i * 7919) % 500);
+    expected[account] = (expected[account] ?? 0) + amount;
+    const m = ceRecord(
+      p.source,
+      { id: `e-${String(i).padStart(6, '0')}`, type: 'account.credited', data: { account, amount } },
+      account,
+    );
+    messages.push(m);
+    if (i % DUPLICATE_EVERY === 0) messages.push(m);
+  }
+  for (let i = 0; i < messages.length; i += 500)
+    await p.producer.send({ topic: p.topic, messages: messages.slice(i, i + 500) });
+  return { records: messages.length, expected };
+}
+
+export interface Consumer {
+  name: string;
+  child: ChildProcess;
+  logs: () => string;
+}
+
+/** Starts and stops real consumers; `logDir` keeps their output. */
+export function consumers(p: () => Pipeline) {
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idem-faults-'));
+  const all: Consumer[] = [];
+  return {
+    logDir,
+    start(name: string, env: Record<string, string> = {}): Consumer {
+      const file = path.join(logDir, `${name}.log`);
+      const out = fs.openSync(file, 'w');
+      const child = spawn(
+        process.execPath,
+        [path.join(REPO, 'bin', 'idem.js'), 'consume', '--handlers', path.join(REPO, 'examples', 'ledger')],
+        { env: { ...process.env, ...p().env, IDEM_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', out, out] },
+      );
+      fs.closeSync(out);
+      const c = { name, child, logs: () => fs.readFileSync(file, 'utf8') };
+      all.push(c);
+      return c;
+    },
+    killAll(): void {
+      for (const c of all) if (alive(c)) c.child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Until each consumer has started all its roles (its group joined), so the fault meets them at work. */
+export async function allRunning(list: Consumer[]): Promise<void> {
+  for (const c of list)
+    await eventually(() => c.logs().includes('"msg":"idem running"'), 180_000, `${c.name} running`);
+}
+
+export const alive = (c: Consumer) => c.child.exitCode === null && c.child.signalCode === null;
+
+export const exited = (c: Consumer) =>
+  new Promise<number | null>((r) =>
+    c.child.exitCode !== null ? r(c.child.exitCode) : c.child.on('exit', r),
+  );
+
+export async function count(p: Pipeline, sql: string): Promise<number> {
+  const { rows } = await p.db.pool.query<{ n: string }>(sql);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Every scenario's end: every unique event applied exactly once (one dedup row, one ledger entry,
+ * balances as produced), each key's entries committed in offset order, nothing dead-lettered,
+ * offsets committed to the end, no workflow left running.
+ */
+export async function expectExactlyOnce(p: Pipeline, expected: Record<string, number>): Promise<void> {
+  await eventually(
+    async () => (await count(p, 'select count(*) n from ledger_entries')) >= EVENTS,
+    600_000,
+    'every event applied',
+  );
+  await allCommitted(p, p.config.kafka.groupId, 300_000);
+  expect(await count(p, "select count(*) n from processed_events where status = 'applied'")).toBe(EVENTS);
+  expect(await count(p, 'select count(*) n from processed_events')).toBe(EVENTS);
+  expect(await count(p, 'select count(*) n from ledger_entries')).toBe(EVENTS);
+  const { rows: balances } = await p.db.pool.query<{ account: string; balance: string }>(
+    'select account, balance from account_balances',
+  );
+  expect(Object.fromEntries(balances.map((r) => [r.account, Number(r.balance)]))).toEqual(expected);
+  const { rows: order } = await p.db.pool.query<{ ids: string[] }>(
+    `select array_agg(event_id order by created_at, event_id) ids from ledger_entries group by account`,
+  );
+  for (const { ids } of order) expect(ids).toEqual([...ids].sort());
+  expect(await readAll(p.kafka, p.dlqTopic)).toHaveLength(0);
+  await eventually(
+    async () => {
+      let running = 0;
+      for await (const _ of p.temporal.workflow.list({
+        query: `IdemSource = "${p.source}" AND ExecutionStatus = "Running"`,
+      }))
+        running++;
+      return running === 0;
+    },
+    120_000,
+    'no workflow left running',
+  );
+}
+
+/** Each consumer stops cleanly on SIGTERM (exit 0) and never reported an unhandled error. */
+export async function expectCleanStops(list: Consumer[]): Promise<void> {
+  for (const c of list) if (alive(c)) c.child.kill('SIGTERM');
+  for (const c of list) expect(await exited(c)).toBe(0);
+  for (const c of list) expect(c.logs()).not.toMatch(/Unhandled 'error' event|uncaughtException/);
+}
