@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import { ConfigError, StoppedError, UserError } from './errors';
+import { retryUntilStopped } from './retry';
 import type { Logger } from './observability/logger';
 import { redactSecrets } from './observability/redact';
 
@@ -106,33 +107,34 @@ export async function waitFor<T>(
   o: WaitOptions,
 ): Promise<T> {
   const what = `${dependency}: ${step}`;
-  let delay = o.initialDelayMs ?? 500;
-  const maxDelay = o.maxDelayMs ?? 10_000;
   const since = Date.now();
-  for (let tries = 1; ; tries++) {
-    if (o.signal?.aborted) throw new StoppedError(`stopped while waiting for ${what}`);
-    try {
-      const result = await attempt();
-      if (tries > 1)
-        o.logger.info(
-          { dependency, step, waitedMs: Date.now() - since },
-          `${dependency} is back; carrying on`,
+  let failed = false;
+  // An error no wait fixes, as the caller must see it; undefined when waiting may help.
+  const giveUp = (err: unknown): unknown =>
+    err instanceof NotTransientError ? err.original : fatalStartError(dependency, err);
+  try {
+    const result = await retryUntilStopped(attempt, {
+      stopped: () => o.signal?.aborted ?? false,
+      initialMs: o.initialDelayMs ?? 500,
+      maxMs: o.maxDelayMs ?? 10_000,
+      permanent: (err) => giveUp(err) !== undefined,
+      onError: (err, tries, delay) => {
+        failed = true;
+        const why = describe(err);
+        o.readiness?.wait(what, why);
+        o.logger.warn(
+          { dependency, step, attempt: tries, retryInMs: Math.round(delay), error: why },
+          `${dependency} is not reachable (${step}: ${why}); waiting for it, next try in ${Math.round(delay / 100) / 10} s`,
         );
-      o.readiness?.done(what);
-      return result;
-    } catch (err) {
-      if (err instanceof NotTransientError) throw err.original;
-      const fatal = fatalStartError(dependency, err);
-      if (fatal) throw fatal;
-      const why = describe(err);
-      o.readiness?.wait(what, why);
-      o.logger.warn(
-        { dependency, step, attempt: tries, retryInMs: delay, error: why },
-        `${dependency} is not reachable (${step}: ${why}); waiting for it, next try in ${Math.round(delay / 100) / 10} s`,
-      );
-      await sleep(delay, o.signal);
-      delay = Math.min(delay * 2, maxDelay);
-    }
+      },
+    });
+    if (failed)
+      o.logger.info({ dependency, step, waitedMs: Date.now() - since }, `${dependency} is back; carrying on`);
+    o.readiness?.done(what);
+    return result;
+  } catch (err) {
+    if (err instanceof StoppedError) throw new StoppedError(`stopped while waiting for ${what}`);
+    throw giveUp(err) ?? err;
   }
 }
 
@@ -141,18 +143,6 @@ function describe(err: unknown): string {
   const message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
   const code = typeof e?.code === 'string' && !message.includes(e.code) ? ` [${e.code}]` : '';
   return redactSecrets(message + code);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

@@ -28,7 +28,7 @@ import {
   type StartResult,
 } from '../temporal/start-event';
 import type { ProcessEventInput } from '../workflows/types';
-import { retryUntilStopped } from './backoff';
+import { retryUntilStopped } from '../retry';
 import type { PartitionState } from './partition';
 import { RecentKeys } from './recent-keys';
 import { Semaphore } from './semaphore';

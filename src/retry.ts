@@ -1,5 +1,5 @@
 /** Retry with capped exponential backoff and jitter until success or until told to stop. */
-import { StoppedError } from '../errors';
+import { StoppedError } from './errors';
 
 export { StoppedError };
 
