@@ -8,6 +8,7 @@
  * activity (events that failed processing).
  */
 import { IdemError } from '../errors';
+import { hasKafkaErrorType } from '../kafka/errors';
 import { DLQ_HEADER_PREFIX, DLQ_HEADERS } from './headers';
 import type { Producer } from 'kafkajs';
 
@@ -58,7 +59,7 @@ export function createKafkaDlqPublisher(producer: Producer): DlqPublisher {
       try {
         return await send(record);
       } catch (err) {
-        if (!isTooLarge(err)) throw err;
+        if (!hasKafkaErrorType(err, TOO_LARGE)) throw err;
         return send(withoutValue(record));
       }
     },
@@ -78,11 +79,4 @@ export function withoutValue(record: DlqRecord): DlqRecord {
   return { topic: record.topic, key: record.key, value: null, headers };
 }
 
-/** kafkajs's MESSAGE_TOO_LARGE (also inside a retry wrapper). */
-function isTooLarge(err: unknown): boolean {
-  for (let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined; e;) {
-    if (e.type === 'MESSAGE_TOO_LARGE') return true;
-    e = (e.originalError ?? e.cause) as typeof e;
-  }
-  return false;
-}
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE']);

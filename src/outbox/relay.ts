@@ -19,6 +19,7 @@
 import type { Producer, TopicMessages } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 
+import { hasKafkaErrorType } from '../kafka/errors';
 import type { Logger } from '../observability/logger';
 import { inTransaction } from '../store/transaction';
 import { fetchUnpublishedOutbox, type OutboxRow } from '../store/sql/fetch-unpublished-outbox';
@@ -85,7 +86,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       try {
         await opts.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(rows) });
       } catch (err) {
-        if (!refusedForGood(err)) throw err;
+        if (!hasKafkaErrorType(err, REFUSED_FOR_GOOD)) throw err;
         // Some row is refused for good: find which, one by one; the others go out.
         return publishOneByOne(client, rows);
       }
@@ -111,7 +112,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         await opts.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages([row]) });
         sent.push(row.seq);
       } catch (err) {
-        if (!refusedForGood(err)) throw err;
+        if (!hasKafkaErrorType(err, REFUSED_FOR_GOOD)) throw err;
         const error = err instanceof Error ? err.message : String(err);
         opts.logger?.warn(
           { err, seq: row.seq, topic: row.topic, id: row.id },
@@ -190,7 +191,7 @@ function toTopicMessages(rows: OutboxRow[]): TopicMessages[] {
 }
 
 /** Kafka's answers that no retry changes: the topic does not exist or is invalid, the message is
- * over its size limit, the producer may not write there. Also inside kafkajs's retry wrapper. */
+ * over its size limit, the producer may not write there. */
 const REFUSED_FOR_GOOD = new Set([
   'MESSAGE_TOO_LARGE',
   'RECORD_LIST_TOO_LARGE',
@@ -199,11 +200,3 @@ const REFUSED_FOR_GOOD = new Set([
   'UNKNOWN_TOPIC_OR_PARTITION',
   'TOPIC_AUTHORIZATION_FAILED',
 ]);
-
-function refusedForGood(err: unknown): boolean {
-  for (let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined; e;) {
-    if (typeof e.type === 'string' && REFUSED_FOR_GOOD.has(e.type)) return true;
-    e = (e.originalError ?? e.cause) as typeof e;
-  }
-  return false;
-}
