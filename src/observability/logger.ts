@@ -15,6 +15,28 @@ export function createLogger(
 export const silentLogger: Logger = pino({ level: 'silent' });
 
 /**
+ * Lets a repeated log line through once per `intervalMs` per key: returns how many lines of that
+ * key it held back since the last one let through, or undefined to hold this one back too.
+ */
+export function repeatLimiter(
+  intervalMs = 10_000,
+  now: () => number = Date.now,
+): (key: string) => number | undefined {
+  const seen = new Map<string, { at: number; suppressed: number }>();
+  return (key) => {
+    const t = now();
+    const last = seen.get(key);
+    if (last && t - last.at < intervalMs) {
+      last.suppressed++;
+      return undefined;
+    }
+    if (seen.size >= 1_000) seen.clear();
+    seen.set(key, { at: t, suppressed: 0 });
+    return last?.suppressed ?? 0;
+  };
+}
+
+/**
  * A warning that repeats every tick while a dependency is down (a poll of the store every
  * 20 ms): the first is logged, then one per `intervalMs` saying how many were left out.
  */
@@ -24,16 +46,9 @@ export function throttledWarn(
   intervalMs = 10_000,
   now: () => number = Date.now,
 ): (err: unknown) => void {
-  let last = -Infinity;
-  let suppressed = 0;
+  const letThrough = repeatLimiter(intervalMs, now);
   return (err) => {
-    const t = now();
-    if (t - last < intervalMs) {
-      suppressed++;
-      return;
-    }
-    log.warn({ err, ...(suppressed > 0 ? { suppressed } : {}) }, message);
-    last = t;
-    suppressed = 0;
+    const suppressed = letThrough('');
+    if (suppressed !== undefined) log.warn({ err, ...(suppressed > 0 ? { suppressed } : {}) }, message);
   };
 }

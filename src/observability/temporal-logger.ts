@@ -6,7 +6,7 @@
  * 25 s outage under two consumers wrote 44,000 console lines before.
  */
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
-import type { Logger } from './logger';
+import { repeatLimiter, type Logger } from './logger';
 
 type SdkLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
@@ -18,24 +18,16 @@ export function temporalSdkLogger(
   opts: { repeatIntervalMs?: number; now?: () => number } = {},
 ): DefaultLogger {
   const log = logger.child({ component: 'temporal-sdk' });
-  const interval = opts.repeatIntervalMs ?? 10_000;
-  const now = opts.now ?? Date.now;
-  const seen = new Map<string, { at: number; suppressed: number }>();
+  const letThrough = repeatLimiter(opts.repeatIntervalMs ?? 10_000, opts.now);
   return new DefaultLogger(level, (entry: LogEntry) => {
     const meta = (entry.meta ?? {}) as Record<string, unknown>;
     const err = meta.error;
     const errorText = err instanceof Error ? err.message : err === undefined ? '' : String(err);
     // one key per kind of failure, not per event: activity type and error text without numbers
-    const key = `${entry.level}|${entry.message}|${String(meta.activityType ?? meta.workflowType ?? '')}|${errorText.replace(/\d+/g, 'N')}`;
-    const t = now();
-    const last = seen.get(key);
-    if (last && t - last.at < interval) {
-      last.suppressed++;
-      return;
-    }
-    if (seen.size > 1_000) seen.clear();
-    const suppressed = last?.suppressed ?? 0;
-    seen.set(key, { at: t, suppressed: 0 });
+    const suppressed = letThrough(
+      `${entry.level}|${entry.message}|${String(meta.activityType ?? meta.workflowType ?? '')}|${errorText.replace(/\d+/g, 'N')}`,
+    );
+    if (suppressed === undefined) return;
     const { error: _e, ...rest } = meta;
     log[PINO_METHOD[entry.level as SdkLevel] ?? 'info'](
       { ...rest, ...(err !== undefined ? { err } : {}), ...(suppressed > 0 ? { suppressed } : {}) },
