@@ -123,6 +123,18 @@ export function checkUriReference(value: string, name: string, ctx: string): voi
     );
 }
 
+/** The constraints of CloudEvents 1.0 that both Kafka binding modes check on the attributes they
+ * read (in binary mode, `datacontenttype` is the `content-type` header). */
+export function checkContextAttributes(
+  a: { source: string; time?: string; datacontenttype?: string; dataschema?: string },
+  ctx: string,
+): void {
+  checkUriReference(a.source, 'source', ctx);
+  if (a.time !== undefined) checkTime(a.time, ctx);
+  if (a.datacontenttype !== undefined) checkMediaType(a.datacontenttype, ctx);
+  if (a.dataschema !== undefined) checkAbsoluteUri(a.dataschema, 'dataschema', ctx);
+}
+
 /** Extension attribute names: lower-case ASCII letters and digits only. */
 export function checkExtensionName(name: string, ctx: string): void {
   if (!/^[a-z0-9]+$/.test(name))

@@ -5,14 +5,11 @@
  */
 import {
   buildEvent,
-  checkAbsoluteUri,
   checkBase64,
+  checkContextAttributes,
   checkExtensionName,
   checkExtensionValue,
-  checkMediaType,
   checkString,
-  checkTime,
-  checkUriReference,
   checkWellFormed,
   CONTEXT_ATTRIBUTES,
   ENVELOPE_LIMITS,
@@ -31,15 +28,12 @@ export function fromStructured(raw: RawMessage, obj: Json): IdemEvent {
   checkSpecVersion(member(obj, 'specversion'), ctx, 'attribute "specversion"');
   const id = requireAttr(obj, 'id', ENVELOPE_LIMITS.maxIdLength, ctx);
   const source = requireAttr(obj, 'source', ENVELOPE_LIMITS.maxSourceLength, ctx);
-  checkUriReference(source, 'source', ctx);
   const type = requireAttr(obj, 'type', ENVELOPE_LIMITS.maxTypeLength, ctx);
   const subject = optionalAttr(obj, 'subject', ctx, true);
   const time = optionalAttr(obj, 'time', ctx, true);
-  if (time !== undefined) checkTime(time, ctx);
   const datacontenttype = optionalAttr(obj, 'datacontenttype', ctx, true);
-  if (datacontenttype !== undefined) checkMediaType(datacontenttype, ctx);
   const dataschema = optionalAttr(obj, 'dataschema', ctx, true);
-  if (dataschema !== undefined) checkAbsoluteUri(dataschema, 'dataschema', ctx);
+  checkContextAttributes({ source, time, datacontenttype, dataschema }, ctx);
   for (const [name, value] of Object.entries(obj as Record<string, unknown>)) {
     if (CONTEXT_ATTRIBUTES.has(name) || name === 'data' || name === 'data_base64') continue;
     checkExtensionName(name, ctx);
@@ -89,22 +83,20 @@ export function fromBinary(
   checkSpecVersion(specversion ?? null, ctx, 'header "ce_specversion"');
   const id = required('id', ENVELOPE_LIMITS.maxIdLength);
   const source = required('source', ENVELOPE_LIMITS.maxSourceLength);
-  checkUriReference(source, 'source', ctx);
   const type = required('type', ENVELOPE_LIMITS.maxTypeLength);
   const subject = attr('subject');
   if (subject !== undefined) checkWellFormed(subject, 'subject', ctx);
   const time = attr('time');
-  if (time !== undefined) checkTime(time, ctx);
   const dataschema = attr('dataschema');
-  if (dataschema !== undefined) checkAbsoluteUri(dataschema, 'dataschema', ctx);
-  if (contentType !== undefined && contentType !== '') checkMediaType(contentType, ctx);
+  const datacontenttype = contentType === '' ? undefined : contentType;
+  checkContextAttributes({ source, time, datacontenttype, dataschema }, ctx);
   return buildEvent(raw, 'binary', {
     id,
     source,
     type,
     subject,
     time,
-    datacontenttype: contentType === '' ? undefined : contentType,
+    datacontenttype,
     data: binaryData(raw.value, contentType, mediaType, ctx),
   });
 }
