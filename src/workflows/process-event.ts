@@ -21,7 +21,7 @@ import type { Activities } from '../activities';
 import type { DlqReason } from '../events/types';
 import { NON_RETRYABLE_TYPES } from '../errors';
 import { IdemOutcome, type Outcome } from './search-attributes';
-import type { ApplyFailureDetails, ProcessEventInput, ProcessEventResult } from './types';
+import type { ApplyFailureDetails, DeadLetterInput, ProcessEventInput, ProcessEventResult } from './types';
 
 /** Upserts IdemOutcome, and remembers that it did: a success after an outage must overwrite it. */
 function outcomeRecorder(alreadySet: boolean) {
@@ -104,6 +104,11 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
   });
 
   const outcome = outcomeRecorder(input.continuedInOutage === true);
+  const deadLetterEvent = async (failure: Omit<DeadLetterInput, 'event' | 'message'>): Promise<void> => {
+    log.warn('dead-lettering event', { ...failure, event: input.event });
+    await deadLetter({ event: input.event, message: input.message, ...failure });
+    outcome.set('dead_lettered');
+  };
   let failure: Awaited<ReturnType<typeof applyUntilDecided>>;
   try {
     failure = await applyUntilDecided(applyEvent, input, outcome.set);
@@ -112,19 +117,13 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
     // An operator cancelled the workflow (Temporal Web, `temporal workflow cancel`): the event
     // must not vanish with it. It is dead-lettered, out of the cancellation's reach, so it can be
     // redriven or skipped, and the run ends cancelled.
-    await CancellationScope.nonCancellable(async () => {
-      log.warn('event workflow cancelled before it applied the event; dead-lettering it', {
-        event: input.event,
-      });
-      await deadLetter({
-        event: input.event,
-        message: input.message,
+    await CancellationScope.nonCancellable(() =>
+      deadLetterEvent({
         reason: 'cancelled',
         attempts: 0,
         error: 'the event workflow was cancelled before it applied the event',
-      });
-      outcome.set('dead_lettered');
-    });
+      }),
+    );
     throw err;
   }
   if ('outcome' in failure) {
@@ -134,9 +133,7 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
       outcome.set(failure.outcome);
     return failure;
   }
-  log.warn('dead-lettering event', { ...failure, event: input.event });
-  await deadLetter({ event: input.event, message: input.message, ...failure });
-  outcome.set('dead_lettered');
+  await deadLetterEvent(failure);
   // Ends the run failed (visible in Temporal Web), ready for an operator's redrive.
   throw ApplicationFailure.nonRetryable(
     `dead-lettered (${failure.reason}) after ${failure.attempts} attempt(s): ${failure.error}`,
