@@ -11,16 +11,14 @@ import { stackUp } from '../../src/stack/stack';
 import { createPipeline, type Pipeline } from '../support/pipeline';
 import { eventually } from '../support/poll';
 import {
-  EVENTS,
-  allRunning,
   alive,
   consumers,
-  count,
+  EVENTS,
+  exited,
   expectCleanStops,
   expectExactlyOnce,
-  exited,
-  produceBacklog,
   requireBuild,
+  twoConsumersAtWork,
 } from './support';
 
 let p: Pipeline;
@@ -40,15 +38,7 @@ afterAll(async () => {
 }, 300_000);
 
 test(`PostgreSQL stopped -m immediate under two consumers, one leaving and one starting meanwhile: ${EVENTS} events, none lost, none twice, in key order`, async () => {
-  const a = procs.start('A');
-  const b = procs.start('B');
-  await allRunning([a, b]);
-  const { records, expected } = await produceBacklog(p);
-  await eventually(
-    async () => (await count(p, 'select count(*) n from ledger_entries')) >= EVENTS / 5,
-    180_000,
-    'a fifth applied',
-  );
+  const { a, b, records, expected } = await twoConsumersAtWork(p, procs);
 
   await stopPostgres(layoutFor(stackConfig.cacheDir), 'immediate');
   const downAt = Date.now();

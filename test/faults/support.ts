@@ -140,3 +140,20 @@ export async function expectCleanStops(list: Consumer[]): Promise<void> {
   for (const c of list) expect(await exited(c)).toBe(0);
   for (const c of list) expect(c.logs()).not.toMatch(/Unhandled 'error' event|uncaughtException/);
 }
+
+/**
+ * Every scenario's opening: consumers A and B running, then the backlog produced, until a fifth of
+ * it is applied, so the fault meets both at work.
+ */
+export async function twoConsumersAtWork(p: Pipeline, procs: ReturnType<typeof consumers>) {
+  const a = procs.start('A');
+  const b = procs.start('B');
+  await allRunning([a, b]);
+  const backlog = await produceBacklog(p);
+  await eventually(
+    async () => (await count(p, 'select count(*) n from ledger_entries')) >= EVENTS / 5,
+    180_000,
+    'a fifth applied',
+  );
+  return { a, b, ...backlog };
+}
