@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { HOST, PACKAGE_ROOT, PORTS, type Layout } from './layout';
-import { isAlive, run, StackError } from './proc';
+import { isProcessWithArg, run, StackError } from './proc';
 import { waitUntilReady, type ReadyLimits } from './ready';
 import { step, type Reporter } from './progress';
 
@@ -137,20 +137,26 @@ export async function startPostgres(
   return 'started';
 }
 
-/** The server's pid from postmaster.pid (its first line), once the server has written it. */
-function postmasterPid(dataDir: string): number | undefined {
+/**
+ * The pid of the server running in `dataDir`, from its postmaster.pid (the first line). The file
+ * outlives a server that was killed or a machine restored from a snapshot, and then names a pid
+ * that is gone or is by now another process; only a process started on this data directory counts.
+ * (Read before the new server has rewritten the file, such a pid made a start that was merely
+ * slow fail at once as "exited during start-up".)
+ */
+export function postmasterPid(dataDir: string): number | undefined {
+  let pid: number;
   try {
-    const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   } catch {
     return undefined;
   }
+  return Number.isInteger(pid) && pid > 0 && isProcessWithArg(pid, dataDir) ? pid : undefined;
 }
 
 /** The pid of the stack's PostgreSQL when it runs, like temporalPid and kafkaPid. */
 export function postgresPid(layout: Layout): number | undefined {
-  const pid = postmasterPid(path.join(layout.postgresDir, 'data'));
-  return isAlive(pid) ? pid : undefined;
+  return postmasterPid(path.join(layout.postgresDir, 'data'));
 }
 
 /** Stops the stack's PostgreSQL: `fast` (the default) as `idem stack down` does, or `immediate`,

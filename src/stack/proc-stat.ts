@@ -1,4 +1,4 @@
-/** A process's state, parent and CPU ticks from /proc/<pid>/stat (Linux only; undefined elsewhere). */
+/** A process's state, parent, CPU ticks and start time from /proc/<pid>/stat (Linux only; undefined elsewhere). */
 import fs from 'node:fs';
 
 /** USER_HZ on Linux: the unit of the tick counts below. */
@@ -12,6 +12,8 @@ export interface ProcStat {
   ownTicks: number;
   /** The same plus its reaped children's. */
   totalTicks: number;
+  /** When it started, in ticks since boot: with the pid, names one process even after the pid is reused. */
+  startTicks: number;
 }
 
 export function procStat(pid: number): ProcStat | undefined {
@@ -25,5 +27,11 @@ export function procStat(pid: number): ProcStat | undefined {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const n = (i: number) => Number(fields[i] ?? 0);
   const ownTicks = n(11) + n(12);
-  return { state: fields[0] ?? '', ppid: n(1), ownTicks, totalTicks: ownTicks + n(13) + n(14) };
+  return {
+    state: fields[0] ?? '',
+    ppid: n(1),
+    ownTicks,
+    totalTicks: ownTicks + n(13) + n(14),
+    startTicks: n(19),
+  };
 }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { StackError } from '../errors';
+import { procStat } from './proc-stat';
 
 export { StackError };
 
@@ -12,13 +13,42 @@ export function pidFile(runDir: string, name: string): string {
   return path.join(runDir, `${name}.pid`);
 }
 
+/**
+ * The pid in a server's pid file while that server runs. The file holds the pid and the process's
+ * start time; a pid file outlives its process (a killed server, a machine restored from a
+ * snapshot) and the pid may by then belong to another process, which the start time tells apart.
+ */
 export function readPid(runDir: string, name: string): number | undefined {
+  let text: string;
   try {
-    const pid = Number(fs.readFileSync(pidFile(runDir, name), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    text = fs.readFileSync(pidFile(runDir, name), 'utf8');
   } catch {
     return undefined;
   }
+  const [pid, started] = text.trim().split(/\s+/).map(Number);
+  if (!pid || !Number.isInteger(pid) || pid <= 0) return undefined;
+  return isSameProcess(pid, started) ? pid : undefined;
+}
+
+/** Alive, and (where /proc tells) the process that started at `startTicks`. */
+export function isSameProcess(pid: number, startTicks: number | undefined): boolean {
+  if (!isAlive(pid)) return false;
+  const stat = procStat(pid);
+  if (stat === undefined || startTicks === undefined || Number.isNaN(startTicks)) return true;
+  return stat.startTicks === startTicks;
+}
+
+/** Alive, and (where /proc tells) started with `arg` among its arguments: how a pid from a file
+ * that is not ours (PostgreSQL's postmaster.pid) is checked against pid reuse. */
+export function isProcessWithArg(pid: number, arg: string): boolean {
+  if (!isAlive(pid)) return false;
+  let cmdline: string;
+  try {
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return !fs.existsSync('/proc/self/cmdline');
+  }
+  return cmdline.split('\0').includes(arg);
 }
 
 export function isAlive(pid: number | undefined): pid is number {
@@ -60,14 +90,18 @@ export function spawnDetached(o: DetachedOptions): number {
   fs.closeSync(out);
   if (!child.pid) throw new StackError(`could not start ${o.command}; see ${o.logFile}`);
   child.unref();
-  fs.writeFileSync(pidFile(o.runDir, o.name), String(child.pid));
+  const started = procStat(child.pid)?.startTicks;
+  fs.writeFileSync(
+    pidFile(o.runDir, o.name),
+    started === undefined ? `${child.pid}` : `${child.pid} ${started}`,
+  );
   return child.pid;
 }
 
 /** SIGTERM, wait for a clean exit, SIGKILL only after the grace period. */
 export async function stopPid(runDir: string, name: string, graceMs = 30_000): Promise<boolean> {
   const pid = readPid(runDir, name);
-  if (!isAlive(pid)) {
+  if (pid === undefined) {
     fs.rmSync(pidFile(runDir, name), { force: true });
     return false;
   }
