@@ -82,6 +82,12 @@ export class StoppedError extends IdemError {}
 /** A key sequencer was cleared (rebalance or shutdown) before a queued task ran. */
 export class SequencerAbandonedError extends IdemError {
   constructor(readonly key: string) {
+// --- Payload encryption (src/temporal/encryption-codec.ts). ---
+
+/** An encrypted payload cannot be read: its key id is not configured, or it fails authentication
+ * (altered, or encrypted with another key of that id). No retry helps; the message says which key. */
+export class PayloadDecryptionError extends NonRetriableError {}
+
     super(`task for key ${JSON.stringify(key)} abandoned before it started`);
   }
 }
