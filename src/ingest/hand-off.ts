@@ -12,24 +12,21 @@ import { dlqHeaders, withoutDlqHeaders } from '../dlq/headers';
 import type { DlqPublisher } from '../dlq/publisher';
 import { dlqTopicFor } from '../dlq/topic';
 import { SequencerAbandonedError, StoppedError } from '../errors';
-import { parseRecord, type KafkaRecord, type ParseResult } from '../events/envelope';
-import { workflowIdFor } from '../events/identity';
+import type { KafkaRecord, ParseResult } from '../events/envelope';
 import type { DlqReason, RawMessage } from '../events/types';
 import { flattenHeaders } from '../events/kafka-headers';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import {
-  MAX_WORKFLOW_INPUT_BYTES,
-  processEventInput,
   startEventWorkflow,
   startRejection,
   StartRejectedError,
-  workflowInputBytes,
   type StartResult,
 } from '../temporal/start-event';
 import type { ProcessEventInput } from '../workflows/types';
 import { retryUntilStopped } from '../retry';
 import type { PartitionState } from './partition';
+import { prepareRecord, recordBytes, type PreparedRecord } from './prepare';
 import { RecentKeys } from './recent-keys';
 import { Semaphore } from './semaphore';
 import type { ParkingStore } from './parking';
@@ -54,27 +51,6 @@ export interface HandOffDeps {
 
 /** How many dedup keys a process remembers for skipping copies (about 100 bytes each). */
 const RECENT_KEYS = 100_000;
-
-/** A record parsed, with its event's dedup key when it is an event. */
-export interface PreparedRecord {
-  record: KafkaRecord;
-  parsed: ParseResult;
-  workflowId: string | undefined;
-  /** The workflow input of an event that parsed (set whenever `parsed.ok`). */
-  input: ProcessEventInput | undefined;
-  /** Its size in memory as the window counts it: key, value and headers. */
-  bytes: number;
-}
-
-/** Bytes of a record's key, value and headers. */
-export function recordBytes(message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): number {
-  let n = (message.key?.length ?? 0) + (message.value?.length ?? 0);
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    n += name.length;
-    for (const v of Array.isArray(value) ? value : [value]) n += v?.length ?? 0;
-  }
-  return n;
-}
 
 export class HandOff {
   private readonly startSlots: Semaphore;
@@ -106,26 +82,11 @@ export class HandOff {
     const emitted = Number(message.timestamp);
     if (emitted > 0)
       this.d.metrics.stageSeconds.observe({ stage: 'kafka_wait' }, Math.max(0, Date.now() - emitted) / 1000);
-    let parsed = parseRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes });
-    let input: ProcessEventInput | undefined;
-    if (parsed.ok) {
-      const { retry, workflow } = this.d.config;
-      input = processEventInput(parsed.event, parsed.raw, { retry, shape: workflow });
-      // IDEM_MAX_EVENT_BYTES bounds the value; Temporal bounds the whole input, where the value is
-      // JSON-escaped (a quote or a control character takes 2 to 6 bytes) beside its key and headers.
-      const bytes = workflowInputBytes(input);
-      if (bytes > MAX_WORKFLOW_INPUT_BYTES)
-        parsed = {
-          ok: false,
-          reason: 'too_large',
-          error:
-            `the workflow input would be ${bytes} bytes as Temporal counts them (the value JSON-escaped, ` +
-            `with its key and headers); Temporal refuses payloads over 2 MiB`,
-        };
-    }
-    // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
-    const workflowId = parsed.ok ? workflowIdFor(parsed.event.source, parsed.event.id) : undefined;
-    return { record, parsed, workflowId, input, bytes: recordBytes(message) };
+    const { retry, workflow } = this.d.config;
+    return {
+      ...prepareRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes, retry, shape: workflow }),
+      bytes: recordBytes(message),
+    };
   }
 
   /**
