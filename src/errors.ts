@@ -74,6 +74,12 @@ export class InvalidArgumentError extends UserError {}
 /** The local stack (`idem stack …`) could not be provisioned or started. */
 export class StackError extends UserError {}
 
+// --- Payload encryption (src/temporal/encryption-codec.ts). ---
+
+/** An encrypted payload cannot be read: its key id is not configured, or it fails authentication
+ * (altered, or encrypted with another key of that id). No retry helps; the message says which key. */
+export class PayloadDecryptionError extends NonRetriableError {}
+
 // --- Control flow inside the ingester. ---
 
 /** A retry loop gave up because its owner is stopping (shutdown, or the partition was revoked). */
@@ -82,12 +88,6 @@ export class StoppedError extends IdemError {}
 /** A key sequencer was cleared (rebalance or shutdown) before a queued task ran. */
 export class SequencerAbandonedError extends IdemError {
   constructor(readonly key: string) {
-// --- Payload encryption (src/temporal/encryption-codec.ts). ---
-
-/** An encrypted payload cannot be read: its key id is not configured, or it fails authentication
- * (altered, or encrypted with another key of that id). No retry helps; the message says which key. */
-export class PayloadDecryptionError extends NonRetriableError {}
-
     super(`task for key ${JSON.stringify(key)} abandoned before it started`);
   }
 }
