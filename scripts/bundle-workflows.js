@@ -4,20 +4,32 @@
 // webpack at start-up, which took seconds of CPU and left webpack's code and
 // strings in the process (tens of MB of its resident memory). Run from source
 // (the tests), the worker bundles at start-up as before.
+//
+// A second bundle, dist/workflow-bundle-encrypted.js, carries the failure
+// converter that encodes failure messages and stack traces (so the payload codec
+// encrypts them): workers with IDEM_ENCRYPTION_KEYS load that one. A bundle's
+// failure converter is fixed when it is built.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const { bundleWorkflowCode } = require('@temporalio/worker');
 
 const root = path.join(__dirname, '..');
-const out = path.join(root, 'dist', 'workflow-bundle.js');
+const workflowsPath = require.resolve(path.join(root, 'dist', 'src', 'workflows'));
+const logger = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
 
-bundleWorkflowCode({
-  workflowsPath: require.resolve(path.join(root, 'dist', 'src', 'workflows')),
-  logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
-})
-  .then(({ code }) => fs.writeFileSync(out, code))
-  .catch((err) => {
-    console.error(`bundling idem's workflows failed: ${err.stack ?? err}`);
-    process.exit(1);
+async function main() {
+  const plain = await bundleWorkflowCode({ workflowsPath, logger });
+  fs.writeFileSync(path.join(root, 'dist', 'workflow-bundle.js'), plain.code);
+  const encrypted = await bundleWorkflowCode({
+    workflowsPath,
+    logger,
+    failureConverterPath: require.resolve(path.join(root, 'dist', 'src', 'temporal', 'failure-converter')),
   });
+  fs.writeFileSync(path.join(root, 'dist', 'workflow-bundle-encrypted.js'), encrypted.code);
+}
+
+main().catch((err) => {
+  console.error(`bundling idem's workflows failed: ${err.stack ?? err}`);
+  process.exit(1);
+});

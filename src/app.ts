@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners, type logCreator, type Producer } from 'kafkajs';
 import type { Pool } from 'pg';
@@ -27,6 +27,8 @@ import { pgParkingStore } from './ingest/parking';
 import { checkSearchAttributes } from './temporal/preflight';
 import { isTemporalUnreachable, NotTransientError, reachable, Readiness, waitFor } from './dependencies';
 import { checkTopics } from './kafka/preflight';
+import { kafkaSecurityOptions } from './kafka/security';
+import { temporalClient, temporalConnectionOptions, temporalDataConverter } from './temporal/connection';
 
 /** How long a stopping worker lets running activities finish before cancelling them, and
  * after how long it stops anyway (see the worker options below). */
@@ -89,6 +91,7 @@ export function createKafka(
   return new Kafka({
     clientId,
     brokers: config.kafka.brokers,
+    ...kafkaSecurityOptions(config.kafka),
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
     // Kafka down: kafkajs retries with backoff; the ingester never skips past a record.
@@ -174,12 +177,14 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
     if (roles.includes('worker') && pool && registry) {
       const p = pool;
       const reg = registry;
+      const dataConverter = temporalDataConverter(config);
       const createWorker = (connection: NativeConnection): Promise<Worker> =>
         Worker.create({
           connection,
           namespace: config.temporal.namespace,
           taskQueue: config.temporal.taskQueue,
-          ...workflowCode(),
+          ...workflowCode(dataConverter !== undefined),
+          ...(dataConverter ? { dataConverter } : {}),
           maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
           maxConcurrentLocalActivityExecutions: config.worker.localActivitySlots,
           maxCachedWorkflows: Math.max(config.worker.maxCachedWorkflows, config.worker.workflowTaskSlots),
@@ -203,7 +208,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         'Temporal',
         'connect the worker',
         temporalOnly(async () => {
-          const connection = await NativeConnection.connect({ address: config.temporal.address });
+          const connection = await NativeConnection.connect(temporalConnectionOptions(config));
           try {
             return { connection, worker: await createWorker(connection) };
           } catch (err) {
@@ -233,7 +238,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         const own = await waitFor(
           'Temporal',
           'connect the client',
-          temporalOnly(() => Connection.connect({ address: config.temporal.address })),
+          temporalOnly(() => Connection.connect(temporalConnectionOptions(config))),
           wait,
         );
         closers.push(() => own.close());
@@ -246,7 +251,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         temporalOnly(() => checkSearchAttributes(conn, config.temporal.namespace)),
         wait,
       );
-      const client = new Client({ connection, namespace: config.temporal.namespace });
+      const client = temporalClient(config, connection);
       ingester = new Ingester({
         kafka,
         client,
@@ -289,10 +294,18 @@ function temporalOnly<T>(attempt: () => Promise<T>): () => Promise<T> {
 
 /**
  * The workflow bundle the build wrote (scripts/bundle-workflows.js), or, run from source
- * (the tests), the workflows' path for the worker to bundle at start-up.
+ * (the tests), the workflows' path for the worker to bundle at start-up. With payload encryption
+ * the bundle is the one whose failure converter encodes messages and stack traces (a bundle
+ * cannot take a failure converter at start-up).
  */
-function workflowCode(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
-  const bundle = path.join(__dirname, '..', 'workflow-bundle.js');
+function workflowCode(
+  encrypted: boolean,
+): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const bundle = path.join(
+    __dirname,
+    '..',
+    encrypted ? 'workflow-bundle-encrypted.js' : 'workflow-bundle.js',
+  );
   return __filename.endsWith('.js') && fs.existsSync(bundle)
     ? { workflowBundle: { codePath: bundle } }
     : { workflowsPath: require.resolve('./workflows') };

@@ -13,8 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
-import { redactSecrets } from './observability/redact';
+import { redactSecrets, registerSecret } from './observability/redact';
 import { ConfigError } from './errors';
+import type { KafkaSaslSettings, KafkaTlsSettings } from './kafka/security';
+import { pgTlsProblems } from './store/tls';
+import type { TemporalTlsSettings } from './temporal/connection';
+import { parseEncryptionKeys, type EncryptionKey } from './temporal/encryption-codec';
 
 export { ConfigError };
 
@@ -36,6 +40,30 @@ const hostPort = (example: string) =>
 const topicName = z
   .string()
   .regex(/^[a-zA-Z0-9._-]{1,249}$/, { message: 'expected a Kafka topic name (letters, digits, . _ -)' });
+
+/** The path of a file idem can read (a PEM certificate or key, a key list). */
+const readableFile = z.string().superRefine((file, ctx) => {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    ctx.addIssue({
+      code: 'custom',
+      message: `cannot read this file (${why}): expected the path of a readable file`,
+    });
+  }
+});
+
+/** A payload encryption key list (src/temporal/encryption-codec.ts); its problems, never its keys. */
+const keyList = z.string().transform((text, ctx): EncryptionKey[] => {
+  const parsed = parseEncryptionKeys(text);
+  if ('keys' in parsed) return parsed.keys;
+  for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: problem });
+  return z.NEVER;
+});
+
+/** Variables whose values no message quotes and no log line shows. */
+const SECRET_VARIABLES = new Set(['IDEM_ENCRYPTION_KEYS', 'KAFKA_SASL_PASSWORD', 'IDEM_CODEC_TOKEN']);
 
 /** The schema: variable name → parser. Defaults are documented in docs/configuration.md. */
 const schema = z.object({
@@ -71,6 +99,27 @@ const schema = z.object({
   KAFKA_CLIENT_ID: z.string().min(1).default('idem'),
   /** Topic the outbox relay publishes to. @default events.outbox */
   IDEM_OUTBOX_TOPIC: topicName.default('events.outbox'),
+  /** TLS to the brokers: `true` trusts the system's CAs; any KAFKA_SSL_*_PATH turns it on. @default false */
+  KAFKA_SSL: bool.optional(),
+  /** PEM file of the CA(s) the brokers' certificates chain to, instead of the system's. */
+  KAFKA_SSL_CA_PATH: readableFile.optional(),
+  /** PEM client certificate (mTLS), with KAFKA_SSL_KEY_PATH. */
+  KAFKA_SSL_CERT_PATH: readableFile.optional(),
+  /** PEM private key of KAFKA_SSL_CERT_PATH. */
+  KAFKA_SSL_KEY_PATH: readableFile.optional(),
+  /** SASL: plain, scram-sha-256 or scram-sha-512, with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD. */
+  KAFKA_SASL_MECHANISM: z
+    .string()
+    .transform((s) => s.trim().toLowerCase())
+    .pipe(
+      z.enum(['plain', 'scram-sha-256', 'scram-sha-512'], {
+        message: 'expected plain, scram-sha-256 or scram-sha-512',
+      }),
+    )
+    .optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  /** Never quoted in a message nor shown in a log line. */
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
 
   /** The module with your event handlers (a path or package name), loaded by `idem consume` and
    * `idem worker`; `--handlers` overrides it. No default: idem applies no event type of its own. */
@@ -86,6 +135,48 @@ const schema = z.object({
   TEMPORAL_WEB_URL: z
     .url({ message: 'expected a URL, for example http://127.0.0.1:8233' })
     .default('http://127.0.0.1:28233'),
+  /** TLS to Temporal (the names of Temporal's own client configuration): `true` trusts the system's
+   * CAs; any TEMPORAL_TLS_* setting turns it on. @default false */
+  TEMPORAL_TLS: bool.optional(),
+  /** PEM file of the CA the frontend's certificate chains to, instead of the system's. */
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: readableFile.optional(),
+  /** PEM client certificate (mTLS), with TEMPORAL_TLS_CLIENT_KEY_PATH. */
+  TEMPORAL_TLS_CLIENT_CERT_PATH: readableFile.optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: readableFile.optional(),
+  /** Name checked against the frontend's certificate (and sent as SNI) instead of the address's host. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+
+  /** Payload encryption keys, `id:base64` of 32 bytes each, comma-separated: the first encrypts, all
+   * decrypt (rotation). Unset (and no IDEM_ENCRYPTION_KEYS_FILE): payloads go to Temporal as they are. */
+  IDEM_ENCRYPTION_KEYS: keyList.optional(),
+  /** A file with the same list (one entry per line, `#` comments), instead of IDEM_ENCRYPTION_KEYS. */
+  IDEM_ENCRYPTION_KEYS_FILE: readableFile.optional(),
+  /** Bearer token `idem codec-server` requires in `Authorization`. */
+  IDEM_CODEC_TOKEN: z
+    .string()
+    .min(16, { message: 'expected at least 16 characters, for example $(openssl rand -hex 32)' })
+    .optional(),
+  /** Address `idem codec-server` listens on. @default 127.0.0.1 */
+  IDEM_CODEC_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port of `idem codec-server`. @default 28888 */
+  IDEM_CODEC_PORT: z.coerce
+    .number({ message: 'expected a port number' })
+    .int({ message: 'expected a port number' })
+    .min(1, { message: 'expected a port number from 1 to 65535' })
+    .max(65535, { message: 'expected a port number from 1 to 65535' })
+    .default(28888),
+  /** Browser origins allowed to call `idem codec-server` (CORS), comma-separated.
+   * @default the origin of TEMPORAL_WEB_URL */
+  IDEM_CODEC_CORS_ORIGINS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ message: 'expected origins like http://127.0.0.1:8233' })).min(1))
+    .optional(),
 
   /** PostgreSQL connection string. @default postgres://postgres@127.0.0.1:25432/idem (the local stack) */
   DATABASE_URL: z
@@ -93,6 +184,10 @@ const schema = z.object({
     .default('postgres://postgres@127.0.0.1:25432/idem')
     .refine((s) => /^postgres(ql)?:\/\//.test(s), {
       message: 'expected a postgres:// URL, for example postgres://user:password@host:5432/dbname',
+    })
+    // TLS: libpq's sslmode, sslrootcert, sslcert, sslkey (src/store/tls.ts)
+    .superRefine((url, ctx) => {
+      for (const message of pgTlsProblems(url)) ctx.addIssue({ code: 'custom', message });
     }),
   /** Maximum connections of the PostgreSQL pool. @default 10 */
   IDEM_PG_POOL_SIZE: positiveInt('a pool size').default(10),
@@ -190,8 +285,28 @@ const schema = z.object({
 type Parsed = z.infer<typeof schema>;
 
 export interface Config {
-  kafka: { brokers: string[]; topics: string[]; groupId: string; clientId: string; outboxTopic: string };
-  temporal: { address: string; namespace: string; taskQueue: string; webUrl: string };
+  kafka: {
+    brokers: string[];
+    topics: string[];
+    groupId: string;
+    clientId: string;
+    outboxTopic: string;
+    /** TLS to the brokers; none: plaintext. */
+    ssl?: KafkaTlsSettings;
+    sasl?: KafkaSaslSettings;
+  };
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    webUrl: string;
+    /** TLS to the frontend; none: plaintext. */
+    tls?: TemporalTlsSettings;
+  };
+  /** Payload encryption (IDEM_ENCRYPTION_KEYS[_FILE]): the first key encrypts, all decrypt. */
+  encryption?: { keys: EncryptionKey[] };
+  /** `idem codec-server`. */
+  codecServer: { host: string; port: number; token?: string; corsOrigins: string[] };
   database: {
     url: string;
     poolSize: number;
@@ -279,6 +394,85 @@ export function userDatabaseUrl(processEnv: Env = process.env, cwd = process.cwd
   return processEnv.DATABASE_URL || readEnvFile(path.join(cwd, '.env')).DATABASE_URL || undefined;
 }
 
+/**
+ * TLS, SASL and encryption settings that depend on one another, each problem with its fix. The
+ * secrets are registered for redaction here, so that no log line can show them.
+ */
+function securitySettings(c: Parsed):
+  | { problems: string[] }
+  | {
+      kafka: { ssl?: KafkaTlsSettings; sasl?: KafkaSaslSettings };
+      temporalTls?: TemporalTlsSettings;
+      keys?: EncryptionKey[];
+    } {
+  const problems: string[] = [];
+  // Kafka TLS and SASL
+  const kafkaPaths = {
+    caPath: c.KAFKA_SSL_CA_PATH,
+    certPath: c.KAFKA_SSL_CERT_PATH,
+    keyPath: c.KAFKA_SSL_KEY_PATH,
+  };
+  const anyKafkaPath = Object.values(kafkaPaths).some(Boolean);
+  if (c.KAFKA_SSL === false && anyKafkaPath)
+    problems.push('KAFKA_SSL is false but KAFKA_SSL_*_PATH is set: remove the paths, or set KAFKA_SSL=true');
+  if (Boolean(c.KAFKA_SSL_CERT_PATH) !== Boolean(c.KAFKA_SSL_KEY_PATH))
+    problems.push(
+      'KAFKA_SSL_CERT_PATH and KAFKA_SSL_KEY_PATH go together (a client certificate and its key)',
+    );
+  const saslParts = [c.KAFKA_SASL_MECHANISM, c.KAFKA_SASL_USERNAME, c.KAFKA_SASL_PASSWORD];
+  if (saslParts.some(Boolean) && !saslParts.every(Boolean))
+    problems.push(
+      'SASL needs all of KAFKA_SASL_MECHANISM (plain, scram-sha-256, scram-sha-512), KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD',
+    );
+  // Temporal TLS
+  const temporalTls: TemporalTlsSettings = {
+    ...(c.TEMPORAL_TLS_SERVER_CA_CERT_PATH ? { serverCaCertPath: c.TEMPORAL_TLS_SERVER_CA_CERT_PATH } : {}),
+    ...(c.TEMPORAL_TLS_CLIENT_CERT_PATH ? { clientCertPath: c.TEMPORAL_TLS_CLIENT_CERT_PATH } : {}),
+    ...(c.TEMPORAL_TLS_CLIENT_KEY_PATH ? { clientKeyPath: c.TEMPORAL_TLS_CLIENT_KEY_PATH } : {}),
+    ...(c.TEMPORAL_TLS_SERVER_NAME ? { serverName: c.TEMPORAL_TLS_SERVER_NAME } : {}),
+  };
+  const anyTemporalTls = Object.keys(temporalTls).length > 0;
+  if (c.TEMPORAL_TLS === false && anyTemporalTls)
+    problems.push('TEMPORAL_TLS is false but TEMPORAL_TLS_* is set: remove those, or set TEMPORAL_TLS=true');
+  if (Boolean(c.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(c.TEMPORAL_TLS_CLIENT_KEY_PATH))
+    problems.push(
+      'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together (a client certificate and its key)',
+    );
+  // Encryption keys
+  let keys = c.IDEM_ENCRYPTION_KEYS;
+  if (keys && c.IDEM_ENCRYPTION_KEYS_FILE)
+    problems.push('IDEM_ENCRYPTION_KEYS and IDEM_ENCRYPTION_KEYS_FILE are both set: keep one of them');
+  else if (c.IDEM_ENCRYPTION_KEYS_FILE) {
+    const parsed = parseEncryptionKeys(fs.readFileSync(c.IDEM_ENCRYPTION_KEYS_FILE, 'utf8'));
+    if ('keys' in parsed) keys = parsed.keys;
+    else
+      problems.push(
+        ...parsed.problems.map((p) => `IDEM_ENCRYPTION_KEYS_FILE (${c.IDEM_ENCRYPTION_KEYS_FILE}): ${p}`),
+      );
+  }
+  if (problems.length > 0) return { problems };
+
+  for (const secret of [c.KAFKA_SASL_PASSWORD, c.IDEM_CODEC_TOKEN]) if (secret) registerSecret(secret);
+  for (const k of keys ?? []) registerSecret(k.material().toString('base64'));
+  const sasl =
+    c.KAFKA_SASL_MECHANISM && c.KAFKA_SASL_USERNAME && c.KAFKA_SASL_PASSWORD
+      ? {
+          mechanism: c.KAFKA_SASL_MECHANISM,
+          username: c.KAFKA_SASL_USERNAME,
+          password: c.KAFKA_SASL_PASSWORD,
+        }
+      : undefined;
+  const ssl =
+    c.KAFKA_SSL || anyKafkaPath
+      ? (Object.fromEntries(Object.entries(kafkaPaths).filter(([, v]) => v)) as KafkaTlsSettings)
+      : undefined;
+  return {
+    kafka: { ...(ssl ? { ssl } : {}), ...(sasl ? { sasl } : {}) },
+    ...(c.TEMPORAL_TLS || anyTemporalTls ? { temporalTls } : {}),
+    ...(keys ? { keys } : {}),
+  };
+}
+
 /** Parses an environment; throws ConfigError naming every bad variable and what it expects. */
 export function parseConfig(env: Env): Config {
   const relevant = Object.fromEntries(
@@ -291,7 +485,7 @@ export function parseConfig(env: Env): Config {
     const lines = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '');
       const got = env[name];
-      const value = got === undefined ? undefined : redactSecrets(got);
+      const value = got === undefined || SECRET_VARIABLES.has(name) ? undefined : redactSecrets(got);
       const shown =
         value === undefined
           ? ''
@@ -303,6 +497,13 @@ export function parseConfig(env: Env): Config {
     );
   }
   const c = result.data;
+  const security = securitySettings(c);
+  if ('problems' in security) {
+    throw new ConfigError(
+      `Invalid configuration:\n${security.problems.map((p) => `  ${p}`).join('\n')}\n` +
+        'Fix these environment variables (or .env) and start again; see docs/configuration.md.',
+    );
+  }
   // An attempt against a database that stopped answering must fail as a store outage (the pool's
   // own timeouts), before Temporal times the attempt out as the handler's failure.
   // Unset, they follow the attempt timeout; set, they are checked against it.
@@ -331,6 +532,7 @@ export function parseConfig(env: Env): Config {
       topics: c.KAFKA_TOPICS,
       groupId: c.KAFKA_GROUP_ID,
       clientId: c.KAFKA_CLIENT_ID,
+      ...security.kafka,
       outboxTopic: c.IDEM_OUTBOX_TOPIC,
     },
     temporal: {
@@ -338,6 +540,7 @@ export function parseConfig(env: Env): Config {
       namespace: c.TEMPORAL_NAMESPACE,
       taskQueue: c.TEMPORAL_TASK_QUEUE,
       webUrl: c.TEMPORAL_WEB_URL,
+      ...(security.temporalTls ? { tls: security.temporalTls } : {}),
     },
     database: {
       url: c.DATABASE_URL,
@@ -379,6 +582,13 @@ export function parseConfig(env: Env): Config {
     logLevel: c.IDEM_LOG_LEVEL,
     cacheDir: defaultCacheDir(env),
     stack: { timeoutMs: c.IDEM_STACK_TIMEOUT * 1000, stallMs: c.IDEM_STACK_STALL_TIMEOUT * 1000 },
+    ...(security.keys ? { encryption: { keys: security.keys } } : {}),
+    codecServer: {
+      host: c.IDEM_CODEC_HOST,
+      port: c.IDEM_CODEC_PORT,
+      ...(c.IDEM_CODEC_TOKEN ? { token: c.IDEM_CODEC_TOKEN } : {}),
+      corsOrigins: (c.IDEM_CODEC_CORS_ORIGINS ?? [c.TEMPORAL_WEB_URL]).map((u) => new URL(u).origin),
+    },
   };
 }
 

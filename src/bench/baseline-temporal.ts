@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Config } from '../config';
+import { temporalConnectionOptions } from '../temporal/connection';
 import { createLatencyRecorder, throughputSeries } from './histogram';
 import { benchActivities } from './noop-activity';
 import { measureServers } from './server-usage';
@@ -34,11 +35,13 @@ const HISTORY_SAMPLES = 5;
 export async function runTemporalBaseline(opts: TemporalBaselineOptions): Promise<ScenarioResult> {
   const { shape, count, concurrency, config } = opts;
   const eager = shape === 'eager-local';
-  const { namespace, address } = config.temporal;
+  const { namespace } = config.temporal;
+  // The server's own limit: TLS as configured, but no payload codec (the baseline has no event data).
+  const connectionOptions = temporalConnectionOptions(config);
   const taskQueue = `bench-${shape}-${crypto.randomBytes(4).toString('hex')}`;
   const closers: (() => Promise<unknown>)[] = [];
   try {
-    const native = await NativeConnection.connect({ address });
+    const native = await NativeConnection.connect(connectionOptions);
     closers.push(() => native.close());
     const worker = await Worker.create({
       connection: native,
@@ -58,7 +61,7 @@ export async function runTemporalBaseline(opts: TemporalBaselineOptions): Promis
     if (eager) {
       client = new Client({ connection: native, namespace });
     } else {
-      const connection = await Connection.connect({ address });
+      const connection = await Connection.connect(connectionOptions);
       closers.push(() => connection.close());
       client = new Client({ connection, namespace });
     }

@@ -6,7 +6,7 @@
  * dedup row, written in the same transaction as the ledger entry).
  */
 import crypto from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { migrations as ledgerMigrations } from '../../examples/ledger';
 import { createKafka } from '../app';
 import type { Config } from '../config';
@@ -15,6 +15,7 @@ import { dedupKeyFor } from '../events/identity';
 import { groupLag } from '../observability/lag';
 import { silentLogger } from '../observability/logger';
 import { ensureTopics } from '../stack/kafka';
+import { temporalClient, temporalConnectionOptions } from '../temporal/connection';
 import { createTestDatabase } from '../testing';
 import { createLatencyRecorder, throughputSeries } from './histogram';
 import { histogramSummary, metricValue, startIdemConsume, type IdemChild } from './idem-process';
@@ -91,7 +92,7 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
       makeMessage: (i) => toMessage(stream[i] as (typeof stream)[number], spec),
     });
   let proc: IdemChild | undefined;
-  const connection = await Connection.connect({ address: o.config.temporal.address });
+  const connection = await Connection.connect(temporalConnectionOptions(o.config));
   try {
     // Backlog ('max'): everything is in Kafka before idem starts. Either way the clock starts
     // once idem is running; a paced producer starts with it.
@@ -146,7 +147,7 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
       const sent = firstSentAt.get(r.event_id);
       if (sent !== undefined) latency.record(at - sent);
     }
-    const temporal = new Client({ connection, namespace: o.config.temporal.namespace });
+    const temporal = temporalClient(o.config, connection);
     const sample = rows.slice(0, 5).map((r) => r.event_id);
     const histories = await Promise.all(
       sample.map(async (id) => (await temporal.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),

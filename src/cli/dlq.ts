@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { createKafka } from '../app';
 import { loadConfig, type Config } from '../config';
@@ -10,6 +10,8 @@ import { Pool } from 'pg';
 import { dlqTopicFor } from '../dlq/topic';
 import { InvalidArgumentError } from '../errors';
 import { createLogger } from '../observability/logger';
+import { pgConnectionConfig } from '../store/tls';
+import { temporalClient, temporalConnectionOptions } from '../temporal/connection';
 
 interface FilterOpts {
   topic?: string;
@@ -75,7 +77,7 @@ async function withStore<T>(
   connectTimeoutMs?: number,
 ): Promise<T> {
   const pool = new Pool({
-    connectionString: config.database.url,
+    ...pgConnectionConfig(config.database.url),
     max: 1,
     connectionTimeoutMillis: connectTimeoutMs,
   });
@@ -197,9 +199,9 @@ export function registerDlqCommands(program: Command): void {
   ).action(async (o: FilterOpts & { dryRun?: boolean; wait: boolean }) => {
     const config = loadConfig();
     const entries = await readSelected(config, o);
-    const connection = await Connection.connect({ address: config.temporal.address });
+    const connection = await Connection.connect(temporalConnectionOptions(config));
     try {
-      const client = new Client({ connection, namespace: config.temporal.namespace });
+      const client = temporalClient(config, connection);
       const items = await redrive(client, config, entries, {
         dryRun: o.dryRun,
         wait: o.wait,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Pool } from 'pg';
 import { loadConfig } from '../config';
 import { migrate } from '../store/migrate';
+import { pgConnectionConfig } from '../store/tls';
 import { requireHandlers } from './run';
 
 export function registerMigrateCommand(program: Command): void {
@@ -15,7 +16,7 @@ export function registerMigrateCommand(program: Command): void {
       const config = loadConfig();
       const handlers =
         o.handlers || config.handlers ? requireHandlers(config, o.handlers, 'migrate') : undefined;
-      const pool = new Pool({ connectionString: config.database.url, max: 1 });
+      const pool = new Pool({ ...pgConnectionConfig(config.database.url), max: 1 });
       try {
         const applied = await migrate(pool, handlers?.migrations);
         console.log(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');

@@ -8,7 +8,7 @@
  * source and accounts, so runs never see each other's events.
  */
 import crypto from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Connection, type Client } from '@temporalio/client';
 import { SingleBar } from 'cli-progress';
 import { Partitioners, type Message } from 'kafkajs';
 import * as ledger from '../../examples/ledger';
@@ -21,6 +21,7 @@ import { caughtUp, groupLag } from '../observability/lag';
 import { silentLogger, type Logger } from '../observability/logger';
 import { ensureTopics } from '../stack/kafka';
 import { stackStatus, stackUp } from '../stack/stack';
+import { temporalClient, temporalConnectionOptions } from '../temporal/connection';
 import { DEMO_TOPIC, metric, summarize, type DemoReport } from './summary';
 import { buildScenario, malformedRecords, toRecord, unknownTypeRecord, type Scenario } from './scenario';
 
@@ -103,8 +104,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const kafka = createKafka(config, opts.logger, 'idem-demo-producer');
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
+  const temporal = temporalClient(config, connection);
   const scenario = buildScenario(runId, opts.events);
   const produced: Record<string, number> = {};
   const send = async (what: string, messages: Message[]) => {

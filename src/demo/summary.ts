@@ -4,6 +4,7 @@ import type { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import type { IdemProcess } from '../app';
 import type { Config } from '../config';
+import { pgConnectionConfig } from '../store/tls';
 import { readDlq } from '../dlq/reader';
 import { dlqTopicFor } from '../dlq/topic';
 import type { Scenario } from './scenario';
@@ -48,7 +49,7 @@ export async function summarize(a: {
   startOffsets: Map<number, bigint>;
 }): Promise<DemoReport> {
   const { scenario: s, proc, config, out } = a;
-  const db = new Pool({ connectionString: config.database.url, max: 2 });
+  const db = new Pool({ ...pgConnectionConfig(config.database.url), max: 2 });
   try {
     const balances = await db.query<{ account: string; balance: string }>(
       'select account, balance from account_balances where account = any($1)',

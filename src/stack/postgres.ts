@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { pgConnectionConfig } from '../store/tls';
 import { HOST, PACKAGE_ROOT, PORTS, type Layout } from './layout';
 import { isProcessWithArg, run, StackError } from './proc';
 import { waitUntilReady, type ReadyLimits } from './ready';
@@ -72,7 +73,7 @@ function adminUrl(database = 'postgres'): string {
 }
 
 export async function canConnect(url: string): Promise<boolean> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  const client = new Client({ ...pgConnectionConfig(url), connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
     await client.query('select 1');
@@ -184,7 +185,7 @@ export async function ensureDatabase(url: string): Promise<boolean> {
   const name = decodeURIComponent(target.pathname.replace(/^\//, '')) || 'postgres';
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  const client = new Client({ ...pgConnectionConfig(admin.toString()), connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { Pool } from 'pg';
 import { stackEnvFile, type Config } from '../config';
 import { migrate } from '../store/migrate';
+import { pgConnectionConfig } from '../store/tls';
 import {
   ensureTopics,
   kafkaBrokers,
@@ -119,7 +120,7 @@ export async function stackUp(opts: UpOptions): Promise<UpResult> {
     'creating the database and running migrations',
     async () => {
       await ensureDatabase(databaseUrl);
-      const pool = new Pool({ connectionString: databaseUrl, max: 1 });
+      const pool = new Pool({ ...pgConnectionConfig(databaseUrl), max: 1 });
       try {
         const applied = await migrate(pool);
         if (applied.length) report(`    applied ${applied.join(', ')}`);

@@ -16,6 +16,7 @@
  */
 import { Pool } from 'pg';
 import type { Logger } from '../observability/logger';
+import { pgConnectionConfig } from './tls';
 
 export interface PoolOptions {
   url: string;
@@ -34,7 +35,7 @@ export interface PoolOptions {
 export function createPool(opts: PoolOptions): Pool {
   const statementTimeout = opts.statementTimeoutMs ?? 20_000;
   const pool = new Pool({
-    connectionString: opts.url,
+    ...pgConnectionConfig(opts.url),
     max: opts.max,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
     statement_timeout: statementTimeout,

@@ -35,6 +35,7 @@ import { workflowIdFor } from '../events/identity';
 import { layoutFor } from '../stack/layout';
 import { findTemporalCli } from '../stack/temporal';
 import { migrate, type MigrationSet } from '../store/migrate';
+import { pgConnectionConfig } from '../store/tls';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import {
   PROCESS_EVENT_WORKFLOW,
@@ -166,7 +167,7 @@ function withDatabase(url: string, name: string): string {
 }
 
 async function onServer(url: string, sql: string): Promise<void> {
-  const admin = new Client({ connectionString: withDatabase(url, 'postgres') });
+  const admin = new Client(pgConnectionConfig(withDatabase(url, 'postgres')));
   await admin.connect();
   try {
     await admin.query(sql);
@@ -199,7 +200,7 @@ export async function createTestDatabase(
   const name = `idem_${prefix}_${crypto.randomBytes(4).toString('hex')}`;
   await onServer(base, `create database ${name}`);
   const url = withDatabase(base, name);
-  const pool = new Pool({ connectionString: url, max: 10 });
+  const pool = new Pool({ ...pgConnectionConfig(url), max: 10 });
   // An idle client the server drops would otherwise emit an unhandled 'error' and fail the test file.
   pool.on('error', () => undefined);
   try {
