@@ -1,15 +1,31 @@
 /**
  * The envelope attribute checks shared by every wire form (required and optional
- * string attributes, their length limits and Unicode well-formedness), and the
- * assembly of the checked attributes into an {@link IdemEvent}.
+ * string attributes, their length limits, the characters a CloudEvents String may
+ * hold), and the assembly of the checked attributes into an {@link IdemEvent}.
  */
 import { invalid } from './envelope-error';
-import { type Json, jsonType, member } from './json';
+import { type Json, jsonType, MAX_JSON_DEPTH, member } from './json';
 import type { EncodedBytes, IdemEvent, RawMessage } from './types';
-import { codePointLength, firstLoneSurrogate } from './utf8';
+import { codePointLength, firstDisallowedInString, uPlus } from './utf8';
 
-/** Limits on envelope attributes, in Unicode code points. */
-export const ENVELOPE_LIMITS = { maxIdLength: 1000, maxSourceLength: 1000, maxTypeLength: 255 } as const;
+/**
+ * Limits on envelope attributes, in Unicode code points; on the ordering key in UTF-8 bytes; on
+ * the nesting of JSON values in levels of arrays and objects.
+ *
+ * - The ordering key (the Kafka key, else the subject) is stored as PostgreSQL text under
+ *   B-tree indexes (key parking), whose entries cannot exceed about 2,700 bytes: a longer key
+ *   would make parking its key fail on every retry, holding the key and its partition.
+ * - JSON nested deeper than Node's stack allows (about 4,000 levels) makes `JSON.stringify`, a
+ *   handler's schema or PostgreSQL's jsonb fail with a stack overflow on every attempt; 512
+ *   levels leave room for handlers that recurse, and are more than any real payload has.
+ */
+export const ENVELOPE_LIMITS = {
+  maxIdLength: 1000,
+  maxSourceLength: 1000,
+  maxTypeLength: 255,
+  maxKeyBytes: 1000,
+  maxJsonDepth: MAX_JSON_DEPTH,
+} as const;
 
 /** The only CloudEvents version accepted; plain events are reported with it too. */
 export const SPEC_VERSION = '1.0';
@@ -25,7 +41,11 @@ export function requireAttr(obj: Json, name: string, limit: number, ctx: string)
   return value;
 }
 
-/** An optional string attribute. Strict (CloudEvents): any other type is an error. Lenient (plain): ignored. */
+/**
+ * An optional string attribute. Strict (CloudEvents): any other type, an empty string or a
+ * character a CloudEvents String may not hold is an error. Lenient (plain): such a member is the
+ * producer's payload, not an attribute, and is ignored.
+ */
 export function optionalAttr(obj: Json, name: string, ctx: string, strict: boolean): string | undefined {
   const value = member(obj, name);
   if (value === undefined) return undefined;
@@ -38,7 +58,8 @@ export function optionalAttr(obj: Json, name: string, ctx: string, strict: boole
     if (strict) throw invalid(`${ctx}: attribute "${name}" must not be empty (leave it out instead)`);
     return undefined;
   }
-  checkWellFormed(value, name, ctx);
+  if (!strict && firstDisallowedInString(value)) return undefined;
+  checkCeString(value, name, ctx);
   return value;
 }
 
@@ -96,11 +117,11 @@ export function checkMediaType(value: string, ctx: string): void {
     );
 }
 
-/** The first whitespace or control character (C0 or DEL) of `value`, with its index. */
+/** The first whitespace or control character (C0, DEL or C1) of `value`, with its index. */
 function firstSpaceOrControl(value: string): { char: string; index: number } | undefined {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c <= 0x20 || c === 0x7f || /\s/.test(value[i] as string))
+    if (c <= 0x20 || (c >= 0x7f && c <= 0x9f) || /\s/.test(value[i] as string))
       return { char: value[i] as string, index: i };
   }
   return undefined;
@@ -147,7 +168,7 @@ export function checkExtensionName(name: string, ctx: string): void {
 /** An extension's value in the JSON format: a string, a boolean, an integer (32-bit) or null. */
 export function checkExtensionValue(name: string, value: unknown, ctx: string): void {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') {
-    if (typeof value === 'string') checkWellFormed(value, name, ctx);
+    if (typeof value === 'string') checkCeString(value, name, ctx);
     return;
   }
   if (
@@ -172,22 +193,35 @@ function truncated(s: string): string {
   return s.length > 100 ? `${s.slice(0, 100)}…` : s;
 }
 
-/** A required attribute's value: non-empty, at most `limit` code points, well-formed Unicode. */
+/**
+ * A required attribute's value: non-empty, at most `limit` code points, a CloudEvents String. The
+ * identity (`source`, `id`) and `type` of plain JSON events are held to this too: they end up in
+ * PostgreSQL text (which cannot hold U+0000), logs, Kafka headers and an operator's terminal.
+ */
 export function checkString(value: string, name: string, limit: number, ctx: string): void {
   if (value === '') throw invalid(`${ctx}: attribute "${name}" must not be empty`);
   const length = codePointLength(value);
   if (length > limit) throw invalid(`${ctx}: ${name} is ${length} characters; the limit is ${limit}`);
-  checkWellFormed(value, name, ctx);
+  checkCeString(value, name, ctx);
 }
 
-export function checkWellFormed(value: string, name: string, ctx: string): void {
-  const lone = firstLoneSurrogate(value);
-  if (lone) {
-    const unit = lone.unit.toString(16).toUpperCase();
+/**
+ * A CloudEvents `String` (CloudEvents 1.0, "Type System"): no control characters
+ * (U+0000-U+001F, U+007F-U+009F), no noncharacters, no unpaired surrogates.
+ */
+export function checkCeString(value: string, name: string, ctx: string): void {
+  const bad = firstDisallowedInString(value);
+  if (!bad) return;
+  if (bad.what === 'unpaired surrogate') {
+    const unit = bad.codePoint.toString(16).toUpperCase();
     throw invalid(
-      `${ctx}: attribute "${name}" contains an unpaired surrogate \\u${unit} at index ${lone.index}; it must be valid Unicode`,
+      `${ctx}: attribute "${name}" contains an unpaired surrogate \\u${unit} at index ${bad.index}; it must be valid Unicode`,
     );
   }
+  throw invalid(
+    `${ctx}: attribute "${name}" contains the ${bad.what} ${uPlus(bad.codePoint)} at index ${bad.index}; ` +
+      `a CloudEvents string may not hold ${bad.what}s`,
+  );
 }
 
 /** The checked attributes of an event, whatever its wire form. */
@@ -202,6 +236,7 @@ export interface Attrs {
 }
 
 export function buildEvent(raw: RawMessage, mode: IdemEvent['mode'], a: Attrs): IdemEvent {
+  const key = orderingKey(raw.key, a.subject);
   const event: IdemEvent = {
     id: a.id,
     source: a.source,
@@ -210,7 +245,6 @@ export function buildEvent(raw: RawMessage, mode: IdemEvent['mode'], a: Attrs): 
     data: a.data,
     mode,
   };
-  const key = orderingKey(raw.key, a.subject);
   if (key !== undefined) event.key = key;
   if (a.subject !== undefined) event.subject = a.subject;
   if (a.time !== undefined) event.time = a.time;
@@ -218,11 +252,29 @@ export function buildEvent(raw: RawMessage, mode: IdemEvent['mode'], a: Attrs): 
   return event;
 }
 
-/** The Kafka key when non-empty (text, or base64 when not UTF-8), else the subject, else undefined. */
+/**
+ * The Kafka key when non-empty, else the subject, else undefined. The key is taken as its text,
+ * or as its base64 when it is not UTF-8 or holds U+0000, which PostgreSQL text cannot store (a
+ * big-endian integer key such as 00 00 00 2A is valid UTF-8 and common). At most
+ * {@link ENVELOPE_LIMITS.maxKeyBytes} bytes of UTF-8.
+ */
 function orderingKey(key: EncodedBytes | null, subject: string | undefined): string | undefined {
+  let text: string | undefined;
+  let from = 'the Kafka key';
   if (key !== null) {
-    const text = 'utf8' in key ? key.utf8 : key.base64;
-    if (text !== '') return text;
+    if ('base64' in key) text = key.base64;
+    else if (key.utf8.includes('\u0000')) text = Buffer.from(key.utf8, 'utf8').toString('base64');
+    else text = key.utf8;
   }
-  return subject;
+  if (text === undefined || text === '') {
+    text = subject;
+    from = 'the subject';
+  }
+  if (text === undefined) return undefined;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > ENVELOPE_LIMITS.maxKeyBytes)
+    throw invalid(
+      `the ordering key (${from}) is ${bytes} bytes; the limit is ${ENVELOPE_LIMITS.maxKeyBytes} bytes`,
+    );
+  return text;
 }

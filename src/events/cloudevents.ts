@@ -10,7 +10,7 @@ import {
   checkExtensionName,
   checkExtensionValue,
   checkString,
-  checkWellFormed,
+  checkCeString,
   CONTEXT_ATTRIBUTES,
   ENVELOPE_LIMITS,
   optionalAttr,
@@ -18,7 +18,7 @@ import {
   SPEC_VERSION,
 } from './attributes';
 import { EnvelopeError, invalid } from './envelope-error';
-import { errorText, type Json, jsonType, member, tryJson } from './json';
+import { checkJsonDepth, errorText, type Json, jsonType, member, tryJson } from './json';
 import type { EncodedBytes, IdemEvent, RawMessage } from './types';
 import { stripBom } from './utf8';
 
@@ -85,7 +85,7 @@ export function fromBinary(
   const source = required('source', ENVELOPE_LIMITS.maxSourceLength);
   const type = required('type', ENVELOPE_LIMITS.maxTypeLength);
   const subject = attr('subject');
-  if (subject !== undefined) checkWellFormed(subject, 'subject', ctx);
+  if (subject !== undefined) checkCeString(subject, 'subject', ctx);
   const time = attr('time');
   const dataschema = attr('dataschema');
   const datacontenttype = contentType === '' ? undefined : contentType;
@@ -113,17 +113,22 @@ function binaryData(
     mediaType !== undefined &&
     (mediaType === 'application/json' || mediaType === 'text/json' || mediaType.endsWith('+json'));
   if (isJson) {
+    let data: unknown;
     try {
-      return JSON.parse(stripBom(value));
+      data = JSON.parse(stripBom(value));
     } catch (err) {
       throw invalid(
         `${ctx}: value is not valid JSON although content-type is "${contentType}": ${errorText(err)}`,
       );
     }
+    checkJsonDepth(value, `${ctx}: `);
+    return data;
   }
   if (mediaType === undefined) {
     const parsed = tryJson(value);
-    return parsed === undefined ? value : parsed.value;
+    if (parsed === undefined) return value;
+    checkJsonDepth(value, `${ctx}: `);
+    return parsed.value;
   }
   return value;
 }

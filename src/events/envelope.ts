@@ -21,7 +21,9 @@
  *   `subject`, `time` and `datacontenttype` are picked up; of any other type they
  *   are ignored (they are the producer's payload, not envelope attributes).
  *   `specversion` is reported as "1.0": the event is normalised into the
- *   CloudEvents shape; `mode: 'plain'` tells it apart.
+ *   CloudEvents shape; `mode: 'plain'` tells it apart. `id`, `type` and `source` are
+ *   held to the CloudEvents String rules like the other forms; an optional member
+ *   that breaks them is the producer's payload and is ignored.
  *
  * Where the CloudEvents Kafka binding and a loose reading disagree the binding
  * wins: a `content-type` of `application/cloudevents…` means structured mode even
@@ -32,16 +34,19 @@
  * Checks, in this order, each failing with its own {@link DlqReason}:
  * null or empty value → `invalid_envelope`; value over `maxEventBytes` →
  * `too_large`; value not UTF-8 → `invalid_utf8`; then the envelope itself →
- * `invalid_envelope` (not a JSON object, missing or non-string `id`/`type`/`source`,
- * `specversion` other than "1.0", `id` or `source` over 1,000 characters, `type`
- * over 255, attributes that are not well-formed Unicode) or `invalid_utf8` (a
- * needed header that is not UTF-8). Lengths are counted in Unicode code points.
- * A JSON `null` attribute counts as absent (CloudEvents JSON format, 3.1); a
- * structured event without `data` (or `data_base64`) gets `data: null`, which also
- * survives the JSON trip through Temporal unchanged.
+ * `invalid_envelope` (not a JSON object, JSON nested deeper than 512 levels, missing
+ * or non-string `id`/`type`/`source`, `specversion` other than "1.0", `id` or
+ * `source` over 1,000 characters, `type` over 255, attribute strings that are not
+ * CloudEvents Strings: control characters, noncharacters, unpaired surrogates; an
+ * ordering key over 1,000 bytes) or `invalid_utf8` (a needed header that is not
+ * UTF-8). Lengths are counted in Unicode code points. A JSON `null` attribute counts
+ * as absent (CloudEvents JSON format, 3.1); a structured event without `data` (or
+ * `data_base64`) gets `data: null`, which also survives the JSON trip through
+ * Temporal unchanged. Error messages escape control characters (they may quote the
+ * record, and are printed by `idem dlq list`).
  *
- * Ordering key: the Kafka key when it is non-empty (its text when it is UTF-8, else
- * its base64), else the `subject`, else none.
+ * Ordering key: the Kafka key when it is non-empty (its text when it is UTF-8 without
+ * U+0000, else its base64), else the `subject`, else none; at most 1,000 bytes.
  *
  * {@link parseRecord} (ingester, from kafkajs) and {@link parseRawMessage} (inside
  * activities, from the Temporal payload) share one core, so they always agree.
@@ -61,7 +66,7 @@ import { EnvelopeError, invalid } from './envelope-error';
 import { parseObject } from './json';
 import { fromPlain } from './plain-json';
 import type { DlqReason, IdemEvent, RawMessage } from './types';
-import { decodeUtf8, firstInvalidUtf8Offset } from './utf8';
+import { decodeUtf8, escapeControls, firstInvalidUtf8Offset } from './utf8';
 
 // The public face of event parsing: importers outside src/events/ need only this module.
 export { decodeBytes, encodeBytes, type KafkaRecord, rawToKafkaParts, toRawMessage } from './codec';
@@ -116,8 +121,10 @@ function checkSize(bytes: number, opts: ParseOptions): ParseResult | undefined {
   return undefined;
 }
 
+/** A rejection. Its message may quote the record (JSON.parse quotes the text around an error):
+ * control characters are escaped, since it is printed on an operator's terminal. */
 function fail(reason: DlqReason, error: string): { ok: false; reason: DlqReason; error: string } {
-  return { ok: false, reason, error };
+  return { ok: false, reason, error: escapeControls(error) };
 }
 
 function unexpected(err: unknown): ParseResult {

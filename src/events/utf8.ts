@@ -1,6 +1,8 @@
 /**
  * UTF-8 and Unicode helpers for envelope parsing: strict decoding, the offset of
- * the first byte that breaks UTF-8, code point counting and unpaired surrogates.
+ * the first byte that breaks UTF-8, code point counting, unpaired surrogates, the
+ * characters a CloudEvents String may not hold, and control characters escaped for
+ * error messages.
  */
 import { TextDecoder } from 'node:util';
 
@@ -51,11 +53,45 @@ export function firstInvalidUtf8Offset(b: Uint8Array): number {
   return -1;
 }
 
-/** The first unpaired UTF-16 surrogate of the string (its code unit and index), or undefined
- * when the string is well-formed Unicode. */
-export function firstLoneSurrogate(s: string): { unit: number; index: number } | undefined {
-  const match = LONE_SURROGATE.exec(s);
-  return match ? { unit: match[0].charCodeAt(0), index: match.index } : undefined;
+/* eslint-disable no-control-regex */
+/** C0 and C1 control characters (Unicode category Cc). */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+/* eslint-enable no-control-regex */
+/** Unicode noncharacters: U+FDD0..U+FDEF and the last two code points of each of the 17 planes. */
+const NONCHARACTER =
+  /[\uFDD0-\uFDEF\uFFFE\uFFFF]|[\uD83F\uD87F\uD8BF\uD8FF\uD93F\uD97F\uD9BF\uD9FF\uDA3F\uDA7F\uDABF\uDAFF\uDB3F\uDB7F\uDBBF\uDBFF][\uDFFE\uDFFF]/;
+
+/**
+ * The first character a CloudEvents `String` must not hold (CloudEvents 1.0, "Type System"): a
+ * control character (U+0000-U+001F, U+007F-U+009F), a noncharacter, or an unpaired surrogate;
+ * undefined when there is none. `what` names the kind for an error message.
+ */
+export function firstDisallowedInString(
+  s: string,
+):
+  | { what: 'control character' | 'noncharacter' | 'unpaired surrogate'; codePoint: number; index: number }
+  | undefined {
+  const found = [
+    { what: 'control character' as const, match: CONTROL.exec(s) },
+    { what: 'noncharacter' as const, match: NONCHARACTER.exec(s) },
+    { what: 'unpaired surrogate' as const, match: LONE_SURROGATE.exec(s) },
+  ]
+    .filter((f) => f.match !== null)
+    .sort((a, b) => (a.match?.index ?? 0) - (b.match?.index ?? 0))[0];
+  if (!found?.match) return undefined;
+  return { what: found.what, codePoint: found.match[0].codePointAt(0) ?? 0, index: found.match.index };
+}
+
+/** `U+001B`: a code point as the Unicode standard writes it. */
+export function uPlus(codePoint: number): string {
+  return `U+${codePoint.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** The text with every control character written as a `\uXXXX` escape: error messages quote the
+ * record, and end up in a Kafka header and on an operator's terminal (`idem dlq list`). */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Unicode code points in the string (a surrogate pair counts once, an unpaired surrogate once). */

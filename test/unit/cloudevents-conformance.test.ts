@@ -108,7 +108,12 @@ describe('rejected as invalid_envelope', () => {
       /"dataschema" must be an absolute URI/,
     ],
     ['source with a space', structured({ source: 'my service' }), /"source" must be a URI-reference/],
-    ['source with a control character', structured({ source: 'a\u0001b' }), /URI-reference/],
+    [
+      'source with a control character',
+      structured({ source: 'a\u0001b' }),
+      /"source" contains the control character U\+0001 at index 1/,
+    ],
+    ['source with a C1 control character', structured({ source: 'a\u0085b' }), /control character U\+0085/],
     ['empty id', structured({ id: '' }), /"id" must not be empty/],
     ['id not a string', structured({ id: 7 }), /"id" must be a string/],
     ['extension name upper-case', structured({ traceParent: 'x' }), /extension attribute name "traceParent"/],
