@@ -19,6 +19,7 @@ import {
 } from './attributes';
 import { EnvelopeError, invalid } from './envelope-error';
 import { checkJsonDepth, errorText, type Json, jsonType, member, tryJson } from './json';
+import type { KafkaHeaderValue } from './kafka-headers';
 import type { EncodedBytes, IdemEvent, RawMessage } from './types';
 import { stripBom } from './utf8';
 
@@ -63,9 +64,10 @@ export function fromBinary(
   raw: RawMessage,
   contentType: string | undefined,
   mediaType: string | undefined,
+  repeated: ReadonlySet<string> = new Set(),
 ): IdemEvent {
   const ctx = 'binary-mode CloudEvent';
-  checkCeHeaders(raw.headers, ctx);
+  checkCeHeaders(raw.headers, ctx, repeated);
   const attr = (name: string): string | undefined => {
     const text = headerText(raw.headers, `ce_${name}`);
     if (text === '' && !REQUIRED.has(name))
@@ -137,14 +139,25 @@ const REQUIRED = new Set(['specversion', 'id', 'source', 'type']);
 
 /**
  * The Kafka binding's `ce_` headers: each names an attribute in lower-case letters and digits,
- * and no attribute comes twice (`ce_id` and `CE_ID` with other values would leave which one is
- * the event's identity to chance).
+ * and no attribute comes twice (`ce_id` and `CE_ID` with other values, or `ce_id` sent twice
+ * with other values, would leave which one is the event's identity to chance). There is no
+ * `ce_datacontenttype`: in binary mode the `content-type` header is the datacontenttype (Kafka
+ * protocol binding, 3.2.1 and 3.2.3), and a second one could contradict it.
  */
-function checkCeHeaders(headers: Record<string, EncodedBytes>, ctx: string): void {
+function checkCeHeaders(
+  headers: Record<string, EncodedBytes>,
+  ctx: string,
+  repeated: ReadonlySet<string>,
+): void {
   const seen = new Map<string, string>();
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (!lower.startsWith('ce_')) continue;
+    if (repeated.has(lower)) throw invalid(`${ctx}: header "${name}" comes twice with different values`);
+    if (lower === 'ce_datacontenttype')
+      throw invalid(
+        `${ctx}: header "${name}" is not allowed; in binary mode the content-type header is the datacontenttype`,
+      );
     const attribute = name.slice(3);
     checkExtensionName(attribute, `${ctx} (header "${name}")`);
     const text = 'utf8' in value ? value.utf8 : value.base64;
@@ -163,6 +176,24 @@ function checkSpecVersion(value: unknown, ctx: string, where: string): void {
       `${ctx}: unsupported specversion ${JSON.stringify(value)}; only "${SPEC_VERSION}" is supported`,
     );
   }
+}
+
+/**
+ * The lower-case names of the `content-type` and `ce_*` headers that the record carries more than
+ * once with different values (kafkajs hands a repeated name over as an array of its values). The
+ * RawMessage keeps only the first value, so this is read from the record as kafkajs gave it.
+ */
+export function conflictingRepeatedHeaders(
+  headers: Record<string, KafkaHeaderValue> | undefined,
+): Set<string> {
+  const out = new Set<string>();
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (!Array.isArray(value) || (lower !== 'content-type' && !lower.startsWith('ce_'))) continue;
+    const values = value.flatMap((v) => (v === undefined ? [] : [Buffer.from(v)]));
+    if (values.some((v) => !v.equals(values[0] as Buffer))) out.add(lower);
+  }
+  return out;
 }
 
 /** A header by exact name, else by case-insensitive name (first in header order). */

@@ -14,7 +14,10 @@
  *   `text/json`, `*+json`; a parse failure is an invalid envelope); when there is no
  *   content type it is JSON-parsed if it parses and kept as a string otherwise;
  *   for any other content type it is kept as a string. Other `ce_*` headers
- *   (extensions) are ignored.
+ *   (extensions) are ignored. A `ce_*` or `content-type` header sent twice with
+ *   different values, and a `ce_datacontenttype` header (the binding maps
+ *   datacontenttype to `content-type` only), are invalid envelopes: which value
+ *   holds the identity or the content type must not be left to chance.
  * - Plain JSON: an object with string `id` and `type`; `source` defaults to the
  *   topic name. `data` is the object's `data` member when it has one (even `null`),
  *   otherwise the whole object (including `id` and `type`). String members
@@ -60,7 +63,14 @@
  * (attribute checks shared by the forms, limits, building the event), `json.ts`
  * (reading the value as JSON) and `envelope-error.ts` (the error the checks throw).
  */
-import { fromBinary, fromStructured, findHeader, headerText, mediaTypeOf } from './cloudevents';
+import {
+  conflictingRepeatedHeaders,
+  fromBinary,
+  fromStructured,
+  findHeader,
+  headerText,
+  mediaTypeOf,
+} from './cloudevents';
 import { type KafkaRecord, rawMessageOf } from './codec';
 import { EnvelopeError, invalid } from './envelope-error';
 import { parseObject } from './json';
@@ -95,12 +105,14 @@ export function parseRecord(rec: KafkaRecord, opts: ParseOptions): ParseResult {
     );
   }
   let raw: RawMessage;
+  let repeated: Set<string>;
   try {
     raw = rawMessageOf(rec, value);
+    repeated = conflictingRepeatedHeaders(rec.headers);
   } catch (err) {
     return unexpected(err);
   }
-  return parseCore(raw);
+  return parseCore(raw, repeated);
 }
 
 /** Parse the RawMessage of a record (inside activities); agrees with {@link parseRecord}. Never throws. */
@@ -132,9 +144,11 @@ function unexpected(err: unknown): ParseResult {
   return fail('invalid_envelope', `unexpected error while parsing the envelope: ${message}`);
 }
 
-function parseCore(raw: RawMessage): ParseResult {
+/** `repeated`: see {@link conflictingRepeatedHeaders}; only {@link parseRecord} knows them (the
+ * RawMessage keeps the first value of a repeated header, and the ingester rejected such records). */
+function parseCore(raw: RawMessage, repeated: ReadonlySet<string> = new Set()): ParseResult {
   try {
-    return { ok: true, event: parseEvent(raw), raw };
+    return { ok: true, event: parseEvent(raw, repeated), raw };
   } catch (err) {
     if (err instanceof EnvelopeError) return fail(err.reason, err.message);
     return unexpected(err);
@@ -143,7 +157,9 @@ function parseCore(raw: RawMessage): ParseResult {
 
 /** The wire form decides the parser; where the Kafka binding and a loose reading disagree the
  * binding wins (see the top of this file). */
-function parseEvent(raw: RawMessage): IdemEvent {
+function parseEvent(raw: RawMessage, repeated: ReadonlySet<string>): IdemEvent {
+  if (repeated.has('content-type'))
+    throw invalid('header "content-type" comes twice with different values; the content mode is ambiguous');
   const contentType = headerText(raw.headers, 'content-type');
   const mediaType = contentType === undefined ? undefined : mediaTypeOf(contentType);
 
@@ -161,7 +177,7 @@ function parseEvent(raw: RawMessage): IdemEvent {
     );
   }
   if (findHeader(raw.headers, 'ce_specversion') !== undefined) {
-    return fromBinary(raw, contentType, mediaType);
+    return fromBinary(raw, contentType, mediaType, repeated);
   }
   const obj = parseObject(raw.value, undefined);
   if (Object.hasOwn(obj, 'specversion')) return fromStructured(raw, obj);

@@ -101,6 +101,12 @@ function check(rec: KafkaRecord) {
   const { parsed, workflowId, input } = out;
   if (parsed.ok) {
     expectValidEvent(parsed.event, parsed.raw, workflowId);
+    // No ambiguity left to chance: a content-type or ce_* header sent twice says the same both times.
+    for (const [name, value] of Object.entries(rec.headers ?? {}))
+      if (Array.isArray(value) && /^(content-type|ce_.*)$/i.test(name)) {
+        const texts = new Set(value.map((v) => Buffer.from(v).toString('hex')));
+        if (texts.size > 1) throw new Error(`accepted with header ${name} repeated with different values`);
+      }
     expect(input).toBeDefined();
     expect(Buffer.byteLength(JSON.stringify(input))).toBeLessThanOrEqual(MAX_WORKFLOW_INPUT_BYTES);
   } else {
@@ -388,12 +394,24 @@ describe('prepareRecord, fuzzed: an event meeting every invariant, or a typed re
           someString.map((s) => Buffer.from(s)),
         ),
         kafkaKey,
-        (ce, extra, contentType, value, key) => {
+        // One of the headers idem reads sent a second time, with the same value or another.
+        fc.option(
+          fc.tuple(
+            fc.constantFrom('ce_specversion', 'ce_id', 'ce_source', 'ce_type', 'ce_subject', 'content-type'),
+            fc.option(goodString),
+          ),
+        ),
+        (ce, extra, contentType, value, key, repeat) => {
           const hdrs: Record<string, KafkaHeaderValue> = {
             ...Object.fromEntries(Object.entries(ce).map(([k, v]) => [k, Buffer.from(v)])),
             ...(contentType === undefined ? {} : { 'content-type': Buffer.from(contentType) }),
             ...extra,
           };
+          if (repeat) {
+            const [name, other] = repeat;
+            const first = [hdrs[name]].flat()[0] ?? Buffer.from('1.0');
+            hdrs[name] = [first, other ?? first];
+          }
           if (check(record(value, key, hdrs)).parsed.ok) accepted++;
         },
       ),
@@ -539,6 +557,26 @@ describe('regressions found by the fuzzing', () => {
       record(Buffer.from(nested(10_000)), null, binary()),
       /^binary-mode CloudEvent: value nests arrays/,
     ],
+    [
+      'binary: ce_id sent twice with different values (kafkajs gives an array)',
+      record(Buffer.from('{}'), null, { ...binary(), ce_id: [Buffer.from('a'), Buffer.from('b')] }),
+      /^binary-mode CloudEvent: header "ce_id" comes twice with different values$/,
+    ],
+    [
+      'content-type sent twice with different values',
+      record(json(ce), null, {
+        'content-type': [Buffer.from('application/cloudevents+json'), Buffer.from('application/json')],
+      }),
+      /^header "content-type" comes twice with different values; the content mode is ambiguous$/,
+    ],
+    [
+      'binary: a ce_datacontenttype header beside content-type',
+      record(Buffer.from('{}'), null, {
+        ...binary({ ce_datacontenttype: 'text/plain' }),
+        'content-type': Buffer.from('application/json'),
+      }),
+      /header "ce_datacontenttype" is not allowed; in binary mode the content-type header is the datacontenttype/,
+    ],
   ])('%s: invalid_envelope', (_name, rec, message) => {
     const parsed = rejected(rec);
     expect(parsed.reason).toBe('invalid_envelope');
@@ -567,6 +605,11 @@ describe('regressions found by the fuzzing', () => {
     expect(inString.data).toEqual({ text: '['.repeat(10_000) });
     // Not JSON (never closed), so binary mode keeps the text as it is.
     expect(accepted(record(Buffer.from('['.repeat(10_000)), null, binary())).data).toBe('['.repeat(10_000));
+  });
+
+  test('a ce_* header sent twice with the same value is one header', () => {
+    const event = accepted(record(Buffer.from('{}'), null, { ...binary(), ce_id: ['a', Buffer.from('a')] }));
+    expect(event.id).toBe('a');
   });
 
   test('a plain event keeps its lenience: a subject with a line break is payload, not an attribute', () => {
