@@ -7,6 +7,7 @@ import { registerRunCommands } from './run';
 import { registerDlqCommands } from './dlq';
 import { registerDemoCommand } from './demo';
 import { registerBenchCommand } from './bench';
+import { registerCodecServerCommand } from './codec-server';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerDlqCommands(program);
   registerDemoCommand(program);
   registerBenchCommand(program);
+  registerCodecServerCommand(program);
   return program;
 }
 

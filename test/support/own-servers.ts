@@ -150,3 +150,44 @@ export function sqliteFilesContain(dbFile: string, needle: string): boolean {
   const bytes = Buffer.from(needle, 'utf8');
   return [dbFile, `${dbFile}-wal`].some((f) => fs.existsSync(f) && fs.readFileSync(f).includes(bytes));
 }
+
+const REPO = path.resolve(__dirname, '..', '..');
+
+export interface IdemChild {
+  child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+/** Runs the built `idem` command (bin/idem.js, dist/) as its own process, as an operator would. */
+export function spawnIdem(args: string[], env: Record<string, string>): IdemChild {
+  if (!fs.existsSync(path.join(REPO, 'dist', 'src', 'cli', 'main.js')))
+    throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  let output = '';
+  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'idem.js'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => output,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** `idem consume` with the ledger example's handlers. */
+export function spawnConsume(env: Record<string, string>): IdemChild {
+  return spawnIdem(['consume', '--handlers', path.join(REPO, 'examples', 'ledger')], env);
+}
