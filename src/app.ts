@@ -157,6 +157,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         statementTimeoutMs: config.database.statementTimeoutMs,
         queryTimeoutMs: config.database.queryTimeoutMs,
         lockTimeoutMs: config.database.lockTimeoutMs,
+        idleInTransactionTimeoutMs: config.database.idleInTransactionTimeoutMs,
       });
       const p = pool;
       closers.push(() => p.end());

@@ -199,8 +199,10 @@ const schema = z.object({
    * frozen) fails a margin after it (min(5 s, a fifth of the attempt timeout)), as a store outage.
    * @default min(20000, IDEM_ATTEMPT_TIMEOUT_MS × 0.6) */
   IDEM_PG_STATEMENT_TIMEOUT_MS: positiveInt('milliseconds').optional(),
-  /** PostgreSQL's lock_timeout of idem's sessions, in milliseconds. @default 10000 */
-  IDEM_PG_LOCK_TIMEOUT_MS: positiveInt('milliseconds').default(10_000),
+  /** PostgreSQL's lock_timeout of idem's sessions, in milliseconds; below the statement timeout,
+   * so a wait for a lock ends as a lock timeout (an event whose claim another attempt holds waits
+   * without dead-lettering; see applyEvent). @default min(10000, statement timeout / 2) */
+  IDEM_PG_LOCK_TIMEOUT_MS: positiveInt('milliseconds').optional(),
 
   /** Largest accepted Kafka message value in bytes; larger ones are dead-lettered as too_large.
    * Temporal warns on payloads over 256 KiB and fails at 2 MiB. @default 262144 */
@@ -315,6 +317,9 @@ export interface Config {
     /** The client's wait for any answer to a statement (statement timeout + margin). */
     queryTimeoutMs: number;
     lockTimeoutMs: number;
+    /** A transaction idle for longer than a whole attempt belongs to an attempt Temporal has
+     * given up on (its worker froze or lost its connection): the server ends it and its locks go. */
+    idleInTransactionTimeoutMs: number;
   };
   ingest: {
     maxEventBytes: number;
@@ -511,6 +516,15 @@ export function parseConfig(env: Env): Config {
   const statementTimeoutMs = c.IDEM_PG_STATEMENT_TIMEOUT_MS ?? Math.min(20_000, Math.floor(attempt * 0.6));
   const connectTimeoutMs = c.IDEM_PG_CONNECT_TIMEOUT_MS ?? Math.min(10_000, Math.floor(attempt / 2));
   const noAnswerMs = statementTimeoutMs + Math.min(5_000, Math.floor(attempt / 5));
+  const lockTimeoutMs = c.IDEM_PG_LOCK_TIMEOUT_MS ?? Math.min(10_000, Math.floor(statementTimeoutMs / 2));
+  if (lockTimeoutMs >= statementTimeoutMs) {
+    throw new ConfigError(
+      `Invalid configuration:\n  IDEM_PG_LOCK_TIMEOUT_MS (${lockTimeoutMs}) must be below the statement timeout ` +
+        `(${statementTimeoutMs}, IDEM_PG_STATEMENT_TIMEOUT_MS): a wait for a lock must end as a lock timeout, ` +
+        'which tells an event whose claim another attempt holds (it waits) from a slow statement (it fails).\n' +
+        'Lower IDEM_PG_LOCK_TIMEOUT_MS or raise IDEM_PG_STATEMENT_TIMEOUT_MS; see docs/configuration.md.',
+    );
+  }
   if (Math.max(noAnswerMs, connectTimeoutMs) >= attempt) {
     throw new ConfigError(
       `Invalid configuration:\n  IDEM_ATTEMPT_TIMEOUT_MS (${attempt}) must exceed both ` +
@@ -548,7 +562,8 @@ export function parseConfig(env: Env): Config {
       connectTimeoutMs,
       statementTimeoutMs,
       queryTimeoutMs: noAnswerMs,
-      lockTimeoutMs: c.IDEM_PG_LOCK_TIMEOUT_MS,
+      lockTimeoutMs,
+      idleInTransactionTimeoutMs: attempt,
     },
     ingest: {
       maxEventBytes: c.IDEM_MAX_EVENT_BYTES,

@@ -54,6 +54,14 @@ export const NON_RETRYABLE_TYPES: readonly string[] = [
 /** A migration failed; it was rolled back, and the next start tries it again. */
 export class MigrationError extends IdemError {}
 
+/**
+ * Another attempt at the same event holds its claim in a transaction that has not ended: a worker
+ * that froze or lost its connection mid-attempt (its workflow moved to another worker), or an
+ * attempt that outlived its timeout. Not the event's fault: the workflow waits and tries again,
+ * without counting the attempt, until that transaction commits (a duplicate) or goes.
+ */
+export class ClaimHeldError extends IdemError {}
+
 /** A transaction ended in ROLLBACK at COMMIT: a statement failed inside it and its error was caught. */
 export class TransactionRolledBackError extends IdemError {}
 

@@ -14,7 +14,7 @@
 import { Context } from '@temporalio/activity';
 import type { Pool, PoolClient } from 'pg';
 
-import { InvalidEnvelopeError, UnknownEventTypeError } from '../errors';
+import { ClaimHeldError, InvalidEnvelopeError, UnknownEventTypeError } from '../errors';
 import { parseRawMessage } from '../events/envelope';
 import { dedupKeyFor } from '../events/identity';
 import type { IdemEvent } from '../events/types';
@@ -87,7 +87,7 @@ async function applyParsed(
   // event's workflow ID.
   const dedupKey = dedupKeyFor(event.source, event.id);
   const result = await inTransaction<ApplyEventResult>(deps.pool, async (client) => {
-    const claim = await claimEvent(client, {
+    const claim = await claimOrWait(client, {
       dedupKey,
       source: event.source,
       id: event.id,
@@ -142,6 +142,26 @@ async function applyParsed(
     if (Number.isFinite(emitted) && emitted > 0) deps.metrics?.eventLatency?.observe((now - emitted) / 1000);
   } else deps.metrics?.duplicates?.inc({ layer: 'store' });
   return result;
+}
+
+/**
+ * claimEvent, with a wait for the claim that ends in lock_timeout (SQLSTATE 55P03) told apart: the
+ * claim's row is held by another attempt's open transaction (ClaimHeldError), which is no fault of
+ * the event's. Before, a worker frozen mid-attempt (SIGSTOP, a long GC pause, a VM stall) held the
+ * row while the workflow's attempts on another worker timed out on it one after the other, and a
+ * healthy event was dead-lettered as handler_failed.
+ */
+async function claimOrWait(client: PoolClient, row: Parameters<typeof claimEvent>[1]) {
+  try {
+    return await claimEvent(client, row);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== '55P03') throw err;
+    throw new ClaimHeldError(
+      `another attempt at this event holds its claim in an open transaction (${(err as Error).message}); ` +
+        'waiting for it to commit or end',
+      { cause: err },
+    );
+  }
 }
 
 function outboxWriter(deps: ApplyEventDeps, tx: PoolClient, dedupKey: string) {

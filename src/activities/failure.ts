@@ -6,7 +6,13 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 
-import { IdemError, InvalidEnvelopeError, InvalidPayloadError, UnknownEventTypeError } from '../errors';
+import {
+  ClaimHeldError,
+  IdemError,
+  InvalidEnvelopeError,
+  InvalidPayloadError,
+  UnknownEventTypeError,
+} from '../errors';
 import type { DlqReason } from '../events/types';
 import { isStoreError } from '../store/store-error';
 import type { ApplyFailureDetails } from '../workflows/types';
@@ -87,6 +93,7 @@ export function toApplicationFailure(
     reason,
     attempt,
     ...(isStoreUnavailable(err) ? { storeUnavailable: true } : {}),
+    ...(err instanceof ClaimHeldError ? { claimHeld: true } : {}),
   };
   if (err instanceof ApplicationFailure) {
     return ApplicationFailure.create({
@@ -98,7 +105,8 @@ export function toApplicationFailure(
     });
   }
   if (isErrorLike(err)) {
-    const retriable = err instanceof IdemError ? err.retriable : true;
+    // A held claim goes back to the workflow at once: it waits without spending attempts.
+    const retriable = err instanceof ClaimHeldError ? false : err instanceof IdemError ? err.retriable : true;
     return ApplicationFailure.create({
       type: err.name,
       message: err.message,

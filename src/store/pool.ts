@@ -30,6 +30,8 @@ export interface PoolOptions {
   lockTimeoutMs?: number;
   /** How long the client waits for any answer to a statement. @default statement timeout + 5000 */
   queryTimeoutMs?: number;
+  /** PostgreSQL's idle_in_transaction_session_timeout. @default 60000 */
+  idleInTransactionTimeoutMs?: number;
 }
 
 export function createPool(opts: PoolOptions): Pool {
@@ -41,8 +43,8 @@ export function createPool(opts: PoolOptions): Pool {
     statement_timeout: statementTimeout,
     lock_timeout: opts.lockTimeoutMs ?? 10_000,
     query_timeout: opts.queryTimeoutMs ?? statementTimeout + 5_000,
-    // a transaction left open by a client that vanished releases its locks
-    idle_in_transaction_session_timeout: 60_000,
+    // a transaction left open by a client that vanished or froze releases its locks
+    idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs ?? 60_000,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   });

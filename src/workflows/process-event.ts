@@ -69,11 +69,14 @@ function isReset(): boolean {
   return info.originalExecutionRunId !== undefined && info.originalExecutionRunId !== info.runId;
 }
 
-function storeUnavailable(cause: TemporalFailure): boolean {
-  return (
-    cause instanceof ApplicationFailure &&
-    (cause.details?.[0] as Partial<ApplyFailureDetails> | undefined)?.storeUnavailable === true
-  );
+/** Why applyEvent's failure is none of the event's: PostgreSQL was down through every attempt,
+ * or another attempt (a frozen worker's) holds the event's claim. Undefined when it is the event's. */
+function notTheEventsFault(cause: TemporalFailure): 'store_unavailable' | 'claim_held' | undefined {
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  const details = cause.details?.[0] as Partial<ApplyFailureDetails> | undefined;
+  if (details?.storeUnavailable === true) return 'store_unavailable';
+  if (details?.claimHeld === true) return 'claim_held';
+  return undefined;
 }
 
 export async function processEvent(input: ProcessEventInput): Promise<ProcessEventResult> {
@@ -147,12 +150,15 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
  * When every attempt failed because PostgreSQL was down, that is an outage, not
  * the event's fault: no dead-lettering; wait and start a new series of attempts
  * (operators see `IdemOutcome = "store_unavailable"` in Temporal Web meanwhile).
+ * So is a claim held by another attempt's open transaction (a worker frozen mid-attempt): wait
+ * until that transaction commits (the next attempt finds a duplicate) or ends (it applies).
  */
 async function applyUntilDecided(
   applyEvent: Activities['applyEvent'],
   input: ProcessEventInput,
   setOutcome: (outcome: Outcome) => void,
 ): Promise<ProcessEventResult | ReturnType<typeof describeFailure>> {
+  let outageShown = input.continuedInOutage === true;
   for (let outage = 0; ; outage++) {
     try {
       return await applyEvent({
@@ -166,9 +172,15 @@ async function applyUntilDecided(
       if (isCancellation(err)) throw err; // the workflow's cancellation, handled by the caller
       const failure = activityFailureOf(err);
       if (!failure) throw err;
-      if (!storeUnavailable(failure)) return describeFailure(failure, input.retry.maxAttempts);
-      if (outage === 0 && !input.continuedInOutage) setOutcome('store_unavailable');
-      log.warn('PostgreSQL unavailable after every attempt; retrying', { event: input.event, outage });
+      const notOurs = notTheEventsFault(failure);
+      if (notOurs === undefined) return describeFailure(failure, input.retry.maxAttempts);
+      if (notOurs === 'claim_held') {
+        log.warn('another attempt holds the event; retrying when it ends', { event: input.event, outage });
+      } else {
+        if (!outageShown) setOutcome('store_unavailable');
+        outageShown = true;
+        log.warn('PostgreSQL unavailable after every attempt; retrying', { event: input.event, outage });
+      }
       await sleep(input.retry.maxIntervalMs);
       // A long outage must not run the history into Temporal's limit (the server would terminate
       // the run, and the event would be lost without a trace): carry on in a new run.

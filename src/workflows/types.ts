@@ -78,6 +78,8 @@ export interface ApplyFailureDetails {
   attempt: number;
   /** PostgreSQL was unreachable: retry without dead-lettering (an outage is not the event's fault). */
   storeUnavailable?: boolean;
+  /** Another attempt holds the event's claim (ClaimHeldError): wait and retry, no attempt counted. */
+  claimHeld?: boolean;
 }
 
 export interface DeadLetterInput {

@@ -65,7 +65,11 @@ export function consumers(p: () => Pipeline) {
       const child = spawn(
         process.execPath,
         [path.join(REPO, 'bin', 'idem.js'), 'consume', '--handlers', path.join(REPO, 'examples', 'ledger')],
-        { env: { ...process.env, ...p().env, IDEM_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', out, out] },
+        {
+          // PGAPPNAME names the consumer's PostgreSQL sessions (pg_stat_activity.application_name).
+          env: { ...process.env, ...p().env, IDEM_LOG_LEVEL: 'info', PGAPPNAME: `idem-${name}`, ...env },
+          stdio: ['ignore', out, out],
+        },
       );
       fs.closeSync(out);
       const c = { name, child, logs: () => fs.readFileSync(file, 'utf8') };

@@ -31,6 +31,8 @@ import type {
   EventSummary,
 } from '../../src/workflows/types';
 import { RecordingDlqPublisher } from '../../src/testing';
+import { silentLogger } from '../../src/observability/logger';
+import { createPool } from '../../src/store/pool';
 import { useTestDatabase } from '../support/db';
 import { startBlocked } from '../support/locks';
 import { eventually } from '../support/poll';
@@ -250,6 +252,39 @@ describe('applyEvent', () => {
       expect([await first, await second.result]).toEqual(expected);
       expect(await countLedgerEntries(db.pool, { dedupKey: dedupKey(ev) })).toBe(1);
       expect((await getProcessedEvent(db.pool, dedupKey(ev)))?.runId).toBe(fail ? 'run-b' : 'run-a');
+    });
+
+    it("past the lock timeout: the second reports the claim held (the workflow waits, no attempt spent), then finds the first's commit", async () => {
+      // A worker frozen mid-attempt (SIGSTOP) holds the claim like this while its workflow moves on.
+      const g = gated();
+      const pool = createPool({ url: db.url, max: 2, logger: silentLogger, lockTimeoutMs: 300 });
+      try {
+        const second = createActivities({
+          pool,
+          registry: new HandlerRegistry(),
+          dlq: new RecordingDlqPublisher(),
+          maxEventBytes: 64 * 1024,
+          outboxTopic: OUTBOX_TOPIC,
+        });
+        const ev: TestEvent = { id: `e-${uid()}`, type: 'test.gated', data: {} };
+        const first = apply(g.acts, { message: message(ev), redrive: false }, { runId: 'run-a' });
+        await eventually(() => g.state.entered === 1, 10_000, 'the first handler to start', 10);
+
+        const held = await failureOf(
+          apply(second, { message: message(ev), redrive: false }, { runId: 'run-b' }),
+        );
+        expect(held).toMatchObject({ type: 'ClaimHeldError', nonRetryable: true });
+        expect(held.details[0]).toMatchObject({ claimHeld: true });
+        expect(held.details[0].storeUnavailable).toBeUndefined();
+
+        g.open();
+        await expect(first).resolves.toMatchObject({ outcome: 'applied' });
+        await expect(
+          apply(second, { message: message(ev), redrive: false }, { runId: 'run-b', attempt: 1 }),
+        ).resolves.toMatchObject({ outcome: 'duplicate' });
+      } finally {
+        await pool.end();
+      }
     });
   });
 

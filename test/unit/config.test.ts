@@ -122,6 +122,8 @@ test('the attempt timeout must outlast the PostgreSQL timeouts, or an outage wou
     statementTimeoutMs: 18_000,
     queryTimeoutMs: 23_000,
     connectTimeoutMs: 10_000,
+    lockTimeoutMs: 9_000,
+    idleInTransactionTimeoutMs: 30_000,
   });
   // Unset, they follow a short attempt timeout.
   expect(parseConfig({ IDEM_ATTEMPT_TIMEOUT_MS: '5000' }).database).toMatchObject({
@@ -133,9 +135,18 @@ test('the attempt timeout must outlast the PostgreSQL timeouts, or an outage wou
     parseConfig({ IDEM_ATTEMPT_TIMEOUT_MS: '20000', IDEM_PG_STATEMENT_TIMEOUT_MS: '10000' }).database,
   ).toMatchObject({
     statementTimeoutMs: 10_000,
-    lockTimeoutMs: 10_000,
+    lockTimeoutMs: 5_000,
     connectTimeoutMs: 10_000,
   });
+});
+
+test('a lock wait must end as a lock timeout, before the statement timeout', () => {
+  // A claim held by a frozen worker's transaction is told apart by lock_timeout (the event waits);
+  // cut by statement_timeout first, it would count as the handler's failure.
+  expect(() => parseConfig({ IDEM_PG_LOCK_TIMEOUT_MS: '18000' })).toThrow(
+    /IDEM_PG_LOCK_TIMEOUT_MS \(18000\) must be below the statement timeout \(18000/,
+  );
+  expect(parseConfig({ IDEM_PG_LOCK_TIMEOUT_MS: '2000' }).database.lockTimeoutMs).toBe(2_000);
 });
 
 test('every bad variable is reported at once, with how to fix it', () => {

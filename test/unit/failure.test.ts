@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { PoolClient } from 'pg';
 import { isStoreUnavailable, toApplicationFailure } from '../../src/activities/failure';
-import { PermanentHandlerError, UnknownEventTypeError } from '../../src/errors';
+import { ClaimHeldError, PermanentHandlerError, UnknownEventTypeError } from '../../src/errors';
 import { markStoreError, tagStoreErrors } from '../../src/store/store-error';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
@@ -36,6 +36,11 @@ test('failures carry reason, attempt and the outage flag to the workflow', () =>
   const down = toApplicationFailure(fromStore(withCode('connect ECONNREFUSED', 'ECONNREFUSED')), 3);
   expect(down.nonRetryable).toBe(false);
   expect(down.details).toEqual([{ reason: 'handler_failed', attempt: 3, storeUnavailable: true }]);
+
+  // another attempt holds the claim: back to the workflow at once (no attempt spent), flagged
+  const held = toApplicationFailure(new ClaimHeldError('held'), 1);
+  expect(held).toMatchObject({ type: 'ClaimHeldError', nonRetryable: true });
+  expect(held.details).toEqual([{ reason: 'handler_failed', attempt: 1, claimHeld: true }]);
 
   const unknown = toApplicationFailure(new UnknownEventTypeError('no handler'), 1);
   expect(unknown).toBeInstanceOf(ApplicationFailure);

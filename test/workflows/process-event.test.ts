@@ -175,6 +175,34 @@ test('PostgreSQL down through every attempt is an outage, not a dead-letter: it 
   expect(rec.deadLetters).toHaveLength(0);
 });
 
+test("a claim held by another attempt (a frozen worker's open transaction) is waited for, without spending attempts or dead-lettering", async () => {
+  const rec = recorder();
+  let calls = 0;
+  const result = await runProcessEvent(env, {
+    input: testInput(testMessage({ type: 'account.credited', data: { account: 'a', amount: 1 } }), {
+      maxAttempts: 2,
+    }),
+    activities: {
+      applyEvent: async (): Promise<ApplyEventResult> => {
+        calls++;
+        // What applyEvent reports while the claim's row is locked: non-retryable, flagged.
+        if (calls <= 4)
+          throw ApplicationFailure.create({
+            type: 'ClaimHeldError',
+            message: 'another attempt at this event holds its claim',
+            nonRetryable: true,
+            details: [{ reason: 'handler_failed', attempt: 1, claimHeld: true }],
+          });
+        return { outcome: 'applied', outboxCount: 0 };
+      },
+      deadLetter: rec.deadLetter,
+    },
+  });
+  expect(result.outcome).toBe('applied');
+  expect(calls).toBe(5); // more than maxAttempts: waiting for a held claim is not an attempt
+  expect(rec.deadLetters).toHaveLength(0);
+});
+
 test('a long outage continues as new (the history stays bounded) and the event is then applied once', async () => {
   const taskQueue = `test-${crypto.randomUUID()}`;
   const workflowId = `outage-${crypto.randomUUID()}`;
