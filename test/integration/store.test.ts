@@ -14,6 +14,7 @@ import {
   type ClaimEventRow,
   type MarkDeadLetteredRow,
 } from '../../src/store/sql';
+import { nextParkedEvent, parkEvent, parkKey } from '../../src/store/sql/key-parking';
 import { inTx, openTransaction, useTestDatabase } from '../support/db';
 import { startBlocked } from '../support/locks';
 
@@ -352,6 +353,26 @@ describe('outbox', () => {
     expect(rest.map((r) => r.data)).toEqual([0, 1]);
     expect(await countOutbox(db.pool)).toMatchObject({ unpublished: 0 });
     await expect(markOutboxPublished(db.pool, [])).resolves.toBe(0);
+  });
+});
+
+describe('key parking', () => {
+  it('parks an event whose record holds U+0000 (an integer key, a NUL in a text value) and reads it back intact', async () => {
+    // Before migration 005 the input was jsonb, which refuses "\u0000": parking failed on every retry.
+    const blocker = `e-${uid()}`;
+    await markDeadLettered(db.pool, deadRow(blocker));
+    const ref = { topic: `t-${uid()}`, key: 'AAAAKg==' };
+    expect(await parkKey(db.pool, { ...ref, partition: 0, blockedBy: blocker })).toBe(true);
+    const input = {
+      message: {
+        key: { utf8: '\u0000\u0000\u0000*' },
+        value: 'text with a \u0000 byte',
+        headers: { 'x-\u0000': { utf8: '\u0000' } },
+      },
+    };
+    const row = { ...ref, eventId: `e-${uid()}`, partition: 0, offset: '7', input };
+    expect(await parkEvent(db.pool, row)).toBe(true);
+    expect(await nextParkedEvent(db.pool, ref)).toEqual(row);
   });
 });
 
