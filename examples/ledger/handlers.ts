@@ -7,14 +7,17 @@
  *
  * Choice: a debit may take a balance below zero. The demo is about exactly-once
  * effects, not about business rules; a real ledger would throw a
- * PermanentHandlerError here to dead-letter the debit.
+ * PermanentHandlerError here to dead-letter the debit. One rule it does keep: a
+ * balance stays within ±(2^53 - 1) cents, where JavaScript numbers (and the balance
+ * it emits) are exact; an event that would take it further is refused
+ * (PermanentHandlerError: dead-lettered as handler_failed, not retried).
  *
  * Every applied event also emits `account.balance_changed` to the outbox, so the
  * demo shows the relay at work.
  */
 import { z } from 'zod';
 
-import { defineHandler, type HandlerContext } from '../../src';
+import { defineHandler, PermanentHandlerError, type HandlerContext } from '../../src';
 import { addToBalance } from './sql/add-to-balance';
 import { insertLedgerEntry } from './sql/insert-ledger-entry';
 
@@ -25,7 +28,12 @@ export const BALANCE_CHANGED = 'account.balance_changed';
 // Unknown members are ignored: a plain JSON event without a `data` member hands
 // the whole object (with its `id` and `type`) to the handler.
 export const ledgerDataSchema = z.object({
-  account: z.string().min(1).max(200),
+  /** No control characters: PostgreSQL text cannot hold U+0000, and account names are shown to people. */
+  account: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^\P{Cc}+$/u, 'an account must not hold control characters'),
   /** Cents, positive; the event type gives the sign. */
   amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
 });
@@ -46,6 +54,13 @@ export interface BalanceChanged {
 async function apply(ctx: HandlerContext, account: string, delta: number): Promise<void> {
   await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account, amount: delta });
   const balance = await addToBalance(ctx.tx, account, delta);
+  // The balance is read as a JavaScript number: past 2^53 - 1 it would silently round. Refused,
+  // and the transaction (the entry, the balance) rolls back.
+  if (!Number.isSafeInteger(balance))
+    throw new PermanentHandlerError(
+      `account ${JSON.stringify(account)}: this event would move its balance beyond the 2^53 - 1 cents ` +
+        '(either way) that the ledger keeps exact',
+    );
   const data: BalanceChanged = { account, delta, balance, causedBy: ctx.dedupKey };
   await ctx.emit({ type: BALANCE_CHANGED, data, key: account, subject: account });
 }
