@@ -29,8 +29,8 @@ export interface OwnProcess {
   logFile: string;
   /** The end of its log, for a failure message. */
   logTail(): string;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
-  stop(graceMs?: number): Promise<void>;
+  /** `signal` (SIGTERM), then SIGKILL after `graceMs`; resolves once it has exited. */
+  stop(graceMs?: number, signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** Starts `command` with its output in `logFile`; it is stopped by its own pid, never by name. */
@@ -61,9 +61,9 @@ export function startProcess(
         return '';
       }
     },
-    async stop(graceMs = 15_000) {
+    async stop(graceMs = 15_000, signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
+      child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
