@@ -21,7 +21,7 @@ import type { IdemEvent } from '../events/types';
 import type { Stage } from '../observability/metrics';
 import { claimEvent } from '../store/sql/claim-event';
 import { insertOutbox } from '../store/sql/insert-outbox';
-import { inTransaction, rollback } from '../store/transaction';
+import { inTransaction, rollback, type TransactionOptions } from '../store/transaction';
 import type { ApplyEventInput, ApplyEventResult } from '../workflows/types';
 import { toApplicationFailure } from './failure';
 import type { HandlerContext, HandlerRegistry, OutgoingEvent } from './handlers/registry';
@@ -56,7 +56,8 @@ export function createApplyEvent(
   return async function applyEvent(input) {
     const began = Date.now();
     const { info } = Context.current();
-    if (info.attempt === 1 && input.runStartedAtMs !== undefined)
+    const attempt = input.attempt ?? info.attempt;
+    if (attempt === 1 && input.runStartedAtMs !== undefined)
       deps.metrics?.stageSeconds?.observe(
         { stage: 'schedule_to_start' },
         (began - input.runStartedAtMs) / 1000,
@@ -66,12 +67,12 @@ export function createApplyEvent(
       // The ingester parsed this record before starting the workflow; failing here
       // means the configurations differ (e.g. IDEM_MAX_EVENT_BYTES) or the record
       // came from a redrive. Keep the parser's own reason (too_large, ...).
-      throw toApplicationFailure(new InvalidEnvelopeError(parsed.error), info.attempt, parsed.reason);
+      throw toApplicationFailure(new InvalidEnvelopeError(parsed.error), attempt, parsed.reason);
     }
     try {
-      return await applyParsed(deps, parsed.event, input, info, began);
+      return await applyParsed(deps, parsed.event, input, { info, attempt }, began);
     } catch (err) {
-      throw toApplicationFailure(err, info.attempt);
+      throw toApplicationFailure(err, attempt);
     }
   };
 }
@@ -80,59 +81,63 @@ async function applyParsed(
   deps: ApplyEventDeps,
   event: IdemEvent,
   input: ApplyEventInput,
-  info: Context['info'],
+  { info, attempt }: { info: Context['info']; attempt: number },
   began: number,
 ): Promise<ApplyEventResult> {
   // THE DEDUP KEY (src/events/identity.ts): processed_events.event_id, the same string as the
   // event's workflow ID.
   const dedupKey = dedupKeyFor(event.source, event.id);
-  const result = await inTransaction<ApplyEventResult>(deps.pool, async (client) => {
-    const claim = await claimOrWait(client, {
-      dedupKey,
-      source: event.source,
-      id: event.id,
-      type: event.type,
-      eventKey: event.key ?? null,
-      attempt: info.attempt,
-      workflowId: info.workflowExecution?.workflowId ?? null,
-      runId: info.workflowExecution?.runId ?? null,
-      kafkaTopic: input.message.topic,
-      kafkaPartition: input.message.partition,
-      kafkaOffset: input.message.offset,
-      redrive: input.redrive,
-    });
-    if (!claim.claimed) {
-      if (claim.noRecord)
-        Context.current().log.warn(
-          'redrive found no record of the event in the store (pruned, or never dead-lettered): nothing applied; ' +
-            'if it was never applied, publish it again at its source',
-          { dedupKey },
+  const result = await inTransaction<ApplyEventResult>(
+    deps.pool,
+    async (client) => {
+      const claim = await claimOrWait(client, {
+        dedupKey,
+        source: event.source,
+        id: event.id,
+        type: event.type,
+        eventKey: event.key ?? null,
+        attempt,
+        workflowId: info.workflowExecution?.workflowId ?? null,
+        runId: info.workflowExecution?.runId ?? null,
+        kafkaTopic: input.message.topic,
+        kafkaPartition: input.message.partition,
+        kafkaOffset: input.message.offset,
+        redrive: input.redrive,
+      });
+      if (!claim.claimed) {
+        if (claim.noRecord)
+          Context.current().log.warn(
+            'redrive found no record of the event in the store (pruned, or never dead-lettered): nothing applied; ' +
+              'if it was never applied, publish it again at its source',
+            { dedupKey },
+          );
+        return rollback<ApplyEventResult>({ outcome: 'duplicate', outboxCount: 0 });
+      }
+
+      const handler = deps.registry.get(event.type);
+      if (!handler) {
+        const known = deps.registry.types();
+        throw new UnknownEventTypeError(
+          `no handler is registered for event type "${event.type}"` +
+            (known.length > 0 ? ` (registered: ${known.join(', ')})` : ' (no handlers are registered)'),
         );
-      return rollback<ApplyEventResult>({ outcome: 'duplicate', outboxCount: 0 });
-    }
+      }
 
-    const handler = deps.registry.get(event.type);
-    if (!handler) {
-      const known = deps.registry.types();
-      throw new UnknownEventTypeError(
-        `no handler is registered for event type "${event.type}"` +
-          (known.length > 0 ? ` (registered: ${known.join(', ')})` : ' (no handlers are registered)'),
-      );
-    }
-
-    const outbox = outboxWriter(deps, client, dedupKey);
-    const ctx: HandlerContext = {
-      tx: client,
-      event,
-      dedupKey,
-      attempt: info.attempt,
-      redrive: input.redrive,
-      emit: outbox.emit,
-    };
-    await handler.run(ctx);
-    outbox.close();
-    return { outcome: 'applied', outboxCount: outbox.count() };
-  });
+      const outbox = outboxWriter(deps, client, dedupKey);
+      const ctx: HandlerContext = {
+        tx: client,
+        event,
+        dedupKey,
+        attempt,
+        redrive: input.redrive,
+        emit: outbox.emit,
+      };
+      await handler.run(ctx);
+      outbox.close();
+      return { outcome: 'applied', outboxCount: outbox.count() };
+    },
+    attemptDeadline(info, began),
+  );
   // Counted once the transaction has ended.
   if (result.outcome === 'applied') {
     const now = Date.now();
@@ -142,6 +147,19 @@ async function applyParsed(
     if (Number.isFinite(emitted) && emitted > 0) deps.metrics?.eventLatency?.observe((now - emitted) / 1000);
   } else deps.metrics?.duplicates?.inc({ layer: 'store' });
   return result;
+}
+
+/**
+ * When this attempt must be done with PostgreSQL: its start-to-close timeout less a margin (a
+ * fifth, at most 3 s), half of which a probe may take. PostgreSQL still silent then is an outage
+ * (inTransaction), so the attempt fails as the store's before Temporal times it out as the
+ * handler's.
+ */
+function attemptDeadline(info: Context['info'], began: number): TransactionOptions {
+  const timeout = info.startToCloseTimeoutMs;
+  if (!timeout || !Number.isFinite(timeout)) return {};
+  const margin = Math.min(3_000, Math.floor(timeout / 5));
+  return { deadline: began + timeout - margin, probeMs: Math.floor(margin / 2) };
 }
 
 /**

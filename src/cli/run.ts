@@ -5,6 +5,7 @@ import { startIdem, type Role } from '../app';
 import { loadConfig, type Config } from '../config';
 import { HandlersModuleError, StoppedError } from '../errors';
 import { createLogger, type Logger } from '../observability/logger';
+import { lifetimeTotals } from '../observability/metrics';
 import { temporalSdkLogger } from '../observability/temporal-logger';
 
 let runtimeInstalled = false;
@@ -47,7 +48,10 @@ export async function runRoles(roles: Role[], handlersFlag?: string): Promise<vo
     logger.info('stopping: no new reads, settling in-flight events, committing offsets');
     running
       .stop()
-      .then(() => process.exit(0))
+      .then(async () => {
+        logger.info({ totals: await lifetimeTotals(running.metrics) }, 'idem stopped');
+        process.exit(0);
+      })
       .catch((err: unknown) => {
         logger.error({ err }, 'error during shutdown');
         process.exit(1);

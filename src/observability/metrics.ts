@@ -209,3 +209,24 @@ export async function serveMetrics(
   });
   return () => new Promise((resolve) => server.close(() => resolve()));
 }
+
+/** What a process did in its life, summed over labels where a label only splits it: the line an
+ * operator (and the fault suite) reads when a process stops. */
+export async function lifetimeTotals(m: Metrics): Promise<Record<string, number | Record<string, number>>> {
+  const sum = async (c: Counter<string>) => (await c.get()).values.reduce((n, v) => n + v.value, 0);
+  const byLabel = async (c: Counter<string>, label: string) => {
+    const out: Record<string, number> = {};
+    for (const v of (await c.get()).values) {
+      const key = String(v.labels[label] ?? '');
+      out[key] = (out[key] ?? 0) + v.value;
+    }
+    return out;
+  };
+  return {
+    received: await sum(m.received),
+    started: await sum(m.started),
+    applied: await sum(m.applied),
+    duplicates: await byLabel(m.duplicates, 'layer'),
+    deadLettered: await byLabel(m.deadLettered, 'reason'),
+  };
+}

@@ -1,6 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
+import { Client, type ClientConfig, type Pool, type PoolClient } from 'pg';
 import { TransactionRolledBackError } from '../errors';
-import { markStoreError, tagStoreErrors } from './store-error';
+import { isStoreUnavailable, markStoreError, tagStoreErrors } from './store-error';
 
 /** What `fn` returns to end its transaction with ROLLBACK instead of COMMIT. */
 export class Rollback<T> {
@@ -23,15 +23,28 @@ export function rollback<T>(value: T): Rollback<T> {
  * mid-transaction. Errors of the connection and of its statements are marked as the
  * store's (store-error.ts), so that a failed attempt is an outage only when PostgreSQL failed.
  */
+export interface TransactionOptions {
+  /**
+   * When the caller gives up (epoch ms; an attempt's timeout less a margin). A connect or a
+   * statement still waiting for PostgreSQL then, while a fresh connection cannot get an answer
+   * either, fails at once as a store outage ("PostgreSQL did not answer"), its connection
+   * destroyed: the sum of several waits, each within its own timeout, must not outlast the
+   * attempt, or Temporal times the attempt out as the handler's failure. A server that answers
+   * the probe is merely slow: that wait goes on, to the caller's own timeout. While the callback
+   * waits on anything else (a handler's HTTP call), the deadline does nothing.
+   */
+  deadline?: number;
+  /** How long the probe at the deadline waits for an answer. @default 1000 */
+  probeMs?: number;
+}
+
 export async function inTransaction<T>(
   pool: Pool,
   fn: (tx: PoolClient) => Promise<T | Rollback<T>>,
+  opts: TransactionOptions = {},
 ): Promise<T> {
-  const client = tagStoreErrors(
-    await pool.connect().catch((err: unknown) => {
-      throw markStoreError(err);
-    }),
-  );
+  const client = tagStoreErrors(await connectBy(pool, opts));
+  const watchdog = opts.deadline === undefined ? undefined : watchStatements(pool, client, opts);
   let broken: Error | undefined;
   try {
     await client.query('begin');
@@ -49,13 +62,114 @@ export async function inTransaction<T>(
     }
     return result;
   } catch (err) {
-    if (!(err instanceof TransactionRolledBackError)) {
+    if (isStoreUnavailable(err)) {
+      // The connection is lost or does not answer: a ROLLBACK would wait as long again. Destroyed,
+      // the connection takes its transaction with it (the server rolls back when it goes).
+      broken = err as Error;
+    } else if (!(err instanceof TransactionRolledBackError)) {
       await client.query('rollback').catch((rollbackErr: unknown) => {
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
       });
     }
     throw err;
   } finally {
+    watchdog?.stop();
     client.release(broken);
   }
+}
+
+function noAnswer(what: string): Error {
+  return markStoreError(
+    Object.assign(new Error(`PostgreSQL did not answer ${what} before the attempt's deadline`), {
+      code: 'ETIMEDOUT',
+    }),
+  );
+}
+
+/** Whether PostgreSQL answers a fresh connection (not the pool's) within `ms`. */
+async function answers(pool: Pool, ms: number): Promise<boolean> {
+  const options = (pool as unknown as { options: ClientConfig }).options;
+  const probe = new Client({
+    ...options,
+    connectionTimeoutMillis: ms,
+    query_timeout: ms,
+    statement_timeout: ms,
+  });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    await probe.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    void probe.end().catch(() => undefined);
+  }
+}
+
+/** pool.connect(), failing as the store's if `deadline` passes while PostgreSQL does not answer
+ * (the late client goes back to the pool). */
+async function connectBy(pool: Pool, { deadline, probeMs = 1_000 }: TransactionOptions): Promise<PoolClient> {
+  const connecting = pool.connect().catch((err: unknown) => {
+    throw markStoreError(err);
+  });
+  if (deadline === undefined) return connecting;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => {
+        void answers(pool, probeMs).then((ok) => ok || reject(noAnswer('a connection request')));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([connecting, late]);
+  } catch (err) {
+    connecting.then(
+      (c) => c.release(),
+      () => undefined,
+    );
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Counts the client's statements in flight; at `deadline`, if one still waits for PostgreSQL and a
+ * fresh connection gets no answer either, the connection is destroyed, which fails the statement
+ * ("Connection terminated unexpectedly", a store error).
+ */
+function watchStatements(
+  pool: Pool,
+  client: PoolClient,
+  { deadline = Date.now(), probeMs = 1_000 }: TransactionOptions,
+): { stop(): void } {
+  let inFlight = 0;
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (typeof (result as Promise<unknown> | undefined)?.then !== 'function') return result;
+    inFlight++;
+    return (result as Promise<unknown>).finally(() => inFlight--);
+  };
+  const timer = setTimeout(
+    () => {
+      if (inFlight === 0) return;
+      void answers(pool, probeMs).then((ok) => {
+        if (ok || inFlight === 0) return;
+        const stream = (client as unknown as { connection?: { stream?: { destroy(err?: Error): void } } })
+          .connection?.stream;
+        stream?.destroy();
+      });
+    },
+    Math.max(0, deadline - Date.now()),
+  );
+  return {
+    stop() {
+      clearTimeout(timer);
+      (client as { query: unknown }).query = query;
+    },
+  };
 }

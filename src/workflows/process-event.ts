@@ -82,23 +82,27 @@ function notTheEventsFault(cause: TemporalFailure): 'store_unavailable' | 'claim
 export async function processEvent(input: ProcessEventInput): Promise<ProcessEventResult> {
   // A local activity: applyEvent is short, transactional and idempotent by the store, so it
   // runs in the worker that runs this workflow, without a round trip through Temporal's
-  // matching or activity history events. A retry whose backoff is longer than
-  // localRetryThreshold waits on a durable timer instead of holding the workflow task.
-  // IDEM_APPLY_AS=regular: an activity task through matching instead, for long handlers.
-  const applyOptions = {
-    startToCloseTimeout: input.retry.attemptTimeoutMs ?? 30_000,
-    retry: {
-      initialInterval: input.retry.initialIntervalMs,
-      maximumInterval: input.retry.maxIntervalMs,
-      backoffCoefficient: 2,
-      maximumAttempts: input.retry.maxAttempts,
-      nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
-    },
-  };
-  const { applyEvent } =
-    input.shape?.applyAs === 'regular'
-      ? proxyActivities<Activities>(applyOptions)
-      : proxyLocalActivities<Activities>({ ...applyOptions, localRetryThreshold: '5 seconds' });
+  // matching or activity history events. One attempt per call: the workflow retries (see
+  // applyUntilDecided), because the SDK's own local retries keep the first attempt's
+  // start-to-close timer running (temporalio/sdk-rust#1454, in @temporalio/worker 1.24.0), which
+  // timed out a whole series 30 s after it began and dead-lettered events whose attempts were
+  // each failing fast during an outage.
+  // IDEM_APPLY_AS=regular: an activity task through matching instead, for long handlers, retried
+  // by the server.
+  const startToCloseTimeout = input.retry.attemptTimeoutMs ?? 30_000;
+  const localAttempts = input.shape?.applyAs !== 'regular';
+  const { applyEvent } = localAttempts
+    ? proxyLocalActivities<Activities>({ startToCloseTimeout, retry: { maximumAttempts: 1 } })
+    : proxyActivities<Activities>({
+        startToCloseTimeout,
+        retry: {
+          initialInterval: input.retry.initialIntervalMs,
+          maximumInterval: input.retry.maxIntervalMs,
+          backoffCoefficient: 2,
+          maximumAttempts: input.retry.maxAttempts,
+          nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
+        },
+      });
   // Dead-lettering must not give up: while Kafka or PostgreSQL is down it keeps
   // retrying, and the open workflow shows the event as stuck in Temporal Web.
   const { deadLetter } = proxyActivities<Activities>({
@@ -114,7 +118,7 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
   };
   let failure: Awaited<ReturnType<typeof applyUntilDecided>>;
   try {
-    failure = await applyUntilDecided(applyEvent, input, outcome.set);
+    failure = await applyUntilDecided(applyEvent, input, outcome.set, localAttempts);
   } catch (err) {
     if (!isCancellation(err)) throw err;
     // An operator cancelled the workflow (Temporal Web, `temporal workflow cancel`): the event
@@ -147,22 +151,27 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
 
 /**
  * Runs applyEvent until it succeeds or fails for a reason that is the event's.
- * When every attempt failed because PostgreSQL was down, that is an outage, not
- * the event's fault: no dead-lettering; wait and start a new series of attempts
- * (operators see `IdemOutcome = "store_unavailable"` in Temporal Web meanwhile).
- * So is a claim held by another attempt's open transaction (a worker frozen mid-attempt): wait
- * until that transaction commits (the next attempt finds a duplicate) or ends (it applies).
+ * A failure that is the event's counts as an attempt: retried with backoff up to maxAttempts
+ * (here for a local activity; by the server for a regular one), then returned for dead-lettering.
+ * A failure that is not the event's counts nothing: PostgreSQL down (an outage; operators see
+ * `IdemOutcome = "store_unavailable"` in Temporal Web meanwhile), or a claim held by another
+ * attempt's open transaction (a worker frozen mid-attempt; it commits, and the next attempt finds
+ * a duplicate, or it ends, and the next attempt applies). Those wait and try again.
  */
 async function applyUntilDecided(
   applyEvent: Activities['applyEvent'],
   input: ProcessEventInput,
   setOutcome: (outcome: Outcome) => void,
+  localAttempts: boolean,
 ): Promise<ProcessEventResult | ReturnType<typeof describeFailure>> {
+  const { maxAttempts, initialIntervalMs, maxIntervalMs } = input.retry;
+  let attempt = 1;
   let outageShown = input.continuedInOutage === true;
-  for (let outage = 0; ; outage++) {
+  for (let waits = 0; ;) {
     try {
       return await applyEvent({
         message: input.message,
+        ...(localAttempts ? { attempt } : {}),
         // An operator's reset of this workflow (Temporal Web, `temporal workflow reset`) is a
         // redrive too: the new run may apply an event the reset-away run dead-lettered.
         redrive: input.redrive !== undefined || isReset(),
@@ -173,18 +182,29 @@ async function applyUntilDecided(
       const failure = activityFailureOf(err);
       if (!failure) throw err;
       const notOurs = notTheEventsFault(failure);
-      if (notOurs === undefined) return describeFailure(failure, input.retry.maxAttempts);
+      if (notOurs === undefined) {
+        const retryable = !(
+          failure instanceof ApplicationFailure &&
+          (failure.nonRetryable || NON_RETRYABLE_TYPES.includes(failure.type ?? ''))
+        );
+        if (!localAttempts || !retryable || attempt >= maxAttempts)
+          return describeFailure(failure, localAttempts ? attempt : maxAttempts);
+        await sleep(Math.min(maxIntervalMs, initialIntervalMs * 2 ** (attempt - 1)));
+        attempt++;
+        continue;
+      }
       if (notOurs === 'claim_held') {
-        log.warn('another attempt holds the event; retrying when it ends', { event: input.event, outage });
+        log.warn('another attempt holds the event; retrying when it ends', { event: input.event, waits });
       } else {
         if (!outageShown) setOutcome('store_unavailable');
         outageShown = true;
-        log.warn('PostgreSQL unavailable after every attempt; retrying', { event: input.event, outage });
+        log.warn('PostgreSQL unavailable; retrying', { event: input.event, waits });
       }
-      await sleep(input.retry.maxIntervalMs);
+      await sleep(maxIntervalMs);
+      waits++;
       // A long outage must not run the history into Temporal's limit (the server would terminate
       // the run, and the event would be lost without a trace): carry on in a new run.
-      if (outage + 1 >= (input.retry.outageRoundsPerRun ?? 50) || workflowInfo().continueAsNewSuggested)
+      if (waits >= (input.retry.outageRoundsPerRun ?? 50) || workflowInfo().continueAsNewSuggested)
         await continueAsNew<(i: ProcessEventInput) => Promise<ProcessEventResult>>({
           ...input,
           continuedInOutage: true,

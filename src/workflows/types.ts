@@ -18,8 +18,8 @@ export interface RetrySettings {
   maxIntervalMs: number;
   /** Start-to-close timeout of one applyEvent attempt; also how long a crashed worker's attempt takes to be retried. */
   attemptTimeoutMs?: number;
-  /** Series of attempts during one PostgreSQL outage before the run continues as new (its
-   * history stays small however long the outage lasts). @default 50 */
+  /** Waits during one PostgreSQL outage (or for a held claim) before the run continues as new
+   * (its history stays small however long the outage lasts). @default 50 */
   outageRoundsPerRun?: number;
 }
 
@@ -61,6 +61,9 @@ export interface ProcessEventResult {
 
 export interface ApplyEventInput {
   message: RawMessage;
+  /** Which attempt this is, when the workflow counts them (a local activity runs one attempt per
+   * call; see processEvent). Absent: Temporal's own count (a regular activity). */
+  attempt?: number;
   /** Allows an event recorded as dead-lettered to be applied (an operator's redrive). */
   redrive: boolean;
   /** When this workflow run started (Temporal's record), for the schedule_to_start stage. */

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { allCommitted, ceRecord, type Pipeline } from '../support/pipeline';
+import { allCommitted, ceRecord, createPipeline, type Pipeline } from '../support/pipeline';
 import { readAll } from '../support/kafka';
 import { eventually } from '../support/poll';
 
@@ -54,11 +54,14 @@ export interface Consumer {
 }
 
 /** Starts and stops real consumers; `logDir` keeps their output. */
+export type Consumers = ReturnType<typeof consumers>;
+
 export function consumers(p: () => Pipeline) {
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idem-faults-'));
   const all: Consumer[] = [];
   return {
     logDir,
+    all: (): readonly Consumer[] => all,
     start(name: string, env: Record<string, string> = {}): Consumer {
       const file = path.join(logDir, `${name}.log`);
       const out = fs.openSync(file, 'w');
@@ -106,11 +109,15 @@ export async function count(p: Pipeline, sql: string): Promise<number> {
  * offsets committed to the end, no workflow left running.
  */
 export async function expectExactlyOnce(p: Pipeline, expected: Record<string, number>): Promise<void> {
+  // A dead-lettered event never becomes an entry: stop waiting then, and let the checks say so.
   await eventually(
-    async () => (await count(p, 'select count(*) n from ledger_entries')) >= EVENTS,
+    async () =>
+      (await count(p, 'select count(*) n from ledger_entries')) >= EVENTS ||
+      (await count(p, "select count(*) n from processed_events where status = 'dead_lettered'")) > 0,
     600_000,
     'every event applied',
   );
+  expect(await count(p, "select count(*) n from processed_events where status = 'dead_lettered'")).toBe(0);
   await allCommitted(p, p.config.kafka.groupId, 300_000);
   expect(await count(p, "select count(*) n from processed_events where status = 'applied'")).toBe(EVENTS);
   expect(await count(p, 'select count(*) n from processed_events')).toBe(EVENTS);
@@ -149,7 +156,7 @@ export async function expectCleanStops(list: Consumer[]): Promise<void> {
  * Every scenario's opening: consumers A and B running, then the backlog produced, until a fifth of
  * it is applied, so the fault meets both at work.
  */
-export async function twoConsumersAtWork(p: Pipeline, procs: ReturnType<typeof consumers>) {
+export async function twoConsumersAtWork(p: Pipeline, procs: Consumers) {
   const a = procs.start('A');
   const b = procs.start('B');
   await allRunning([a, b]);
@@ -161,3 +168,80 @@ export async function twoConsumersAtWork(p: Pipeline, procs: ReturnType<typeof c
   );
   return { a, b, ...backlog };
 }
+
+/** Duplicates caught, by layer, summed over what each consumer logged when it stopped ("idem
+ * stopped"); a consumer killed with -9 logs nothing, so this is a lower bound then. */
+export function duplicatesByLayer(list: readonly Consumer[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of list)
+    for (const line of c.logs().split('\n')) {
+      if (!line.includes('"msg":"idem stopped"')) continue;
+      const totals = (JSON.parse(line) as { totals?: { duplicates?: Record<string, number> } }).totals;
+      for (const [layer, n] of Object.entries(totals?.duplicates ?? {})) out[layer] = (out[layer] ?? 0) + n;
+    }
+  return out;
+}
+
+export interface AtWork {
+  p: Pipeline;
+  procs: Consumers;
+  a: Consumer;
+  b: Consumer;
+  records: number;
+  expected: Record<string, number>;
+}
+
+export interface FaultDone {
+  /** The fault as the figures line tells it ("Kafka killed -9, down 15 s"). */
+  what: string;
+  /** Consumers that must still run, and stop cleanly on SIGTERM. */
+  running: Consumer[];
+  /** Consumers the scenario stopped with SIGTERM: each must have exited 0. */
+  stopped?: Consumer[];
+}
+
+/**
+ * One fault scenario, as each file under test/faults/ runs it: its own pipeline, consumers A and B
+ * at work on the keyed backlog, the fault, then the checks (exactly once, in key order, nothing left
+ * running; every consumer meant to run alive and stopping cleanly) and one line of figures on stderr
+ * (docs/reliability.md collects them).
+ */
+export function faultScenario(o: {
+  name: string;
+  title: string;
+  fault: (w: AtWork) => Promise<FaultDone>;
+  /** Undoes the fault whatever happened (servers up again, rules removed), for the tests after. */
+  cleanup?: () => Promise<void>;
+}): void {
+  let p: Pipeline;
+  const procs = consumers(() => p);
+  beforeAll(async () => {
+    requireBuild();
+    p = await createPipeline(`faults-${o.name}`);
+  }, 120_000);
+  afterAll(async () => {
+    await o.cleanup?.().catch(() => undefined);
+    procs.killAll();
+    await p?.close();
+  }, 300_000);
+  test(`${o.title}: ${EVENTS} events, none lost, none twice, in key order`, async () => {
+    const w = await twoConsumersAtWork(p, procs);
+    const done = await o.fault({ p, procs, ...w });
+    process.stderr.write(`\nconsumer logs: ${procs.logDir}\n`);
+    await expectExactlyOnce(p, w.expected);
+    for (const c of done.running)
+      expect({ consumer: c.name, alive: alive(c) }).toEqual({ consumer: c.name, alive: true });
+    for (const c of done.stopped ?? [])
+      expect({ consumer: c.name, exit: await exited(c) }).toEqual({ consumer: c.name, exit: 0 });
+    await expectCleanStops(done.running);
+    const dup = Object.entries(duplicatesByLayer(procs.all()))
+      .map(([layer, n]) => `${layer} ${n}`)
+      .join(', ');
+    process.stderr.write(
+      `\nfault ${o.name}: ${w.records} records, ${EVENTS} unique, ${w.records - EVENTS} duplicates produced; ` +
+        `${done.what}; applied ${EVENTS}, lost 0, double 0; duplicates caught by layer: ${dup || 'none logged'}\n`,
+    );
+  }, 1_200_000);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

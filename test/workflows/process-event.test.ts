@@ -203,6 +203,51 @@ test("a claim held by another attempt (a frozen worker's open transaction) is wa
   expect(rec.deadLetters).toHaveLength(0);
 });
 
+test("attempts that each fail slowly are not cut short by the first attempt's timeout: an outage is waited out, a failing handler gets its every attempt", async () => {
+  // Each attempt fails after 700 ms; an attempt may take 1.5 s. The SDK's own local retries kept
+  // the first attempt's start-to-close timer running (temporalio/sdk-rust#1454): the series timed
+  // out after 1.5 s and the event was dead-lettered as handler_failed ("Activity timed out").
+  const slowly = (details: object, failures: number) => {
+    let calls = 0;
+    return {
+      calls: () => calls,
+      applyEvent: async (): Promise<ApplyEventResult> => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 700));
+        if (calls <= failures)
+          throw ApplicationFailure.create({
+            type: 'Error',
+            message: `failed slowly (${calls})`,
+            details: [details],
+          });
+        return { outcome: 'applied', outboxCount: 0 };
+      },
+    };
+  };
+  const retry = { maxAttempts: 3, attemptTimeoutMs: 1_500 };
+  const msg = () => testMessage({ type: 'account.credited', data: { account: 'a', amount: 1 } });
+
+  const outage = slowly({ reason: 'handler_failed', attempt: 1, storeUnavailable: true }, 4);
+  const rec = recorder();
+  await expect(
+    runProcessEvent(env, {
+      input: testInput(msg(), retry),
+      activities: { applyEvent: outage.applyEvent, deadLetter: rec.deadLetter },
+    }),
+  ).resolves.toMatchObject({ outcome: 'applied' });
+  expect(outage.calls()).toBe(5);
+  expect(rec.deadLetters).toHaveLength(0);
+
+  const failing = slowly({ reason: 'handler_failed', attempt: 0 }, 99);
+  const err = await runProcessEvent(env, {
+    input: testInput(msg(), retry),
+    activities: { applyEvent: failing.applyEvent, deadLetter: rec.deadLetter },
+  }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(failing.calls()).toBe(3);
+  expect(rec.deadLetters).toEqual([expect.objectContaining({ error: 'Error: failed slowly (3)' })]);
+});
+
 test('a long outage continues as new (the history stays bounded) and the event is then applied once', async () => {
   const taskQueue = `test-${crypto.randomUUID()}`;
   const workflowId = `outage-${crypto.randomUUID()}`;
