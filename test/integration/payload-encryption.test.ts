@@ -11,9 +11,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { PermanentHandlerError } from '../../src/errors';
+import { parseConfig } from '../../src/config';
 import { workflowIdFor } from '../../src/events/identity';
 import { temporalClient, temporalConnectionOptions } from '../../src/temporal/connection';
-import { ENCRYPTED_ENCODING } from '../../src/temporal/encryption-codec';
+import { defaultPayloadConverter } from '@temporalio/common';
+import {
+  ENCRYPTED_ENCODING,
+  EncryptionCodec,
+  parseEncryptionKeys,
+  type EncryptionKey,
+} from '../../src/temporal/encryption-codec';
 import { startOwnTemporal, sqliteFilesContain, type OwnTemporal } from '../support/own-servers';
 import {
   allCommitted,
@@ -128,3 +135,54 @@ test('control: without keys the same events leave their data and the failure mes
     await p.close();
   }
 }, 240_000);
+
+test('rotation across processes: a worker without the key a payload names waits for one that has it', async () => {
+  const k1 = `k1:${crypto.randomBytes(32).toString('base64')}`;
+  const k2 = `k2:${crypto.randomBytes(32).toString('base64')}`;
+  const keys = (list: string) => (parseEncryptionKeys(list) as { keys: EncryptionKey[] }).keys;
+  // The ingester still encrypts with k1; a worker already rotated to k2 alone cannot read that.
+  const p = await createPipeline('payload-rotate', {
+    TEMPORAL_ADDRESS: temporal.address,
+    IDEM_ENCRYPTION_KEYS: k1,
+  });
+  try {
+    await p.start(['ingester']);
+    const stale = await p.start(['worker'], undefined, { IDEM_ENCRYPTION_KEYS: k2 });
+    const account = `acct-rotate-${crypto.randomBytes(4).toString('hex')}`;
+    const ev = { id: crypto.randomUUID(), type: 'account.credited', data: { account, amount: 100 } };
+    await p.producer.send({ topic: p.topic, messages: [ceRecord(p.source, ev, account)] });
+    // An operator's client, already rotated (both keys), reads it whatever key wrote it.
+    const client = temporalClient(
+      parseConfig({ ...p.env, IDEM_ENCRYPTION_KEYS: `${k2},${k1}` }),
+      p.temporal.connection,
+    );
+    const handle = client.workflow.getHandle(workflowIdFor(p.source, ev.id));
+    // The workflow task fails, naming the key it lacks; Temporal keeps the workflow and retries.
+    const failure = await eventually(
+      async () =>
+        (await handle.fetchHistory()).events?.find((e) => e.workflowTaskFailedEventAttributes)
+          ?.workflowTaskFailedEventAttributes?.failure,
+      60_000,
+      'a failed workflow task',
+    );
+    // Its message is encoded too (with the worker's key, k2).
+    const [attrs] = await new EncryptionCodec(keys(k2)).decode([failure!.encodedAttributes!]);
+    expect(defaultPayloadConverter.fromPayload<{ message: string }>(attrs!).message).toContain(
+      'a payload is encrypted with key id "k1", which is not among the configured keys (k2)',
+    );
+    expect((await ledger(p, account)).entries).toBe(0);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+
+    // Rotation done right: the new key first, the old one still there to decrypt.
+    await stale.stop();
+    await p.start(['worker'], undefined, { IDEM_ENCRYPTION_KEYS: `${k2},${k1}` });
+    await eventually(
+      async () => (await ledger(p, account)).entries === 1,
+      120_000,
+      'the effect after rotation',
+    );
+    expect(await handle.result()).toMatchObject({ outcome: 'applied' });
+  } finally {
+    await p.close();
+  }
+}, 300_000);
