@@ -15,6 +15,8 @@ export {
   type HandlerModule,
   type LoadedHandlers,
 } from './activities/handlers/load';
+export type { HandlerAudit, AuditedEvent, EffectViolation } from './activities/handlers/audit';
+export { auditTopics, formatReport, type AuditOptions, type AuditReport } from './audit';
 export { migrate, type MigrationSet } from './store/migrate';
 export { createActivities, type Activities } from './activities';
 export {

@@ -1,6 +1,6 @@
 /**
  * The ledger example as a handler module: what `idem consume --handlers examples/ledger`
- * loads. A service of your own exports the same two things from its handlers module.
+ * loads. A service of your own exports the same things from its handlers module (`audit` is optional).
  */
 import path from 'node:path';
 import type { HandlerModule } from '../../src';
@@ -13,6 +13,9 @@ export const migrations: HandlerModule['migrations'] = {
   name: 'ledger',
   dir: path.join(__dirname, 'migrations'),
 };
+
+/** Checks of its effects for `idem audit`: one entry per applied event, balances that add up. */
+export { audit } from './audit';
 
 export * from './handlers';
 export { insertLedgerEntry, type LedgerEntryRow } from './sql/insert-ledger-entry';

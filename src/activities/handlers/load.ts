@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { MigrationSet } from '../../store/migrate';
 import { HandlerRegistry, type AnyHandlerDefinition } from './registry';
+import type { HandlerAudit } from './audit';
 import { HandlersModuleError } from '../../errors';
 
 export interface HandlerModule {
@@ -25,6 +26,8 @@ export interface HandlerModule {
   register?: (registry: HandlerRegistry) => void;
   /** The handlers' own tables: numbered .sql files, applied by workers at start under this set's name. */
   migrations?: MigrationSet;
+  /** Checks of the handlers' effects for `idem audit` (optional; see ./audit.ts). */
+  audit?: HandlerAudit;
 }
 
 export interface LoadedHandlers {
@@ -32,6 +35,8 @@ export interface LoadedHandlers {
   file: string;
   registry: HandlerRegistry;
   migrations: MigrationSet[];
+  /** The module's checks for `idem audit`, if it exports any. */
+  audit?: HandlerAudit;
 }
 
 /** Builds the registry of a handler module already imported. */
@@ -45,7 +50,12 @@ export function handlersFromModule(mod: HandlerModule, where = 'the handler modu
         'or a `register(registry)` function; see docs/handlers.md',
     );
   }
-  return { file: where, registry, migrations: mod.migrations ? [mod.migrations] : [] };
+  return {
+    file: where,
+    registry,
+    migrations: mod.migrations ? [mod.migrations] : [],
+    ...(mod.audit ? { audit: mod.audit } : {}),
+  };
 }
 
 /**
