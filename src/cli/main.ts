@@ -8,6 +8,7 @@ import { registerDlqCommands } from './dlq';
 import { registerDemoCommand } from './demo';
 import { registerBenchCommand } from './bench';
 import { registerCodecServerCommand } from './codec-server';
+import { registerAuditCommand } from './audit';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerBenchCommand(program);
   registerCodecServerCommand(program);
+  registerAuditCommand(program);
   return program;
 }
 
