@@ -19,6 +19,7 @@ import { Ingester } from './ingest/ingester';
 import { silentLogger, type Logger } from './observability/logger';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
 import { createOutboxRelay } from './outbox/relay';
+import { startReconciler } from './reconcile/closed-runs';
 import { migrate, type MigrationSet } from './store/migrate';
 import { createPool } from './store/pool';
 import { findApplied } from './store/sql/find-applied';
@@ -229,6 +230,20 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         if (w.getState() === 'RUNNING') w.shutdown();
         await done.catch(() => undefined);
       });
+      if (config.worker.reconcile.intervalMs > 0) {
+        const reconciler = startReconciler(
+          {
+            client: temporalClient(config, connection),
+            taskQueue: config.temporal.taskQueue,
+            pool: p,
+            dlq,
+            logger,
+            metrics,
+          },
+          config.worker.reconcile,
+        );
+        closers.push(() => reconciler.stop());
+      }
     }
 
     if (roles.includes('ingester')) {

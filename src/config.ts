@@ -257,6 +257,16 @@ const schema = z.object({
   /** Workflow runs a worker keeps cached (sticky). Event workflows are short: a small cache does;
    * the SDK's default grows with the heap limit (thousands on a large machine). @default 200 */
   IDEM_MAX_CACHED_WORKFLOWS: positiveInt('a number of workflows').default(200),
+  /** How often a worker looks for event workflows that were terminated (or timed out) before they
+   * applied their event, and dead-letters those events (reason terminated); 0 turns it off.
+   * @default 30000 */
+  IDEM_RECONCILE_INTERVAL_MS: z.coerce
+    .number({ message: 'expected milliseconds' })
+    .int({ message: 'expected milliseconds (a whole number)' })
+    .min(0, { message: 'expected 0 (off) or more milliseconds' })
+    .default(30_000),
+  /** How far back each look goes (by the workflow's close time). @default 86400000 (a day) */
+  IDEM_RECONCILE_LOOKBACK_MS: positiveInt('milliseconds').default(86_400_000),
   /** Concurrent workflow starts of the ingester. More only queue inside Temporal: on the
    * reference machine 4–8 drained a backlog faster than 64 (docs/performance.md). @default 8 */
   IDEM_START_CONCURRENCY: positiveInt('a number').default(8),
@@ -336,7 +346,13 @@ export interface Config {
   };
   retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number; attemptTimeoutMs: number };
   /** The Temporal worker's slots and cache. */
-  worker: { workflowTaskSlots: number; localActivitySlots: number; maxCachedWorkflows: number };
+  worker: {
+    workflowTaskSlots: number;
+    localActivitySlots: number;
+    maxCachedWorkflows: number;
+    /** The terminated-runs reconciler (src/reconcile/closed-runs.ts); interval 0: off. */
+    reconcile: { intervalMs: number; lookBackMs: number };
+  };
   /** The event workflow's shape (IDEM_APPLY_AS, IDEM_UPSERT_APPLIED). */
   workflow: WorkflowShape;
   /** `IDEM_HANDLERS`: the handler module, if configured. */
@@ -587,6 +603,7 @@ export function parseConfig(env: Env): Config {
       workflowTaskSlots: c.IDEM_WORKFLOW_TASK_SLOTS,
       localActivitySlots: c.IDEM_LOCAL_ACTIVITY_SLOTS,
       maxCachedWorkflows: c.IDEM_MAX_CACHED_WORKFLOWS,
+      reconcile: { intervalMs: c.IDEM_RECONCILE_INTERVAL_MS, lookBackMs: c.IDEM_RECONCILE_LOOKBACK_MS },
     },
     workflow: {
       applyAs: c.IDEM_APPLY_AS,

@@ -103,6 +103,7 @@ async function applyParsed(
         kafkaPartition: input.message.partition,
         kafkaOffset: input.message.offset,
         redrive: input.redrive,
+        reset: input.reset === true,
       });
       if (!claim.claimed) {
         if (claim.noRecord)
@@ -129,7 +130,8 @@ async function applyParsed(
         event,
         dedupKey,
         attempt,
-        redrive: input.redrive,
+        // an operator's reset re-processes the event as a redrive does
+        redrive: input.redrive || input.reset === true,
         emit: outbox.emit,
       };
       await handler.run(ctx);

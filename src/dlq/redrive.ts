@@ -19,7 +19,13 @@ import type { DlqEntry } from './reader';
 
 /** Reasons found before any workflow ran are properties of the record's bytes:
  * processing it again fails the same way, so they are not redriven. */
-export const REDRIVABLE_REASONS = new Set(['unknown_type', 'invalid_payload', 'handler_failed', 'cancelled']);
+export const REDRIVABLE_REASONS = new Set([
+  'unknown_type',
+  'invalid_payload',
+  'handler_failed',
+  'cancelled',
+  'terminated',
+]);
 
 export type RedriveStatus =
   | 'started'

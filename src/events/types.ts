@@ -44,4 +44,7 @@ export type DlqReason =
   | 'invalid_payload'
   | 'handler_failed'
   /** An operator cancelled the event's workflow before it applied the event. */
-  | 'cancelled';
+  | 'cancelled'
+  /** An operator terminated the event's workflow (or it timed out) before it applied the event:
+   * found afterwards by the worker's reconciler (src/reconcile/closed-runs.ts). */
+  | 'terminated';

@@ -172,9 +172,10 @@ async function applyUntilDecided(
       return await applyEvent({
         message: input.message,
         ...(localAttempts ? { attempt } : {}),
-        // An operator's reset of this workflow (Temporal Web, `temporal workflow reset`) is a
-        // redrive too: the new run may apply an event the reset-away run dead-lettered.
-        redrive: input.redrive !== undefined || isReset(),
+        redrive: input.redrive !== undefined,
+        // An operator's reset of this workflow (Temporal Web, `temporal workflow reset`): the new
+        // run may apply an event the reset-away run dead-lettered, or one it never finished.
+        ...(isReset() ? { reset: true } : {}),
         runStartedAtMs: workflowInfo().runStartTime.getTime(),
       });
     } catch (err) {

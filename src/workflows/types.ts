@@ -66,6 +66,9 @@ export interface ApplyEventInput {
   attempt?: number;
   /** Allows an event recorded as dead-lettered to be applied (an operator's redrive). */
   redrive: boolean;
+  /** This run is an operator's reset (Temporal Web, `temporal workflow reset`): it applies an
+   * event without a row as a first run does, and one recorded as dead-lettered as a redrive does. */
+  reset?: boolean;
   /** When this workflow run started (Temporal's record), for the schedule_to_start stage. */
   runStartedAtMs?: number;
 }

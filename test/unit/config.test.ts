@@ -22,7 +22,13 @@ test('the workflow shape and the worker slots: lean by default, each part a sett
   const lean = parseConfig({});
   expect(lean.ingest).toMatchObject({ eagerStart: true, startConcurrency: 8 });
   expect(lean.workflow).toEqual({ applyAs: 'local', upsertApplied: false });
-  expect(lean.worker).toEqual({ workflowTaskSlots: 40, localActivitySlots: 40, maxCachedWorkflows: 200 });
+  expect(lean.worker).toEqual({
+    workflowTaskSlots: 40,
+    localActivitySlots: 40,
+    maxCachedWorkflows: 200,
+    reconcile: { intervalMs: 30_000, lookBackMs: 86_400_000 },
+  });
+  expect(parseConfig({ IDEM_RECONCILE_INTERVAL_MS: '0' }).worker.reconcile.intervalMs).toBe(0);
   const c = parseConfig({
     IDEM_EAGER_START: 'false',
     IDEM_APPLY_AS: 'regular',

@@ -139,6 +139,7 @@ describe('redrivable', () => {
       'cancelled',
       'handler_failed',
       'invalid_payload',
+      'terminated',
       'unknown_type',
     ]);
   });

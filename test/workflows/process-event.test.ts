@@ -283,10 +283,10 @@ test("an operator's reset of a dead-lettered event counts as a redrive: the new 
   const rec = recorder();
   const seen: boolean[] = [];
   const worker = await workerOn(taskQueue, {
-    // Refused until redriven (the store's claim of a dead-lettered row needs the redrive flag).
+    // Refused until reset (the store's claim of a dead-lettered row needs the reset or redrive flag).
     applyEvent: async (i: ApplyEventInput): Promise<ApplyEventResult> => {
-      seen.push(i.redrive);
-      if (!i.redrive)
+      seen.push(i.reset === true);
+      if (!i.reset)
         throw ApplicationFailure.create({
           type: 'PermanentHandlerError',
           message: 'refused',

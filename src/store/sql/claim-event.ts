@@ -16,6 +16,9 @@ export interface ClaimEventRow {
   kafkaOffset: string;
   /** An operator's redrive: an event recorded as dead-lettered may be claimed. */
   redrive: boolean;
+  /** A run an operator's reset created: claims the event like a first run when it has no row (it
+   * never reached an outcome), and like a redrive when its row says dead-lettered. */
+  reset?: boolean;
 }
 
 export type ClaimResult =
@@ -43,6 +46,11 @@ export type ClaimResult =
  */
 export async function claimEvent(tx: Queryable, row: ClaimEventRow): Promise<ClaimResult> {
   if (row.redrive) return claimDeadLettered(tx, row);
+  const claim = await claimNew(tx, row);
+  return !claim.claimed && row.reset ? claimDeadLettered(tx, row) : claim;
+}
+
+async function claimNew(tx: Queryable, row: ClaimEventRow): Promise<ClaimResult> {
   // A row, applied or dead-lettered, means a duplicate: `do nothing` waits for a concurrent
   // claimer's commit and then reports the conflict.
   const { rowCount } = await tx.query(
