@@ -24,6 +24,7 @@ import { migrate, type MigrationSet } from './store/migrate';
 import { createPool } from './store/pool';
 import { findApplied } from './store/sql/find-applied';
 import { findSettled } from './store/sql/find-settled';
+import { recordRejectionPublished, rejectionPublished } from './store/sql/ingest-rejections';
 import { pgParkingStore } from './ingest/parking';
 import { checkSearchAttributes } from './temporal/preflight';
 import { isTemporalUnreachable, NotTransientError, reachable, Readiness, waitFor } from './dependencies';
@@ -283,6 +284,10 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
           ? {
               findSettled: (keys: string[]) => findSettled(pool as Pool, keys),
               parking: pgParkingStore(pool),
+              rejections: {
+                published: (at) => rejectionPublished(pool as Pool, at),
+                record: (at) => recordRejectionPublished(pool as Pool, at),
+              },
             }
           : {}),
       });

@@ -47,6 +47,15 @@ export interface HandOffDeps {
   settlement?: SettlementWatch;
   /** Key parking's store, given only with ordering and IDEM_KEY_PARKING (and the store). */
   parking?: ParkingStore;
+  /** Where the process has the store: which rejected records' dead-letter copies are published,
+   * so a record read again is not published again. */
+  rejections?: RejectionLedger;
+}
+
+/** The store's record of published ingest rejections (src/store/sql/ingest-rejections.ts). */
+export interface RejectionLedger {
+  published(at: { topic: string; partition: number; offset: string }): Promise<boolean>;
+  record(at: { topic: string; partition: number; offset: string; reason: string }): Promise<void>;
 }
 
 /** How many dedup keys a process remembers for skipping copies (about 100 bytes each). */
@@ -412,6 +421,20 @@ export class HandOff {
     parsed: { reason: DlqReason; error: string },
     stopped: () => boolean,
   ): Promise<void> {
+    const at = { topic: record.topic, partition: record.partition, offset: record.offset };
+    const ledger = this.d.rejections;
+    const onError = (what: string) => (err: unknown) => this.d.log.warn({ err }, `${what}; retrying`);
+    if (
+      ledger &&
+      (await retryUntilStopped(() => ledger.published(at), {
+        stopped,
+        onError: onError('asking the store about a rejected record failed'),
+      }))
+    ) {
+      // Read again (a rebalance, a restart before its offset was committed): already published.
+      this.d.metrics.duplicates.inc({ layer: 'ingest' });
+      return;
+    }
     await retryUntilStopped(
       () =>
         this.d.dlq.publish({
@@ -431,8 +454,13 @@ export class HandOff {
             }),
           },
         }),
-      { stopped, onError: (err) => this.d.log.warn({ err }, 'dead-letter publish failed; retrying') },
+      { stopped, onError: onError('dead-letter publish failed') },
     );
+    if (ledger)
+      await retryUntilStopped(() => ledger.record({ ...at, reason: parsed.reason }), {
+        stopped,
+        onError: onError('recording a published rejection failed'),
+      });
     this.d.metrics.deadLettered.inc({ reason: parsed.reason, stage: 'ingest' });
     this.d.log.info(
       { topic: record.topic, partition: record.partition, offset: record.offset, reason: parsed.reason },

@@ -21,6 +21,7 @@ import { OffsetCommitter } from './committer';
 import { HandOff } from './hand-off';
 import type { PreparedRecord } from './prepare';
 import type { ParkingStore } from './parking';
+import type { RejectionLedger } from './hand-off';
 import { SettlementWatch } from './settlement';
 import { abandonPartition, newPartitionState, resumePartition, type PartitionState } from './partition';
 
@@ -46,6 +47,8 @@ export interface IngesterOptions {
   findSettled?: (dedupKeys: string[]) => Promise<Map<string, 'applied' | 'dead_lettered'>>;
   /** Key parking's store (used with ordering and IDEM_KEY_PARKING); see parking.ts. */
   parking?: ParkingStore;
+  /** Published ingest rejections, where the process has the store (see hand-off.ts). */
+  rejections?: RejectionLedger;
   /** How often parked keys are checked for release, and the parked gauges updated. @default 1000 */
   releaseIntervalMs?: number;
 }

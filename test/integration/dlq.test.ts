@@ -145,7 +145,8 @@ test('bad records are dead-lettered with their reason; good ones around them are
   expect(Object.values(unknownRecord?.headers ?? {})).not.toContain('forged.type');
   expect(JSON.parse(unknownRecord?.value ?? '{}')).toMatchObject({ id: unknown.id, type: 'account.closed' });
   const handle = p.temporal.workflow.getHandle(workflowIdFor(p.source, unknown.id));
-  expect((await handle.describe()).status.name).toBe('FAILED');
+  // The run ends failed once its deadLetter activity has returned (the record is out before).
+  await eventually(async () => (await handle.describe()).status.name === 'FAILED', 30_000, 'the run failed');
 
   // Redelivered copies of the dead-lettered event: duplicates, no second record.
   await p.producer.send({
@@ -161,4 +162,24 @@ test('bad records are dead-lettered with their reason; good ones around them are
     [workflowIdFor(p.source, unknown.id)],
   );
   expect(row.rows).toEqual([{ status: 'dead_lettered', dead_lettered_count: 1 }]);
+}, 180_000);
+
+test('a rejected record read again (a replay, a rebalance before its offset was committed) is not published again', async () => {
+  const before = (await readAll(p.kafka, p.dlqTopic)).length;
+  const replayGroup = `${p.config.kafka.groupId}-again`;
+  // A second consumer group reads the whole topic again: every rejected record of the test
+  // above, and a new one.
+  await p.producer.send({ topic: p.topic, messages: [{ key: 'y', value: 'not json either', partition: 0 }] });
+  await eventually(
+    async () => (await readAll(p.kafka, p.dlqTopic)).length === before + 1,
+    60_000,
+    'the new rejection published',
+  );
+  const again = await p.start(['ingester'], undefined, { KAFKA_GROUP_ID: replayGroup });
+  await allCommitted(p, replayGroup);
+  await again.stop();
+  const dlq = await readAll(p.kafka, p.dlqTopic);
+  expect(dlq).toHaveLength(before + 1);
+  const ids = dlq.map((r) => r.headers['idem-dead-letter-id']);
+  expect(new Set(ids).size).toBe(ids.length);
 }, 180_000);
