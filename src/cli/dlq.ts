@@ -9,6 +9,7 @@ import { listParkedKeys } from '../store/sql/key-parking';
 import { Pool } from 'pg';
 import { dlqTopicFor } from '../dlq/topic';
 import { InvalidArgumentError } from '../errors';
+import { escapeControls } from '../events/utf8';
 import { createLogger } from '../observability/logger';
 import { pgConnectionConfig } from '../store/tls';
 import { temporalClient, temporalConnectionOptions } from '../temporal/connection';
@@ -62,10 +63,14 @@ async function readSelected(config: Config, o: FilterOpts): Promise<DlqEntry[]> 
   return filter.limit ? all.slice(0, filter.limit) : all;
 }
 
+/** One entry for the terminal. What it quotes (a handler's error message, headers of a record
+ * anyone could have written to the dead-letter topic) has its control characters escaped, so no
+ * escape sequence reaches the operator's terminal. */
 function summary(e: DlqEntry): string {
   const i = e.info;
-  const where = `${i.originalTopic ?? '?'}[${i.originalPartition ?? '?'}]@${i.originalOffset ?? '?'}`;
-  return `${e.timestamp.toISOString()}  ${e.dlqTopic}[${e.dlqPartition}]@${e.dlqOffset}  ${i.reason.padEnd(16)} ${(i.eventType ?? '-').padEnd(20)} ${i.cloudEventId ?? '-'}  attempts=${i.attempts}  from ${where}${e.copies > 1 ? `  (${e.copies} copies of one dead-lettering)` : ''}\n    ${i.error.slice(0, 200)}`;
+  const t = escapeControls;
+  const where = `${t(i.originalTopic ?? '?')}[${i.originalPartition ?? '?'}]@${t(i.originalOffset ?? '?')}`;
+  return `${e.timestamp.toISOString()}  ${e.dlqTopic}[${e.dlqPartition}]@${e.dlqOffset}  ${t(i.reason).padEnd(16)} ${t(i.eventType ?? '-').padEnd(20)} ${t(i.cloudEventId ?? '-')}  attempts=${i.attempts}  from ${where}${e.copies > 1 ? `  (${e.copies} copies of one dead-lettering)` : ''}\n    ${t(i.error.slice(0, 200).replace(/\n\s*/g, ' '))}`;
 }
 
 type ParkedKey = Awaited<ReturnType<typeof listParkedKeys>>[number];
@@ -143,7 +148,7 @@ export function registerDlqCommands(program: Command): void {
       console.log(
         summary(e) +
           (h
-            ? `\n    holds key ${JSON.stringify(h.key)}: ${h.waiting} event(s) parked behind it since ${h.since.toISOString()}${h.releasing ? ' (being released)' : ' (idem dlq redrive or idem dlq skip releases them)'}`
+            ? `\n    holds key ${escapeControls(JSON.stringify(h.key))}: ${h.waiting} event(s) parked behind it since ${h.since.toISOString()}${h.releasing ? ' (being released)' : ' (idem dlq redrive or idem dlq skip releases them)'}`
             : ''),
       );
     }
@@ -156,7 +161,7 @@ export function registerDlqCommands(program: Command): void {
       console.log(
         `${parked.length} parked key(s), ${parked.reduce((n, k) => n + k.waiting, 0)} event(s) waiting: ${parked
           .slice(0, 20)
-          .map((k) => `${k.topic}/${JSON.stringify(k.key)} ${k.waiting}`)
+          .map((k) => `${k.topic}/${escapeControls(JSON.stringify(k.key))} ${k.waiting}`)
           .join(', ')}${parked.length > 20 ? ', …' : ''}`,
       );
   });

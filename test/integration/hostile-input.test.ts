@@ -190,6 +190,28 @@ test('every hostile record is dead-lettered once with its reason; every valid ev
   expect(await count('select count(*) n from processed_events')).toBe(applied.length + byHandler.length);
   expect(atIngest.length).toBeGreaterThan(0);
 
+  // A record anyone could have written to the dead-letter topic, with an escape sequence in its
+  // headers: `idem dlq list` shows it escaped.
+  await p.producer.send({
+    topic: p.dlqTopic,
+    messages: [
+      {
+        key: null,
+        value: 'x',
+        headers: {
+          'idem-reason': 'forged',
+          'idem-error': '\u001b[2J\u001b]0;owned\u0007',
+          'idem-event-id': '\u009b1m',
+        },
+      },
+    ],
+  });
+  const forged = idem('dlq', 'list', '--reason', 'forged');
+  expect(forged).toContain('\\u001b[2J\\u001b]0;owned\\u0007');
+  expect(forged).toContain('\\u009b1m');
+  // eslint-disable-next-line no-control-regex
+  expect(forged).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+
   // The consumer lived through it all, and stops cleanly.
   await allCommitted(p);
   expect(alive(consumer)).toBe(true);
