@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { audit as ledgerAudit } from '../../examples/ledger';
+import { auditTopics } from '../../src/audit';
 import { allCommitted, ceRecord, createPipeline, type Pipeline } from '../support/pipeline';
 import { readAll } from '../support/kafka';
 import { eventually } from '../support/poll';
@@ -234,12 +236,28 @@ export function faultScenario(o: {
     for (const c of done.stopped ?? [])
       expect({ consumer: c.name, exit: await exited(c) }).toEqual({ consumer: c.name, exit: 0 });
     await expectCleanStops(done.running);
+    // idem audit, as an operator runs it: every offset of the topic accounted for, no effect twice.
+    const audit = await auditTopics({
+      config: p.config,
+      kafka: p.kafka,
+      pool: p.db.pool,
+      temporal: p.temporal,
+      handlers: { name: 'examples/ledger', audit: ledgerAudit },
+    });
+    expect({ ok: audit.ok, unaccounted: audit.unaccounted, violations: audit.violations }).toEqual({
+      ok: true,
+      unaccounted: [],
+      violations: [],
+    });
+    expect(audit.total.records).toBe(w.records);
     const dup = Object.entries(duplicatesByLayer(procs.all()))
       .map(([layer, n]) => `${layer} ${n}`)
       .join(', ');
     process.stderr.write(
       `\nfault ${o.name}: ${w.records} records, ${EVENTS} unique, ${w.records - EVENTS} duplicates produced; ` +
-        `${done.what}; applied ${EVENTS}, lost 0, double 0; duplicates caught by layer: ${dup || 'none logged'}\n`,
+        `${done.what}; applied ${EVENTS}, lost 0, double 0; duplicates caught by layer: ${dup || 'none logged'}; ` +
+        `idem audit: ${audit.total.records} offsets, ${audit.total.applied} applied, ${audit.total.duplicate} duplicates, ` +
+        `0 unaccounted, 0 double effects\n`,
     );
   }, 1_200_000);
 }
