@@ -14,10 +14,17 @@ import {
   UnknownEventTypeError,
 } from '../errors';
 import type { DlqReason } from '../events/types';
-import { isErrorLike, isStoreUnavailable } from '../store/store-error';
+import { isErrorLike, isStoreError, isStoreUnavailable } from '../store/store-error';
 import type { ApplyFailureDetails } from '../workflows/types';
 
 export { isStoreUnavailable };
+
+/** A data exception PostgreSQL raised on the store's connection (a handler's statement with a
+ * value its column cannot take). */
+function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return isStoreError(err) && typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}
 
 /** The DLQ reason of an error; anything not classified is a handler failure. */
 export function reasonOf(err: unknown): DlqReason {
@@ -54,7 +61,14 @@ export function toApplicationFailure(
   }
   if (isErrorLike(err)) {
     // A held claim goes back to the workflow at once: it waits without spending attempts.
-    const retriable = err instanceof ClaimHeldError ? false : err instanceof IdemError ? err.retriable : true;
+    // PostgreSQL's data exceptions (SQLSTATE class 22: a value out of range, an invalid text
+    // representation, a string too long) fail the same way on every attempt.
+    const retriable =
+      err instanceof ClaimHeldError || isDataException(err)
+        ? false
+        : err instanceof IdemError
+          ? err.retriable
+          : true;
     return ApplicationFailure.create({
       type: err.name,
       message: err.message,

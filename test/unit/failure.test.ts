@@ -42,6 +42,16 @@ test('failures carry reason, attempt and the outage flag to the workflow', () =>
   expect(held).toMatchObject({ type: 'ClaimHeldError', nonRetryable: true });
   expect(held.details).toEqual([{ reason: 'handler_failed', attempt: 1, claimHeld: true }]);
 
+  // a data exception of the store's connection fails alike every time: not retried
+  const data = toApplicationFailure(
+    fromStore(withCode('value too long for type character varying(8)', '22001')),
+    1,
+  );
+  expect(data).toMatchObject({ nonRetryable: true });
+  expect(data.details).toEqual([{ reason: 'handler_failed', attempt: 1 }]);
+  // the same code from a handler's own client (another database) is the handler's to judge
+  expect(toApplicationFailure(withCode('value too long', '22001'), 1).nonRetryable).toBe(false);
+
   const unknown = toApplicationFailure(new UnknownEventTypeError('no handler'), 1);
   expect(unknown).toBeInstanceOf(ApplicationFailure);
   expect(unknown).toMatchObject({ type: 'UnknownEventTypeError', nonRetryable: true });
