@@ -48,7 +48,7 @@ export async function readRanges(
         .run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          eachBatch: async ({ batch, heartbeat }) => {
+          eachBatch: async ({ batch, heartbeat, resolveOffset, isStale }) => {
             const from = next.get(batch.partition);
             const end = ends.get(batch.partition);
             if (failed || from === undefined || end === undefined) return;
@@ -62,6 +62,9 @@ export async function readRanges(
               fail(err);
               return;
             }
+            // The fetch position moves only with resolved offsets (nothing is committed); a batch
+            // fetched before a seek still pending must not move it.
+            if (!isStale() && !batch.isEmpty()) resolveOffset(batch.lastOffset());
             const last = wanted.at(-1);
             // The batch's last offset also passes over control records and compacted gaps.
             const reached = BigInt(batch.isEmpty() ? -1 : batch.lastOffset()) + 1n;
