@@ -1,5 +1,6 @@
-/** Four projects: pure unit tests (no servers), workflow tests (Temporal's test
- * environment on the cached Temporal CLI binary), integration tests (the real
+/** Five projects: pure unit tests (no servers), workflow tests (Temporal's test
+ * environment on the cached Temporal CLI binary), the alert rules' promtool tests (promtool
+ * fetched once into the cache), integration tests (the real
  * local stack: Kafka, Temporal, PostgreSQL) and fault scenarios (the real stack, whose
  * servers they stop and restart: they need --runInBand, as npm test runs). Global setups
  * bring up what is needed. */
@@ -24,6 +25,14 @@ module.exports = {
       testMatch: ['<rootDir>/test/workflows/**/*.test.ts'],
       setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
       globalSetup: '<rootDir>/test/support/global-setup-temporal-binary.ts',
+    },
+    {
+      // promtool on the alert rules and the dashboard's queries (fetched once into the cache).
+      displayName: 'alerts',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/alerts/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup-promtool.ts',
     },
     {
       displayName: 'integration',
