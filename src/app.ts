@@ -27,6 +27,7 @@ import { findSettled } from './store/sql/find-settled';
 import { recordRejectionPublished, rejectionPublished } from './store/sql/ingest-rejections';
 import { pgParkingStore } from './ingest/parking';
 import { checkSearchAttributes } from './temporal/preflight';
+import { checkNamespaceRetention, namespaceRetentionMs } from './temporal/namespace-retention';
 import { isTemporalUnreachable, NotTransientError, reachable, Readiness, waitFor } from './dependencies';
 import { checkTopics } from './kafka/preflight';
 import { kafkaSecurityOptions } from './kafka/security';
@@ -205,6 +206,15 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
             maxEventBytes: config.ingest.maxEventBytes,
             outboxTopic: config.kafka.outboxTopic,
             metrics,
+            prune: {
+              pool: p,
+              kafka,
+              namespace: config.temporal.namespace,
+              namespaceRetentionMs: () => namespaceRetentionMs(connection, config.temporal.namespace),
+              topics: config.kafka.topics,
+              retentionMs: config.dedup.retentionMs,
+              batchSize: config.dedup.pruneBatchSize,
+            },
           }),
         });
       const created = await waitFor(
@@ -213,6 +223,8 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         temporalOnly(async () => {
           const connection = await NativeConnection.connect(temporalConnectionOptions(config));
           try {
+            // The store must keep its dedup rows at least as long as Temporal keeps the workflows.
+            await checkNamespaceRetention(connection, config.temporal.namespace, config.dedup.retentionMs);
             return { connection, worker: await createWorker(connection) };
           } catch (err) {
             await connection.close().catch(() => undefined);

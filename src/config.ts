@@ -15,6 +15,7 @@ import { z } from 'zod';
 
 import { redactSecrets, registerSecret } from './observability/redact';
 import { ConfigError } from './errors';
+import { parseRetention } from './prune/duration';
 import type { KafkaSaslSettings, KafkaTlsSettings } from './kafka/security';
 import { pgTlsProblems } from './store/tls';
 import type { TemporalTlsSettings } from './temporal/connection';
@@ -271,6 +272,25 @@ const schema = z.object({
    * reference machine 4–8 drained a backlog faster than 64 (docs/performance.md). @default 8 */
   IDEM_START_CONCURRENCY: positiveInt('a number').default(8),
 
+  /** How long processed_events keeps an event's row (the store's dedup window; `idem prune`
+   * deletes older rows): at least the Temporal namespace's retention (checked at start), and more
+   * than how far back a Kafka replay can read. `30d`, `720h`, `1d12h`. @default 30d */
+  IDEM_DEDUP_RETENTION: z
+    .string()
+    .default('30d')
+    .transform((s, ctx) => {
+      const ms = parseRetention(s);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30d, 720h or 1d12h' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  /** Rows `idem prune` deletes per statement (one short transaction each). @default 5000 */
+  IDEM_PRUNE_BATCH_SIZE: positiveInt('a number of rows')
+    .max(100_000, { message: 'expected at most 100000 rows' })
+    .default(5000),
+
   /** Port of the Prometheus /metrics endpoint; 0 turns it off. @default 9464 */
   IDEM_METRICS_PORT: z.coerce
     .number({ message: 'expected a port number (0 turns /metrics off)' })
@@ -353,6 +373,8 @@ export interface Config {
     /** The terminated-runs reconciler (src/reconcile/closed-runs.ts); interval 0: off. */
     reconcile: { intervalMs: number; lookBackMs: number };
   };
+  /** The store's dedup window and its pruning (`idem prune`). */
+  dedup: { retentionMs: number; pruneBatchSize: number };
   /** The event workflow's shape (IDEM_APPLY_AS, IDEM_UPSERT_APPLIED). */
   workflow: WorkflowShape;
   /** `IDEM_HANDLERS`: the handler module, if configured. */
@@ -605,6 +627,7 @@ export function parseConfig(env: Env): Config {
       maxCachedWorkflows: c.IDEM_MAX_CACHED_WORKFLOWS,
       reconcile: { intervalMs: c.IDEM_RECONCILE_INTERVAL_MS, lookBackMs: c.IDEM_RECONCILE_LOOKBACK_MS },
     },
+    dedup: { retentionMs: c.IDEM_DEDUP_RETENTION, pruneBatchSize: c.IDEM_PRUNE_BATCH_SIZE },
     workflow: {
       applyAs: c.IDEM_APPLY_AS,
       upsertApplied: c.IDEM_UPSERT_APPLIED,

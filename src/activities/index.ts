@@ -1,5 +1,5 @@
 /**
- * The activities of the processEvent workflow, built from injected dependencies
+ * The activities of the processEvent and pruneDedupStore workflows, built from injected dependencies
  * (nothing connects at import time): the worker wires a real pool and Kafka producer, tests their own.
  * Workflows import only the type: `import type { Activities } from '../activities'`.
  */
@@ -9,6 +9,7 @@ import type { DlqPublisher } from '../dlq/publisher';
 import { createApplyEvent, type ApplyEventMetrics } from './apply-event';
 import { createDeadLetter, type DeadLetterMetrics } from './dead-letter';
 import type { HandlerRegistry } from './handlers/registry';
+import { createPruneProcessedEvents, type PruneActivityDeps } from './prune';
 
 export type ActivityMetrics = ApplyEventMetrics & DeadLetterMetrics;
 
@@ -27,12 +28,16 @@ export interface ActivityDeps {
   /** Counters (`applied{type}`, `duplicates{layer}`, `deadLettered{reason,stage}`); the Metrics of
    * src/observability/metrics.ts fits. */
   metrics?: ActivityMetrics;
+  /** What pruneProcessedEvents needs (the dedup store's scheduled prune); without it the activity
+   * fails, not retried. */
+  prune?: PruneActivityDeps;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     applyEvent: createApplyEvent(deps),
     deadLetter: createDeadLetter(deps),
+    pruneProcessedEvents: createPruneProcessedEvents(deps.prune),
   };
 }
 

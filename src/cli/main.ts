@@ -9,6 +9,7 @@ import { registerDemoCommand } from './demo';
 import { registerBenchCommand } from './bench';
 import { registerCodecServerCommand } from './codec-server';
 import { registerAuditCommand } from './audit';
+import { registerPruneCommand } from './prune';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerBenchCommand(program);
   registerCodecServerCommand(program);
   registerAuditCommand(program);
+  registerPruneCommand(program);
   return program;
 }
 
