@@ -1,9 +1,11 @@
 /** The demo's closing summary: what happened to every record, checked against the
  * ledger's expected totals, from PostgreSQL, the dead-letter topic and the metrics. */
+import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import type { IdemProcess } from '../app';
 import type { Config } from '../config';
+import { PACKAGE_ROOT } from '../package-root';
 import { pgConnectionConfig } from '../store/tls';
 import { readDlq } from '../dlq/reader';
 import { dlqTopicFor } from '../dlq/topic';
@@ -154,6 +156,14 @@ export async function summarize(a: {
     out(`  Temporal Web (this run's workflows): ${webUrl}`);
     out(
       `  Dead-letter records: idem dlq list --topic ${DEMO_TOPIC} --since ${new Date(a.began).toISOString()}`,
+    );
+    // The demo's own process serves no /metrics; these are for a running `idem consume`.
+    const deploy = (...p: string[]) => path.join(PACKAGE_ROOT, 'deploy', ...p);
+    out(
+      `  Grafana dashboard: ${deploy('grafana', 'dashboards', 'idem.json')} (docker compose up -d prometheus grafana, then http://localhost:23000; docs/docker-compose.md)`,
+    );
+    out(
+      `  Alert rules: ${deploy('prometheus', 'alerts.yml')} (what each means and what to do: docs/operations.md, Alerts)`,
     );
     return {
       ok,
