@@ -16,8 +16,11 @@ import type { Config } from './config';
 import { createKafkaDlqPublisher } from './dlq/publisher';
 import { HandlersModuleError } from './errors';
 import { Ingester } from './ingest/ingester';
-import { silentLogger, type Logger } from './observability/logger';
+import { silentLogger, throttledWarn, type Logger } from './observability/logger';
+import { startLagSampler } from './observability/lag';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
+import { sdkMetricsReader } from './observability/sdk-metrics';
+import { startStuckScanner } from './observability/stuck';
 import { createOutboxRelay } from './outbox/relay';
 import { startReconciler } from './reconcile/closed-runs';
 import { migrate, type MigrationSet } from './store/migrate';
@@ -52,6 +55,9 @@ export interface StartOptions {
   metrics?: Metrics;
   /** Serve /metrics (and /ready, /live) on config.metricsPort. @default true */
   serveMetrics?: boolean;
+  /** Where the Temporal SDK's Prometheus exporter listens (Runtime telemetry, installed by the
+   * caller before any connection): /metrics appends its metrics. */
+  sdkMetricsAddress?: string;
   /** What the process waits for at start-up (a dependency down); a new one unless given. */
   readiness?: Readiness;
   /** Aborts a start-up that waits for a dependency (SIGTERM meanwhile). */
@@ -125,7 +131,8 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
   const wait = { logger, readiness, ...(opts.signal ? { signal: opts.signal } : {}) };
   try {
     if (opts.serveMetrics !== false && config.metricsPort > 0) {
-      closers.push(await serveMetrics(metrics.registry, config.metricsPort, undefined, readiness));
+      const sdk = opts.sdkMetricsAddress ? sdkMetricsReader(opts.sdkMetricsAddress) : undefined;
+      closers.push(await serveMetrics(metrics.registry, config.metricsPort, undefined, readiness, sdk));
     }
     const kafka = createKafka(config, logger);
     const producer: Producer = kafka.producer({
@@ -172,7 +179,13 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
     }
 
     if (roles.includes('relay') && pool) {
-      const relay = createOutboxRelay({ pool, producer, logger, metrics });
+      const relay = createOutboxRelay({
+        pool,
+        producer,
+        logger,
+        metrics,
+        backlogIntervalMs: config.monitoring.sampleIntervalMs,
+      });
       relay.start();
       closers.push(() => relay.stop());
     }
@@ -257,6 +270,19 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         );
         closers.push(() => reconciler.stop());
       }
+      if (config.monitoring.stuckIntervalMs > 0) {
+        const scanner = startStuckScanner(
+          {
+            client: temporalClient(config, connection),
+            taskQueue: config.temporal.taskQueue,
+            namespace: config.temporal.namespace,
+            metrics,
+            logger,
+          },
+          { intervalMs: config.monitoring.stuckIntervalMs, afterMs: config.monitoring.stuckAfterMs },
+        );
+        closers.push(() => scanner.stop());
+      }
     }
 
     if (roles.includes('ingester')) {
@@ -306,6 +332,20 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       const ing = ingester;
       await waitFor('Kafka', 'join the consumer group', () => ing.start(), wait);
       closers.push(() => ing.stop());
+      metrics.setOldestUnprocessed(() => ing.oldestUnprocessed());
+      const lagFailed = throttledWarn(logger, 'sampling the consumer lag failed; retrying');
+      const lag = startLagSampler({
+        kafka,
+        groupId: config.kafka.groupId,
+        partitions: () => ing.assignment(),
+        gauge: metrics.consumerLag,
+        intervalMs: config.monitoring.sampleIntervalMs,
+        onError: lagFailed,
+      });
+      closers.push(async () => {
+        metrics.setOldestUnprocessed(undefined);
+        await lag.stop();
+      });
     }
     readiness.markStarted();
   } catch (err) {

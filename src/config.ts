@@ -298,6 +298,28 @@ const schema = z.object({
     .min(0, { message: 'expected a port number from 0 to 65535' })
     .max(65535, { message: 'expected a port number from 0 to 65535' })
     .default(9464),
+  /** Port of the Temporal SDK's own Prometheus exporter (`temporal_*` metrics of the worker and
+   * its connection), bound on 127.0.0.1 only: idem's /metrics appends what it serves, so one
+   * scrape gets both. Unset: a free port chosen at start; 0: the SDK's metrics off. */
+  IDEM_TEMPORAL_METRICS_PORT: z.coerce
+    .number({ message: 'expected a port number (0 turns the SDK metrics off)' })
+    .int({ message: 'expected a port number (0 turns the SDK metrics off)' })
+    .min(0, { message: 'expected a port number from 0 to 65535' })
+    .max(65535, { message: 'expected a port number from 0 to 65535' })
+    .optional(),
+  /** How often sampled gauges are refreshed: the ingester's consumer lag (asked of the broker)
+   * and the relay's outbox backlog (one count). @default 10000 */
+  IDEM_METRICS_SAMPLE_INTERVAL_MS: positiveInt('milliseconds').default(10_000),
+  /** An event workflow still running this long after it started is stuck (idem_stuck_events,
+   * `idem stuck`, `idem status`). @default 300000 (5 minutes) */
+  IDEM_STUCK_AFTER_MS: positiveInt('milliseconds').default(300_000),
+  /** How often a worker's stuck-event scanner asks Temporal's visibility; 0 turns it off.
+   * @default 30000 */
+  IDEM_STUCK_INTERVAL_MS: z.coerce
+    .number({ message: 'expected milliseconds' })
+    .int({ message: 'expected milliseconds (a whole number)' })
+    .min(0, { message: 'expected 0 (off) or more milliseconds' })
+    .default(30_000),
   /** pino log level. @default info */
   IDEM_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -380,6 +402,15 @@ export interface Config {
   /** `IDEM_HANDLERS`: the handler module, if configured. */
   handlers?: string;
   metricsPort: number;
+  /** Sampled gauges, the stuck-event scanner, the Temporal SDK's metrics. */
+  monitoring: {
+    sampleIntervalMs: number;
+    stuckAfterMs: number;
+    /** 0: the worker runs no scanner. */
+    stuckIntervalMs: number;
+    /** Loopback port of the SDK's exporter; undefined: a free one; 0: off. */
+    temporalMetricsPort: number | undefined;
+  };
   logLevel: Parsed['IDEM_LOG_LEVEL'];
   cacheDir: string;
   /** Readiness limits of the local stack's servers (`idem stack up`). */
@@ -634,6 +665,12 @@ export function parseConfig(env: Env): Config {
     },
     ...(c.IDEM_HANDLERS ? { handlers: c.IDEM_HANDLERS } : {}),
     metricsPort: c.IDEM_METRICS_PORT,
+    monitoring: {
+      sampleIntervalMs: c.IDEM_METRICS_SAMPLE_INTERVAL_MS,
+      stuckAfterMs: c.IDEM_STUCK_AFTER_MS,
+      stuckIntervalMs: c.IDEM_STUCK_INTERVAL_MS,
+      temporalMetricsPort: c.IDEM_TEMPORAL_METRICS_PORT,
+    },
     logLevel: c.IDEM_LOG_LEVEL,
     cacheDir: defaultCacheDir(env),
     stack: { timeoutMs: c.IDEM_STACK_TIMEOUT * 1000, stallMs: c.IDEM_STACK_STALL_TIMEOUT * 1000 },

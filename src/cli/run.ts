@@ -3,20 +3,53 @@ import type { Command } from 'commander';
 import { loadHandlerModule, type LoadedHandlers } from '../activities/handlers/load';
 import { startIdem, type Role } from '../app';
 import { loadConfig, type Config } from '../config';
-import { HandlersModuleError, StoppedError } from '../errors';
+import { ConfigError, HandlersModuleError, StoppedError } from '../errors';
 import { createLogger, type Logger } from '../observability/logger';
 import { lifetimeTotals } from '../observability/metrics';
+import { sdkMetricsAddress } from '../observability/sdk-metrics';
 import { temporalSdkLogger } from '../observability/temporal-logger';
 
 let runtimeInstalled = false;
 
 /** The Temporal SDK's own logs go through idem's logger at WARN unless idem logs at debug,
- * repeated failures throttled (observability/temporal-logger.ts). */
-export function installTemporalRuntime(level: string, logger?: Logger): void {
+ * repeated failures throttled (observability/temporal-logger.ts). With `metricsAddress`, the SDK
+ * exports its metrics there (observability/sdk-metrics.ts). */
+export function installTemporalRuntime(level: string, logger?: Logger, metricsAddress?: string): void {
   if (runtimeInstalled) return;
-  runtimeInstalled = true;
   const sdkLevel = level === 'debug' || level === 'trace' ? 'INFO' : level === 'error' ? 'ERROR' : 'WARN';
-  Runtime.install({ logger: logger ? temporalSdkLogger(logger, sdkLevel) : new DefaultLogger(sdkLevel) });
+  Runtime.install({
+    logger: logger ? temporalSdkLogger(logger, sdkLevel) : new DefaultLogger(sdkLevel),
+    ...(metricsAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } }
+      : {}),
+  });
+  runtimeInstalled = true;
+}
+
+/**
+ * Installs the runtime with the SDK's metrics exporter on loopback (observability/sdk-metrics.ts)
+ * and returns its address. A port taken by another process: the configured one is a
+ * configuration error; a chosen one (taken between the choice and the bind) is chosen again.
+ */
+async function installWithSdkMetrics(config: Config, logger: Logger): Promise<string | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const address = await sdkMetricsAddress({
+      metricsPort: config.metricsPort,
+      temporalMetricsPort: config.monitoring.temporalMetricsPort,
+    });
+    try {
+      installTemporalRuntime(config.logLevel, logger, address);
+      return address;
+    } catch (err) {
+      if (address === undefined || !/in use/i.test(String(err))) throw err;
+      if (config.monitoring.temporalMetricsPort !== undefined)
+        throw new ConfigError(
+          `IDEM_TEMPORAL_METRICS_PORT: ${address} is in use by another process: choose another port, leave it ` +
+            "unset (a free one is chosen), or set 0 to turn the Temporal SDK's metrics off",
+        );
+      if (attempt >= 3) throw err;
+    }
+  }
 }
 
 /** The handler module from `--handlers`, else IDEM_HANDLERS; a clear stop when there is none. */
@@ -39,7 +72,7 @@ export async function runRoles(roles: Role[], handlersFlag?: string): Promise<vo
   const command = roles.includes('ingester') ? (roles.includes('worker') ? 'consume' : 'ingest') : 'worker';
   const handlers = roles.includes('worker') ? requireHandlers(config, handlersFlag, command) : undefined;
   const logger = createLogger(config.logLevel);
-  installTemporalRuntime(config.logLevel, logger);
+  const sdkMetrics = await installWithSdkMetrics(config, logger);
   // A signal during start-up (a dependency awaited) stops the wait; afterwards, a graceful stop.
   const starting = new AbortController();
   let proc: Awaited<ReturnType<typeof startIdem>> | undefined;
@@ -76,6 +109,7 @@ export async function runRoles(roles: Role[], handlersFlag?: string): Promise<vo
       registry: handlers?.registry,
       migrations: handlers?.migrations,
       signal: starting.signal,
+      ...(sdkMetrics ? { sdkMetricsAddress: sdkMetrics } : {}),
     });
   } catch (err) {
     if (err instanceof StoppedError) process.exit(0);

@@ -16,7 +16,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Config } from '../config';
 import type { DlqPublisher } from '../dlq/publisher';
 import { throttledWarn, type Logger } from '../observability/logger';
-import type { Metrics } from '../observability/metrics';
+import type { Metrics, OldestUnprocessed } from '../observability/metrics';
 import { OffsetCommitter } from './committer';
 import { HandOff } from './hand-off';
 import type { PreparedRecord } from './prepare';
@@ -185,8 +185,27 @@ export class Ingester {
     this.settlement?.stop();
     await this.committer?.stop();
     this.resetPartitions();
+    this.assigned = new Set();
     await consumer.disconnect();
     this.log.info('ingester stopped');
+  }
+
+  /** This member's partitions in the current consumer-group generation. */
+  assignment(): { topic: string; partition: number }[] {
+    return [...this.assigned].map((id) => {
+      const at = id.lastIndexOf(':');
+      return { topic: id.slice(0, at), partition: Number(id.slice(at + 1)) };
+    });
+  }
+
+  /** Each partition of {@link assignment} with the Kafka timestamp of its oldest record read and
+   * not yet committed (`idem_oldest_unprocessed_age_seconds`). */
+  oldestUnprocessed(): OldestUnprocessed[] {
+    return this.assignment().map(({ topic, partition }) => ({
+      topic,
+      partition,
+      timestampMs: this.partitions.get(`${topic}:${partition}`)?.watermark.oldestTimestamp(),
+    }));
   }
 
   /** Offsets in flight per partition (for tests and status). */
@@ -244,7 +263,7 @@ export class Ingester {
       }
       // false: already seen in this generation (kafkajs re-fetched it), in flight or done.
       const p = prepared[i] as PreparedRecord;
-      if (s.watermark.track(message.offset, p.bytes)) {
+      if (s.watermark.track(message.offset, p.bytes, Number(message.timestamp))) {
         this.o.metrics.received.inc({ topic: batch.topic });
         this.updateInFlight(s);
         void this.handOff.run(s, p, p.workflowId !== undefined && applied.has(p.workflowId), () =>

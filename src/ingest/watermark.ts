@@ -60,6 +60,8 @@ export class PartitionWatermark {
   /** Sizes of tracked messages not completed yet, and their sum. */
   private readonly sizes = new Map<bigint, number>();
   private bytes = 0;
+  /** Kafka timestamps (ms) of the offsets in the window, for the age of the oldest. */
+  private readonly timestamps = new Map<bigint, number>();
 
   constructor(opts: PartitionWatermarkOptions = {}) {
     const maxInFlight = opts.maxInFlight ?? 1000;
@@ -83,12 +85,13 @@ export class PartitionWatermark {
    * off twice would be harmless but wasted, and tracking it again would let the
    * window hold one offset twice.
    */
-  track(offset: string, bytes = 0): boolean {
+  track(offset: string, bytes = 0, timestampMs?: number): boolean {
     const o = parseOffset(offset);
     if (this.highestTracked !== undefined && o <= this.highestTracked) return false;
     this.highestTracked = o;
     this.queue.push(o);
     this.window.set(o, false);
+    if (timestampMs !== undefined && timestampMs > 0) this.timestamps.set(o, timestampMs);
     if (bytes > 0) {
       this.sizes.set(o, bytes);
       this.bytes += bytes;
@@ -149,6 +152,16 @@ export class PartitionWatermark {
     return this.window.size;
   }
 
+  /**
+   * The Kafka timestamp (ms) of the oldest message in the window, which holds the partition's
+   * commits (`idem_oldest_unprocessed_age_seconds`); undefined when the window is empty or the
+   * message was tracked without one.
+   */
+  oldestTimestamp(): number | undefined {
+    const o = this.queue[this.head];
+    return o === undefined ? undefined : this.timestamps.get(o);
+  }
+
   /** Bytes of the tracked messages not completed yet. */
   inFlightBytes(): number {
     return this.bytes;
@@ -196,6 +209,7 @@ export class PartitionWatermark {
   private release(): void {
     for (let o = this.queue[this.head]; o !== undefined && this.window.get(o) === true;) {
       this.window.delete(o);
+      this.timestamps.delete(o);
       this.released = true;
       o = this.queue[++this.head];
     }

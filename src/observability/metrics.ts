@@ -32,6 +32,27 @@ export interface Metrics {
   eventLatency: Histogram;
   outboxPublished: Counter;
   outboxFailed: Counter;
+  /** Records between the group's committed offset and the partition's end, for the partitions
+   * this ingester owns (sampled from the broker). */
+  consumerLag: Gauge<'topic' | 'partition'>;
+  /** Age of the oldest record read and not yet committed, per owned partition (0 when none);
+   * computed at each scrape from {@link Metrics.setOldestUnprocessed}'s source. */
+  oldestUnprocessedAge: Gauge<'topic' | 'partition'>;
+  /** Unpublished outbox rows (not moved aside as failed), sampled by the relay. */
+  outboxBacklog: Gauge;
+  /** Event workflows of this task queue the stuck-event scanner found stuck, and the oldest's age. */
+  stuckEvents: Gauge;
+  stuckOldestAge: Gauge;
+  /** The ingester's partitions and the Kafka timestamp of each one's oldest record read and not
+   * yet committed (undefined: none); read at each scrape. Undefined stops reporting. */
+  setOldestUnprocessed(source: (() => OldestUnprocessed[]) | undefined): void;
+}
+
+export interface OldestUnprocessed {
+  topic: string;
+  partition: number;
+  /** The record's Kafka timestamp (ms); undefined when nothing is in flight. */
+  timestampMs: number | undefined;
 }
 
 /**
@@ -53,6 +74,23 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'idem_process_' });
   const r = [registry];
+  let oldestSource: (() => OldestUnprocessed[]) | undefined;
+  const oldestUnprocessedAge = new Gauge({
+    name: 'idem_oldest_unprocessed_age_seconds',
+    help: 'Age (now minus Kafka timestamp) of the oldest record read and not yet committed, per partition this ingester owns; 0 when none',
+    labelNames: ['topic', 'partition'],
+    registers: r,
+    collect() {
+      if (!oldestSource) return;
+      const now = Date.now();
+      this.reset();
+      for (const o of oldestSource())
+        this.set(
+          { topic: o.topic, partition: String(o.partition) },
+          o.timestampMs === undefined ? 0 : Math.max(0, now - o.timestampMs) / 1000,
+        );
+    },
+  });
   return {
     registry,
     received: new Counter({
@@ -170,15 +208,43 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       help: 'Outbox rows Kafka refused for good (missing topic, too large), moved aside with their error',
       registers: r,
     }),
+    consumerLag: new Gauge({
+      name: 'idem_consumer_lag',
+      help: "Records between the consumer group's committed offset and the partition's high watermark, for the partitions this ingester owns (sampled from the broker every IDEM_METRICS_SAMPLE_INTERVAL_MS)",
+      labelNames: ['topic', 'partition'],
+      registers: r,
+    }),
+    oldestUnprocessedAge,
+    outboxBacklog: new Gauge({
+      name: 'idem_outbox_backlog',
+      help: 'Outbox rows not yet published (rows moved aside as failed not counted), sampled by the relay',
+      registers: r,
+    }),
+    stuckEvents: new Gauge({
+      name: 'idem_stuck_events',
+      help: "This task queue's event workflows still running past IDEM_STUCK_AFTER_MS, or waiting out a PostgreSQL outage (IdemOutcome store_unavailable), from the stuck-event scanner; every worker reports the same figure",
+      registers: r,
+    }),
+    stuckOldestAge: new Gauge({
+      name: 'idem_stuck_oldest_age_seconds',
+      help: "Age of the oldest stuck event workflow (since its run's start), 0 when none; every worker reports the same figure",
+      registers: r,
+    }),
+    setOldestUnprocessed(source) {
+      oldestSource = source;
+      if (!source) oldestUnprocessedAge.reset();
+    },
   };
 }
 
-/** Serves GET /metrics; returns a function that closes the server. */
+/** Serves GET /metrics; returns a function that closes the server. `append` adds another
+ * exposition after idem's own (the Temporal SDK's metrics, see sdk-metrics.ts). */
 export async function serveMetrics(
   registry: Registry,
   port: number,
   host = '0.0.0.0',
   readiness?: { status(): { ready: boolean; waiting: Record<string, string> } },
+  append?: () => Promise<string>,
 ): Promise<() => Promise<void>> {
   const server = http.createServer((req, res) => {
     // /live: the process runs (restart it if this fails). /ready: every role started; while a
@@ -198,9 +264,8 @@ export async function serveMetrics(
       res.writeHead(404).end();
       return;
     }
-    registry
-      .metrics()
-      .then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body))
+    Promise.all([registry.metrics(), append ? append() : ''])
+      .then(([own, more]) => res.writeHead(200, { 'content-type': registry.contentType }).end(own + more))
       .catch((err: Error) => res.writeHead(500).end(err.message));
   });
   await new Promise<void>((resolve, reject) => {

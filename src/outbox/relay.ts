@@ -22,6 +22,7 @@ import type { Pool, PoolClient } from 'pg';
 import { hasKafkaErrorType } from '../kafka/errors';
 import type { Logger } from '../observability/logger';
 import { inTransaction } from '../store/transaction';
+import { countOutboxBacklog } from '../store/sql/count-outbox-backlog';
 import { fetchUnpublishedOutbox, type OutboxRow } from '../store/sql/fetch-unpublished-outbox';
 import { markOutboxFailed } from '../store/sql/mark-outbox-failed';
 import { markOutboxPublished } from '../store/sql/mark-outbox-published';
@@ -39,8 +40,15 @@ export interface OutboxRelayOptions {
   /** Longest pause after consecutive failures (PostgreSQL or Kafka down). @default 10000 */
   maxBackoffMs?: number;
   logger?: Pick<Logger, 'warn' | 'debug'>;
-  /** prom-client Counters fit. */
-  metrics?: { outboxPublished?: { inc(value?: number): void }; outboxFailed?: { inc(value?: number): void } };
+  /** prom-client Counters and Gauges fit. */
+  metrics?: {
+    outboxPublished?: { inc(value?: number): void };
+    outboxFailed?: { inc(value?: number): void };
+    outboxBacklog?: { set(value: number): void };
+  };
+  /** How often the backlog (`outboxBacklog`: rows unpublished and not failed) is counted, while
+   * running; 0: never. @default 10000 */
+  backlogIntervalMs?: number;
 }
 
 export interface OutboxRelay {
@@ -75,9 +83,27 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const pollIntervalMs = opts.pollIntervalMs ?? 100;
   const batchSize = opts.batchSize ?? 500;
   const maxBackoffMs = opts.maxBackoffMs ?? 10_000;
+  const backlogIntervalMs = opts.backlogIntervalMs ?? 10_000;
   let loop: Promise<void> | undefined;
   let stopping = false;
   let wake: (() => void) | undefined;
+  let backlogTimer: NodeJS.Timeout | undefined;
+  let sampling: Promise<void> = Promise.resolve();
+
+  /** One count per interval, on its own timer: the publishing loop never waits for it. A count
+   * that fails (PostgreSQL down) leaves the last value; the loop logs the outage. */
+  function sampleBacklog(): void {
+    const gauge = opts.metrics?.outboxBacklog;
+    if (!gauge || backlogIntervalMs <= 0 || stopping) return;
+    sampling = countOutboxBacklog(opts.pool)
+      .then((n) => gauge.set(n))
+      .catch((err: unknown) => opts.logger?.debug({ err }, 'outbox relay: counting the backlog failed'))
+      .finally(() => {
+        if (stopping) return;
+        backlogTimer = setTimeout(sampleBacklog, backlogIntervalMs);
+        backlogTimer.unref();
+      });
+  }
 
   async function runOnce(): Promise<number> {
     const { published, failed } = await inTransaction(opts.pool, async (client) => {
@@ -161,11 +187,14 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       if (loop) return;
       stopping = false;
       loop = run();
+      sampleBacklog();
     },
     async stop() {
       stopping = true;
       wake?.();
+      clearTimeout(backlogTimer);
       await loop;
+      await sampling;
       loop = undefined;
     },
     runOnce,

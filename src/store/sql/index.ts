@@ -11,6 +11,7 @@ export { insertOutbox, type OutboxInsertRow } from './insert-outbox';
 export { fetchUnpublishedOutbox, type OutboxRow } from './fetch-unpublished-outbox';
 export { markOutboxPublished } from './mark-outbox-published';
 export { countOutbox } from './count-outbox';
+export { countOutboxBacklog } from './count-outbox-backlog';
 export { markOutboxFailed } from './mark-outbox-failed';
 export { getProcessedEvent, type ProcessedEvent } from './get-processed-event';
 export { findApplied } from './find-applied';
