@@ -9,6 +9,9 @@ import { registerDemoCommand } from './demo';
 import { registerBenchCommand } from './bench';
 import { registerCodecServerCommand } from './codec-server';
 import { registerAuditCommand } from './audit';
+import { registerInspectCommand } from './inspect';
+import { registerStatusCommand } from './status';
+import { registerStuckCommand } from './stuck';
 import { registerPruneCommand } from './prune';
 
 export function buildProgram(): Command {
@@ -24,6 +27,9 @@ export function buildProgram(): Command {
   registerBenchCommand(program);
   registerCodecServerCommand(program);
   registerAuditCommand(program);
+  registerStatusCommand(program);
+  registerStuckCommand(program);
+  registerInspectCommand(program);
   registerPruneCommand(program);
   return program;
 }
