@@ -1,5 +1,6 @@
-/** Five projects: pure unit tests (no servers), workflow tests (Temporal's test
+/** Six projects: pure unit tests (no servers), workflow tests (Temporal's test
  * environment on the cached Temporal CLI binary), the alert rules' promtool tests (promtool
+ * fetched once into the cache), the deployment files' checks (hadolint, kustomize, kubeconform,
  * fetched once into the cache), integration tests (the real
  * local stack: Kafka, Temporal, PostgreSQL) and fault scenarios (the real stack, whose
  * servers they stop and restart: they need --runInBand, as npm test runs). Global setups
@@ -33,6 +34,14 @@ module.exports = {
       transform,
       testMatch: ['<rootDir>/test/alerts/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup-promtool.ts',
+    },
+    {
+      // The Dockerfile (hadolint) and deploy/k8s (kustomize, kubeconform), tools fetched once into the cache.
+      displayName: 'deploy',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/deploy/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup-deploy-tools.ts',
     },
     {
       displayName: 'integration',
