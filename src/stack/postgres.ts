@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { pgConnectionConfig } from '../store/tls';
+import { answers } from '../store/probe';
 import { HOST, PACKAGE_ROOT, PORTS, type Layout } from './layout';
 import { isProcessWithArg, run, StackError } from './proc';
 import { waitUntilReady, type ReadyLimits } from './ready';
@@ -72,17 +73,8 @@ function adminUrl(database = 'postgres'): string {
   return `postgres://postgres@${HOST}:${PORTS.postgres}/${database}`;
 }
 
-export async function canConnect(url: string): Promise<boolean> {
-  const client = new Client({ ...pgConnectionConfig(url), connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+export function canConnect(url: string): Promise<boolean> {
+  return answers({ connectionString: url }, 2000);
 }
 
 export async function startPostgres(

@@ -1,4 +1,5 @@
-import { Client, type ClientConfig, type Pool, type PoolClient } from 'pg';
+import type { ClientConfig, Pool, PoolClient } from 'pg';
+import { answers } from './probe';
 import { TransactionRolledBackError } from '../errors';
 import { isStoreUnavailable, markStoreError, tagStoreErrors } from './store-error';
 
@@ -87,24 +88,8 @@ function noAnswer(what: string): Error {
 }
 
 /** Whether PostgreSQL answers a fresh connection (not the pool's) within `ms`. */
-async function answers(pool: Pool, ms: number): Promise<boolean> {
-  const options = (pool as unknown as { options: ClientConfig }).options;
-  const probe = new Client({
-    ...options,
-    connectionTimeoutMillis: ms,
-    query_timeout: ms,
-    statement_timeout: ms,
-  });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    await probe.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    void probe.end().catch(() => undefined);
-  }
+function poolAnswers(pool: Pool, ms: number): Promise<boolean> {
+  return answers((pool as unknown as { options: ClientConfig }).options, ms);
 }
 
 /** pool.connect(), failing as the store's if `deadline` passes while PostgreSQL does not answer
@@ -118,7 +103,7 @@ async function connectBy(pool: Pool, { deadline, probeMs = 1_000 }: TransactionO
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => {
-        void answers(pool, probeMs).then((ok) => ok || reject(noAnswer('a connection request')));
+        void poolAnswers(pool, probeMs).then((ok) => ok || reject(noAnswer('a connection request')));
       },
       Math.max(0, deadline - Date.now()),
     );
@@ -157,7 +142,7 @@ function watchStatements(
   const timer = setTimeout(
     () => {
       if (inFlight === 0) return;
-      void answers(pool, probeMs).then((ok) => {
+      void poolAnswers(pool, probeMs).then((ok) => {
         if (ok || inFlight === 0) return;
         const stream = (client as unknown as { connection?: { stream?: { destroy(err?: Error): void } } })
           .connection?.stream;

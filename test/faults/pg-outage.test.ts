@@ -9,15 +9,14 @@ import { layoutFor } from '../../src/stack/layout';
 import { stopPostgres } from '../../src/stack/postgres';
 import { stackUp } from '../../src/stack/stack';
 import { eventually } from '../support/poll';
-import { alive, faultScenario, sleep } from './support';
+import { alive, faultScenario, restartStack, sleep } from './support';
 
 const stackConfig = loadConfig();
 
 faultScenario({
   name: 'pg-outage',
   title: 'PostgreSQL stopped -m immediate under two consumers, one leaving and one starting meanwhile',
-  // Whatever happened, PostgreSQL runs again for the tests after this one.
-  cleanup: () => stackUp({ config: stackConfig }).then(() => undefined),
+  cleanup: restartStack,
   async fault({ procs, a, b }) {
     await stopPostgres(layoutFor(stackConfig.cacheDir), 'immediate');
     const downAt = Date.now();

@@ -8,6 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { audit as ledgerAudit } from '../../examples/ledger';
+import { loadConfig } from '../../src/config';
+import { layoutFor, type Layout } from '../../src/stack/layout';
+import { isAlive } from '../../src/stack/proc';
+import { stackUp } from '../../src/stack/stack';
 import { auditTopics } from '../../src/audit';
 import { allCommitted, ceRecord, createPipeline, type Pipeline } from '../support/pipeline';
 import { readAll } from '../support/kafka';
@@ -263,3 +267,29 @@ export function faultScenario(o: {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A server of the local stack killed with SIGKILL and started again `downMs` later (`idem stack up`),
+ * both consumers checked alive meanwhile: the crash of a broker or a Temporal server.
+ */
+export async function killStackServer(
+  what: string,
+  pidOf: (layout: Layout) => number | undefined,
+  consumersAlive: Consumer[],
+  downMs = 15_000,
+): Promise<string> {
+  const stackConfig = loadConfig();
+  const pid = pidOf(layoutFor(stackConfig.cacheDir));
+  if (pid === undefined)
+    throw new Error(`the stack runs no ${what} of its own to kill (configured elsewhere?)`);
+  process.kill(pid, 'SIGKILL');
+  await eventually(() => !isAlive(pid), 30_000, `${what} gone`);
+  const downAt = Date.now();
+  await sleep(downMs);
+  expect(consumersAlive.map(alive)).toEqual(consumersAlive.map(() => true));
+  await stackUp({ config: stackConfig });
+  return `${what} killed -9, down ${Math.round((Date.now() - downAt) / 1000)} s`;
+}
+
+/** Whatever a scenario did to the stack, it runs again for the tests after it. */
+export const restartStack = () => stackUp({ config: loadConfig() }).then(() => undefined);

@@ -36,24 +36,31 @@ afterAll(async () => {
   await p?.close();
 });
 
-test('a terminated event workflow: its event is dead-lettered (terminated) and its key parks the next events', async () => {
+/** An event the handler refuses (its workflow keeps retrying), on a key of its own, its workflow
+ * running; with `after`, the key's next event behind it. */
+async function refusedEventRunning(prefix: string, after = false) {
   const key = `k-${crypto.randomBytes(3).toString('hex')}`;
-  const stuck = `stuck-${key}`;
-  await p.db.pool.query('insert into refuse (event_id) values ($1)', [stuck]);
+  const id = `${prefix}-${key}`;
+  await p.db.pool.query('insert into refuse (event_id) values ($1)', [id]);
   await p.producer.send({
     topic: p.topic,
     messages: [
-      ceRecord(p.source, { id: stuck, type: TYPE, data: {} }, key, 0),
-      ceRecord(p.source, { id: `after-${key}`, type: TYPE, data: {} }, key, 0),
+      ceRecord(p.source, { id, type: TYPE, data: {} }, key, 0),
+      ...(after ? [ceRecord(p.source, { id: `after-${key}`, type: TYPE, data: {} }, key, 0)] : []),
     ],
   });
-  const workflowId = workflowIdFor(p.source, stuck);
+  const workflowId = workflowIdFor(p.source, id);
   const handle = p.temporal.workflow.getHandle(workflowId);
   await eventually(
     async () => (await handle.describe()).status.name === 'RUNNING',
     60_000,
     'the workflow running',
   );
+  return { key, id, workflowId, handle };
+}
+
+test('a terminated event workflow: its event is dead-lettered (terminated) and its key parks the next events', async () => {
+  const { key, id: stuck, workflowId, handle } = await refusedEventRunning('stuck', true);
   await handle.terminate('stuck on purpose, by the test');
 
   const [entry] = await eventually(
@@ -76,20 +83,7 @@ test('a terminated event workflow: its event is dead-lettered (terminated) and i
 }, 180_000);
 
 test('a run that a reset replaced is left alone: the new run owns the event', async () => {
-  const key = `k-${crypto.randomBytes(3).toString('hex')}`;
-  const id = `reset-${key}`;
-  await p.db.pool.query('insert into refuse (event_id) values ($1)', [id]);
-  await p.producer.send({
-    topic: p.topic,
-    messages: [ceRecord(p.source, { id, type: TYPE, data: {} }, key, 0)],
-  });
-  const workflowId = workflowIdFor(p.source, id);
-  const handle = p.temporal.workflow.getHandle(workflowId);
-  await eventually(
-    async () => (await handle.describe()).status.name === 'RUNNING',
-    60_000,
-    'the workflow running',
-  );
+  const { id, workflowId, handle } = await refusedEventRunning('reset');
   const first = await handle.describe();
   // A reset to the first workflow task completion ends the current run as terminated.
   const history = await handle.fetchHistory();
