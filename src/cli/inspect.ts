@@ -360,7 +360,8 @@ export function formatInspection(i: Inspection): string {
       `  history     ${w.historyLength} event(s): ${Object.entries(w.events)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')}`,
-      `  attempts    ${w.applyAttempts} of applyEvent in this run`,
+      `  attempts    ${w.applyAttempts} of applyEvent ended in this run` +
+        (w.status === 'RUNNING' ? ' (an attempt in progress is recorded when it ends)' : ''),
     );
     if (w.lastFailure) out.push(`  last failure ${t(w.lastFailure.slice(0, 500))}`);
     for (const p of w.pendingActivities)

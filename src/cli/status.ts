@@ -236,7 +236,7 @@ async function storePart(config: Config, report: StatusReport): Promise<Componen
     if (recent)
       report.lastMinute = {
         ...recent,
-        appliedPerSecond: Math.round((recent.applied / THROUGHPUT_WINDOW_S) * 10) / 10,
+        appliedPerSecond: Math.round((recent.applied / THROUGHPUT_WINDOW_S) * 100) / 100,
       };
     return { name: 'PostgreSQL', address, ok: true, ms: checked.ms };
   } catch (err) {
@@ -273,7 +273,7 @@ export function formatStatus(r: StatusReport): string {
         (s.count === 0
           ? `none stuck (running for more than ${formatDuration(s.olderThanMs)})`
           : `${s.count} STUCK (running for more than ${formatDuration(s.olderThanMs)}, or waiting out a PostgreSQL outage), ` +
-            `the oldest for ${formatDuration(s.oldestAgeMs)}: idem stuck lists them`),
+            `the oldest for ${formatDuration(s.oldestAgeMs)}; idem stuck lists them`),
     );
   } else out.push('Event workflows: unknown (Temporal does not answer)');
   if (r.deadLetters) {
@@ -287,12 +287,12 @@ export function formatStatus(r: StatusReport): string {
             : ''),
     );
     out.push(
-      `Dead letters: ${parts.join(', ') || 'no topic'}${r.deadLetters.some((d) => d.records > 0) ? ': idem dlq list' : ''}`,
+      `Dead letters: ${parts.join(', ') || 'no topic'}${r.deadLetters.some((d) => d.records > 0) ? '; idem dlq list shows them' : ''}`,
     );
   } else out.push('Dead letters: unknown (Kafka does not answer)');
   if (r.parked)
     out.push(
-      `Parked keys: ${r.parked.keys}, with ${r.parked.events} event(s) waiting${r.parked.keys > 0 ? ': idem dlq list shows which' : ''}`,
+      `Parked keys: ${r.parked.keys}, with ${r.parked.events} event(s) waiting${r.parked.keys > 0 ? '; idem dlq list shows which' : ''}`,
     );
   else out.push('Parked keys: unknown (PostgreSQL does not answer)');
   if (r.lastMinute)
