@@ -2,17 +2,19 @@
  * Retention periods as operators write them (`IDEM_DEDUP_RETENTION=30d`, `idem prune --every 1d`)
  * and read them in messages: days, hours, minutes, seconds, milliseconds, or several together.
  */
+import { parseDuration } from '../observability/duration';
 
-const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
-
-/** `30d`, `720h`, `1d12h`, `90m` → milliseconds; undefined when the text is no such duration (a
- * bare number is refused: days or seconds would be a guess). */
+/** `30d`, `720h`, `1d12h`, `90m` → milliseconds (parseDuration's grammar, whole numbers only);
+ * undefined when the text is no such duration (a bare number is refused: days or seconds would be
+ * a guess). */
 export function parseRetention(text: string): number | undefined {
-  const s = text.trim().toLowerCase().replace(/\s+/g, '');
-  if (!/^(\d+(ms|d|h|m|s))+$/.test(s)) return undefined;
-  let ms = 0;
-  for (const m of s.matchAll(/(\d+)(ms|d|h|m|s)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] as string] ?? 0);
-  return Number.isSafeInteger(ms) ? ms : undefined;
+  if (text.includes('.')) return undefined;
+  try {
+    const ms = parseDuration(text);
+    return Number.isSafeInteger(ms) ? ms : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Milliseconds for people: `30d`, `7d 12h`, `36h` stays `1d 12h`, `90s` is `1m 30s`. */
