@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
+import { freeLoopbackPort } from '../net';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../package-root';
 import type { LatencySummary } from './types';
@@ -19,17 +19,6 @@ export interface IdemChild {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const RUNNING = '"msg":"idem running"';
 const JOINED = '"msg":"joined consumer group';
 
@@ -42,7 +31,7 @@ export async function startIdemConsume(
     timeoutMs = 120_000,
   }: { nodeArgs?: string[]; nodeOptions?: string; timeoutMs?: number } = {},
 ): Promise<IdemChild> {
-  const metricsPort = await freePort();
+  const metricsPort = await freeLoopbackPort();
   const bin = path.join(PACKAGE_ROOT, 'bin', 'idem.js');
   const child: ChildProcess = spawn(
     process.execPath,

@@ -2,6 +2,7 @@
  * the end of each partition (for the demo, tests, `idem status`, and the ingester's
  * `idem_consumer_lag` gauge). */
 import type { Admin, Kafka } from 'kafkajs';
+import { runPeriodically } from './periodic';
 import type { Gauge } from 'prom-client';
 
 export interface PartitionLag {
@@ -71,9 +72,6 @@ export interface LagSamplerOptions {
  */
 export function startLagSampler(o: LagSamplerOptions): { stop(): Promise<void> } {
   let admin: Admin | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
   const sample = async () => {
     const owned = o.partitions();
     const topics = [...new Set(owned.map((p) => p.topic))];
@@ -93,26 +91,18 @@ export function startLagSampler(o: LagSamplerOptions): { stop(): Promise<void> }
       if (lag !== undefined) o.gauge.set({ topic, partition: String(partition) }, Number(lag));
     }
   };
-  const tick = () => {
-    running = sample()
-      .catch(async (err: unknown) => {
-        o.onError?.(err);
-        const a = admin;
-        admin = undefined;
-        await a?.disconnect().catch(() => undefined);
-      })
-      .finally(() => {
-        if (stopped) return;
-        timer = setTimeout(tick, o.intervalMs);
-        timer.unref();
-      });
-  };
-  tick();
+  const job = runPeriodically(sample, {
+    intervalMs: o.intervalMs,
+    onError: async (err: unknown) => {
+      o.onError?.(err);
+      const a = admin;
+      admin = undefined;
+      await a?.disconnect().catch(() => undefined);
+    },
+  });
   return {
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
+      await job.stop();
       await admin?.disconnect().catch(() => undefined);
       admin = undefined;
       o.gauge.reset();

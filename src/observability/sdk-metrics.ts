@@ -9,7 +9,7 @@
  * extra port is never exposed. The names cannot clash: idem's start with `idem_`, the SDK's with
  * `temporal_`.
  */
-import net from 'node:net';
+import { freeLoopbackPort } from '../net';
 
 /** The loopback address the SDK's exporter binds, or undefined when the SDK's metrics are off
  * (IDEM_TEMPORAL_METRICS_PORT=0, or no /metrics to append them to). */
@@ -20,18 +20,6 @@ export async function sdkMetricsAddress(o: {
   if (o.metricsPort === 0 || o.temporalMetricsPort === 0) return undefined;
   const port = o.temporalMetricsPort ?? (await freeLoopbackPort());
   return `127.0.0.1:${port}`;
-}
-
-/** A port free on 127.0.0.1 right now (the kernel's choice). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -24,6 +24,7 @@ import type { Gauge } from 'prom-client';
 import { IdemEventKey, IdemEventType, IdemOutcome, IdemSource } from '../workflows/search-attributes';
 import { PROCESS_EVENT_WORKFLOW } from '../workflows/types';
 import type { Logger } from './logger';
+import { runPeriodically } from './periodic';
 import { throttledWarn } from './logger';
 
 const quote = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -206,9 +207,6 @@ export function startStuckScanner(
 ): { stop(): Promise<void>; scan(): Promise<StuckReport> } {
   const log = deps.logger.child({ component: 'stuck-scanner' });
   const failed = throttledWarn(log, 'stuck-event scan failed; trying again at the next interval');
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
   const scan = async () => {
     const report = await findStuck(deps.client, {
       taskQueue: deps.taskQueue,
@@ -221,22 +219,6 @@ export function startStuckScanner(
     deps.metrics.stuckOldestAge.set(report.oldestAgeMs / 1000);
     return report;
   };
-  const tick = () => {
-    running = scan()
-      .catch(failed)
-      .finally(() => {
-        if (stopped) return;
-        timer = setTimeout(tick, o.intervalMs);
-        timer.unref();
-      });
-  };
-  tick();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-    scan,
-  };
+  const job = runPeriodically(scan, { intervalMs: o.intervalMs, onError: failed });
+  return { stop: () => job.stop(), scan };
 }

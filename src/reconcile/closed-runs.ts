@@ -20,6 +20,7 @@ import { deadLetterRun, type DeadLetterMetrics } from '../activities/dead-letter
 import type { DlqPublisher } from '../dlq/publisher';
 import { workflowIdFor } from '../events/identity';
 import type { Logger } from '../observability/logger';
+import { runPeriodically, type Periodic } from '../observability/periodic';
 import { getProcessedEvent } from '../store/sql/get-processed-event';
 import { PROCESS_EVENT_WORKFLOW, type ProcessEventInput } from '../workflows/types';
 
@@ -108,30 +109,11 @@ async function reconcileRun(deps: ReconcilerDeps, run: WorkflowExecutionInfo): P
 export function startReconciler(
   deps: ReconcilerDeps,
   o: { intervalMs: number; lookBackMs: number },
-): { stop(): Promise<void> } {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const pass = async () => {
-    try {
-      await reconcileClosedRuns(deps, new Date(Date.now() - o.lookBackMs));
-    } catch (err) {
-      deps.logger.warn({ err }, 'reconciler: a pass failed; trying again at the next interval');
-    }
-  };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = pass().finally(schedule);
-    }, o.intervalMs);
-    timer.unref();
-  };
-  schedule();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+): Periodic {
+  return runPeriodically(() => reconcileClosedRuns(deps, new Date(Date.now() - o.lookBackMs)), {
+    intervalMs: o.intervalMs,
+    firstRunAtOnce: false,
+    onError: (err) =>
+      deps.logger.warn({ err }, 'reconciler: a pass failed; trying again at the next interval'),
+  });
 }

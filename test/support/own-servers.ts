@@ -5,24 +5,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { defaultCacheDir } from '../../src/config';
 import { layoutFor } from '../../src/stack/layout';
 import { SEARCH_ATTRIBUTES, findTemporalCli, httpOk, temporalHealthy } from '../../src/stack/temporal';
+import { freeLoopbackPort as freePort } from '../../src/net';
 import { eventually } from './poll';
 
-/** A TCP port free on loopback right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface OwnProcess {
   child: ChildProcess;
