@@ -29,6 +29,12 @@ const positiveInt = (what: string) =>
     .int({ message: `expected ${what} (a whole number)` })
     .positive({ message: `expected ${what} greater than 0` });
 
+/** An interval in milliseconds, 0 turning the job off. */
+const intervalOrOff = z.coerce
+  .number({ message: 'expected milliseconds' })
+  .int({ message: 'expected milliseconds (a whole number)' })
+  .min(0, { message: 'expected 0 (off) or more milliseconds' });
+
 const bool = z
   .string()
   .transform((s) => s.trim().toLowerCase())
@@ -261,11 +267,7 @@ const schema = z.object({
   /** How often a worker looks for event workflows that were terminated (or timed out) before they
    * applied their event, and dead-letters those events (reason terminated); 0 turns it off.
    * @default 30000 */
-  IDEM_RECONCILE_INTERVAL_MS: z.coerce
-    .number({ message: 'expected milliseconds' })
-    .int({ message: 'expected milliseconds (a whole number)' })
-    .min(0, { message: 'expected 0 (off) or more milliseconds' })
-    .default(30_000),
+  IDEM_RECONCILE_INTERVAL_MS: intervalOrOff.default(30_000),
   /** How far back each look goes (by the workflow's close time). @default 86400000 (a day) */
   IDEM_RECONCILE_LOOKBACK_MS: positiveInt('milliseconds').default(86_400_000),
   /** Concurrent workflow starts of the ingester. More only queue inside Temporal: on the
@@ -315,11 +317,7 @@ const schema = z.object({
   IDEM_STUCK_AFTER_MS: positiveInt('milliseconds').default(300_000),
   /** How often a worker's stuck-event scanner asks Temporal's visibility; 0 turns it off.
    * @default 30000 */
-  IDEM_STUCK_INTERVAL_MS: z.coerce
-    .number({ message: 'expected milliseconds' })
-    .int({ message: 'expected milliseconds (a whole number)' })
-    .min(0, { message: 'expected 0 (off) or more milliseconds' })
-    .default(30_000),
+  IDEM_STUCK_INTERVAL_MS: intervalOrOff.default(30_000),
   /** pino log level. @default info */
   IDEM_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

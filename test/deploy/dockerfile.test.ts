@@ -9,9 +9,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freeLoopbackPort } from '../../src/net';
 
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -180,17 +180,6 @@ function assembleRuntime(dir: string): void {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 async function get(url: string): Promise<{ status: number; body: string } | undefined> {
   try {
     const r = await fetch(url);
@@ -230,7 +219,7 @@ test('the runtime stage files run idem: CLI, handlers, migrations, bundle, /live
     );
 
     // `idem consume` as the Deployment runs it, with Kafka out of reach: it waits, alive, not ready.
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const child = spawn(
       process.execPath,
       [...(runtime.entrypoint ?? []).slice(1), 'consume', '--handlers', 'examples/ledger'],

@@ -8,11 +8,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { ceRecord, createPipeline, ledger, type Pipeline } from '../support/pipeline';
 import { eventually } from '../support/poll';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { freeLoopbackPort } from '../../src/net';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const BIN = path.join(REPO, 'bin', 'idem.js');
@@ -35,14 +35,6 @@ afterAll(async () => {
   for (const x of proxies) await x.close();
   await p?.close();
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface Consumer {
   child: ChildProcess;
@@ -92,7 +84,7 @@ test.each(['PostgreSQL', 'Temporal', 'Kafka'] as const)(
     proxies.push(proxy);
     await proxy.cut();
     const via = (u: URL) => `${u.hostname}:${proxy.port}`;
-    const metricsPort = await freePort();
+    const metricsPort = await freeLoopbackPort();
     const env: Record<string, string> = {
       IDEM_METRICS_PORT: String(metricsPort),
       // A password in the database URL, whichever server is down: it must never be logged.
