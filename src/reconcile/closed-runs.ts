@@ -61,6 +61,9 @@ export async function reconcileClosedRuns(deps: ReconcilerDeps, since: Date): Pr
 
 async function reconcileRun(deps: ReconcilerDeps, run: WorkflowExecutionInfo): Promise<boolean> {
   const { workflowId, runId } = run;
+  // An event workflow's ID is its dedup key: a run whose event has its row needs no more reading
+  // (every pass sees the day's terminated runs again). A redrive's own ID goes on to its input.
+  if (await getProcessedEvent(deps.pool, workflowId)) return false;
   // A newer run of this workflow ID owns the event (a reset ends the run it resets as terminated).
   const latest = await deps.client.workflow.getHandle(workflowId).describe();
   if (latest.runId !== runId) return false;
