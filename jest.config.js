@@ -1,8 +1,9 @@
-/** Six projects: pure unit tests (no servers), workflow tests (Temporal's test
+/** Seven projects: pure unit tests (no servers), workflow tests (Temporal's test
  * environment on the cached Temporal CLI binary), the alert rules' promtool tests (promtool
  * fetched once into the cache), the deployment files' checks (hadolint, kustomize, kubeconform,
  * fetched once into the cache), integration tests (the real
- * local stack: Kafka, Temporal, PostgreSQL) and fault scenarios (the real stack, whose
+ * local stack: Kafka, Temporal, PostgreSQL), the browser test of Temporal Web (the real stack and
+ * Debian's Chromium, installed when missing and root) and fault scenarios (the real stack, whose
  * servers they stop and restart: they need --runInBand, as npm test runs). Global setups
  * bring up what is needed. */
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
@@ -50,6 +51,16 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
       globalSetup: '<rootDir>/test/support/global-setup-stack.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown-stack.ts',
+    },
+    {
+      // Temporal Web in headless Chromium (playwright-core) on the real stack.
+      displayName: 'browser',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup-browser.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown-stack.ts',
     },
     {
