@@ -238,6 +238,8 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
           try {
             // The store must keep its dedup rows at least as long as Temporal keeps the workflows.
             await checkNamespaceRetention(connection, config.temporal.namespace, config.dedup.retentionMs);
+            // A retrying event's workflow upserts IdemStage, IdemAttempts, IdemErrorClass.
+            await checkSearchAttributes(connection, config.temporal.namespace);
             return { connection, worker: await createWorker(connection) };
           } catch (err) {
             await connection.close().catch(() => undefined);

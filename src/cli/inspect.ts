@@ -27,8 +27,19 @@ import { escapeControls } from '../events/utf8';
 import { formatDuration } from '../observability/duration';
 import { redactSecrets } from '../observability/redact';
 import { workflowWebUrl } from '../observability/stuck';
+import { stageLine } from './stuck';
 import { getProcessedEvent, type ProcessedEvent } from '../store/sql/get-processed-event';
-import { IdemEventKey, IdemEventType, IdemOutcome, IdemSource } from '../workflows/search-attributes';
+import {
+  IdemAttempts,
+  IdemErrorClass,
+  IdemEventKey,
+  IdemEventType,
+  IdemOutcome,
+  IdemSource,
+  IdemStage,
+  LAST_ERROR_MEMO,
+  type LastError,
+} from '../workflows/search-attributes';
 import type { ProcessEventInput } from '../workflows/types';
 import {
   EXIT_ATTENTION,
@@ -60,7 +71,13 @@ export interface WorkflowSummary {
   key?: string;
   source?: string;
   outcome?: string;
-  /** The Kafka coordinates (and redrive record) the ingester put in the memo. */
+  /** IdemStage, IdemAttempts, IdemErrorClass: set once an attempt failed or waited. */
+  stage?: string;
+  attempts?: number;
+  errorClass?: string;
+  /** The memo's lastError, written with IdemStage. */
+  lastError?: LastError;
+  /** The Kafka coordinates (and redrive record) the ingester put in the memo, and lastError. */
   memo?: Record<string, unknown>;
   historyLength: number;
   /** History events by type, in order of first appearance. */
@@ -276,6 +293,10 @@ async function workflowSummary(
   const key = sa.get(IdemEventKey);
   const source = sa.get(IdemSource);
   const outcome = sa.get(IdemOutcome);
+  const stage = sa.get(IdemStage);
+  const attempts = sa.get(IdemAttempts);
+  const errorClass = sa.get(IdemErrorClass);
+  const memoLastError = d.memo?.[LAST_ERROR_MEMO] as LastError | undefined;
   const last = await describeFailure(lastFailure);
   const end = d.closeTime?.getTime() ?? Date.now();
   const summary: WorkflowSummary = {
@@ -289,6 +310,10 @@ async function workflowSummary(
     ...(key !== undefined ? { key } : {}),
     ...(source !== undefined ? { source } : {}),
     ...(outcome !== undefined ? { outcome } : {}),
+    ...(stage !== undefined ? { stage } : {}),
+    ...(attempts !== undefined ? { attempts } : {}),
+    ...(errorClass !== undefined ? { errorClass } : {}),
+    ...(memoLastError ? { lastError: memoLastError } : {}),
     ...(d.memo ? { memo: d.memo } : {}),
     historyLength: events.length,
     events: counts,
@@ -357,18 +382,27 @@ export function formatInspection(i: Inspection): string {
       `  ${t(w.workflowId)} run ${w.runId}`,
       `  status      ${w.status}, ${timing}`,
       `  outcome     ${t(w.outcome ?? (w.status === 'COMPLETED' ? 'none recorded (applied)' : '-'))}`,
+      `  ${w.stage === undefined ? 'stage       none recorded (no attempt failed or waited)' : stageLine(w).replace(/^stage /, 'stage       ')}`,
       `  history     ${w.historyLength} event(s): ${Object.entries(w.events)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')}`,
       `  attempts    ${w.applyAttempts} of applyEvent ended in this run` +
         (w.status === 'RUNNING' ? ' (an attempt in progress is recorded when it ends)' : ''),
     );
+    if (w.lastError)
+      out.push(
+        `  last error  ${t(w.lastError.message)} (attempt ${w.lastError.attempt}, ${t(w.lastError.reason)}, at ${t(w.lastError.at)})`,
+      );
     if (w.lastFailure) out.push(`  last failure ${t(w.lastFailure.slice(0, 500))}`);
     for (const p of w.pendingActivities)
       out.push(
         `  pending     ${t(p.type)} attempt ${p.attempt}, ${p.state}${p.lastFailure ? `; last failure ${t(p.lastFailure.slice(0, 300))}` : ''}`,
       );
-    if (w.memo) out.push(`  memo        ${t(JSON.stringify(w.memo))}`);
+    if (w.memo) {
+      // lastError has its line above.
+      const { [LAST_ERROR_MEMO]: _shown, ...memo } = w.memo;
+      out.push(`  memo        ${t(JSON.stringify(memo))}`);
+    }
     out.push(`  web         ${w.webUrl}`);
   }
   out.push('', 'Store (processed_events)');

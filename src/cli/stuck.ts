@@ -69,6 +69,17 @@ async function stuck(o: StuckOpts): Promise<number> {
   }
 }
 
+/** `stage retrying, 2 failed attempt(s), last error Error`: IdemStage, IdemAttempts,
+ * IdemErrorClass as the workflow last recorded them (not set on a workflow that has not failed yet). */
+export function stageLine(e: { stage?: string; attempts?: number; errorClass?: string }): string {
+  const t = escapeControls;
+  return (
+    `stage ${t(e.stage ?? '-')}` +
+    (e.attempts !== undefined ? `, ${e.attempts} failed attempt(s)` : '') +
+    (e.errorClass !== undefined ? `, last error ${t(e.errorClass)}` : '')
+  );
+}
+
 /** The report for a terminal; what it quotes from the event (type, key, source) is escaped. */
 export function formatStuck(r: StuckReport, taskQueue: string): string {
   const t = escapeControls;
@@ -83,6 +94,7 @@ export function formatStuck(r: StuckReport, taskQueue: string): string {
       t(e.workflowId),
       `  type ${t(e.type ?? '-')}  key ${e.key === undefined ? '-' : t(JSON.stringify(e.key))}  source ${t(e.source ?? '-')}`,
       `  running for ${formatDuration(e.ageMs)} (started ${e.startTime.toISOString()})${e.outcome ? `  IdemOutcome ${t(e.outcome)}` : ''}`,
+      ...(e.stage !== undefined ? [`  ${stageLine(e)}`] : []),
       `  ${e.webUrl}`,
     );
   }

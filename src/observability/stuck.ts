@@ -21,7 +21,15 @@
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Gauge } from 'prom-client';
-import { IdemEventKey, IdemEventType, IdemOutcome, IdemSource } from '../workflows/search-attributes';
+import {
+  IdemAttempts,
+  IdemErrorClass,
+  IdemEventKey,
+  IdemEventType,
+  IdemOutcome,
+  IdemSource,
+  IdemStage,
+} from '../workflows/search-attributes';
 import { PROCESS_EVENT_WORKFLOW } from '../workflows/types';
 import type { Logger } from './logger';
 import { runPeriodically } from './periodic';
@@ -67,6 +75,11 @@ export interface StuckEvent {
   source?: string;
   /** IdemOutcome when set: store_unavailable while PostgreSQL is down. */
   outcome?: string;
+  /** IdemStage, IdemAttempts and IdemErrorClass when set (after a failed attempt or a wait:
+   * retrying, waiting_for_store, waiting_for_claim, dead_lettering). */
+  stage?: string;
+  attempts?: number;
+  errorClass?: string;
   /** Its page in Temporal Web. */
   webUrl: string;
 }
@@ -145,6 +158,9 @@ function stuckEvent(wf: WorkflowExecutionInfo, o: FindStuckOptions, now: number)
   const key = sa.get(IdemEventKey);
   const source = sa.get(IdemSource);
   const outcome = sa.get(IdemOutcome);
+  const stage = sa.get(IdemStage);
+  const attempts = sa.get(IdemAttempts);
+  const errorClass = sa.get(IdemErrorClass);
   return {
     workflowId: wf.workflowId,
     runId: wf.runId,
@@ -154,6 +170,9 @@ function stuckEvent(wf: WorkflowExecutionInfo, o: FindStuckOptions, now: number)
     ...(key !== undefined ? { key } : {}),
     ...(source !== undefined ? { source } : {}),
     ...(outcome !== undefined ? { outcome } : {}),
+    ...(stage !== undefined ? { stage } : {}),
+    ...(attempts !== undefined ? { attempts } : {}),
+    ...(errorClass !== undefined ? { errorClass } : {}),
     webUrl: workflowWebUrl(o.webUrl, o.namespace, wf.workflowId, wf.runId),
   };
 }

@@ -28,6 +28,7 @@ import {
 } from './postgres';
 import { stderrReporter, step, type Reporter } from './progress';
 import {
+  ensureSearchAttributes,
   httpOk,
   startTemporal,
   stopTemporal,
@@ -105,6 +106,15 @@ export async function stackUp(opts: UpOptions): Promise<UpResult> {
     external ? Promise.resolve('external' as const) : startPostgres(layout, report, limits),
   ]);
 
+  if (temporal === 'reused')
+    await step(
+      "checking idem's search attributes",
+      async () => {
+        const added = await ensureSearchAttributes();
+        if (added.length) report(`    registered ${added.join(', ')}`);
+      },
+      report,
+    );
   await step(
     'creating topics',
     async () => {

@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { ALL_SEARCH_ATTRIBUTES, CLI_TYPE_NAMES } from '../workflows/search-attributes';
 import { HOST, PORTS, type Layout } from './layout';
 import { isAlive, readPid, run, spawnDetached, StackError, stopPid, which } from './proc';
 import { waitUntilReady, type ReadyLimits } from './ready';
@@ -14,13 +16,11 @@ import { step, type Reporter } from './progress';
 /** Later tags carry a `replace` directive in go.mod, which `go install pkg@version` refuses. */
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-/** Search attributes idem sets on every event workflow, so operators can filter in Temporal Web. */
-export const SEARCH_ATTRIBUTES = {
-  IdemEventType: 'Keyword',
-  IdemEventKey: 'Keyword',
-  IdemSource: 'Keyword',
-  IdemOutcome: 'Keyword',
-} as const;
+/** Search attributes idem sets on event workflows, so operators can filter in Temporal Web:
+ * name → the type `start-dev --search-attribute Name=Type` takes. */
+export const SEARCH_ATTRIBUTES: Record<string, string> = Object.fromEntries(
+  ALL_SEARCH_ATTRIBUTES.map((k) => [k.name, CLI_TYPE_NAMES[k.type] ?? k.type]),
+);
 
 /** Namespace retention = Temporal's dedup window (the store covers the time after it). */
 export const RETENTION = '168h';
@@ -151,6 +151,47 @@ export async function startTemporal(
     report,
   );
   return 'started';
+}
+
+/**
+ * Registers idem's search attributes that the namespace lacks: a dev server started by an earlier
+ * idem (before IdemStage, IdemErrorClass, IdemAttempts existed) is reused as it is, and its
+ * `--search-attribute` flags were the old list. Returns the names it added. Waits until the
+ * namespace lists them (the frontend reads them from a cache).
+ */
+export async function ensureSearchAttributes(
+  address = temporalAddress,
+  namespace = 'default',
+  timeoutMs = 30_000,
+): Promise<string[]> {
+  const connection = await Connection.connect({ address, connectTimeout: 5000 });
+  try {
+    const listed = async () =>
+      (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
+    const known = await listed();
+    const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => known[k.name] === undefined);
+    if (missing.length === 0) return [];
+    const types = temporal.api.enums.v1.IndexedValueType as unknown as Record<string, number>;
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(
+        missing.map((k) => [k.name, types[`INDEXED_VALUE_TYPE_${k.type}`] as number]),
+      ),
+    });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await listed();
+      if (missing.every((k) => now[k.name] !== undefined)) return missing.map((k) => k.name);
+      if (Date.now() > deadline)
+        throw new StackError(
+          `Temporal at ${address} accepted the search attributes ${missing.map((k) => k.name).join(', ')} ` +
+            `but does not list them after ${timeoutMs / 1000} s; run \`idem stack up\` again`,
+        );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
 }
 
 export async function stopTemporal(layout: Layout): Promise<boolean> {

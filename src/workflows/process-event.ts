@@ -14,26 +14,13 @@ import {
   proxyActivities,
   proxyLocalActivities,
   sleep,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DlqReason } from '../events/types';
 import { NON_RETRYABLE_TYPES } from '../errors';
-import { IdemOutcome, type Outcome } from './search-attributes';
+import { progressRecorder, type ProgressRecorder } from './progress';
 import type { ApplyFailureDetails, DeadLetterInput, ProcessEventInput, ProcessEventResult } from './types';
-
-/** Upserts IdemOutcome, and remembers that it did: a success after an outage must overwrite it. */
-function outcomeRecorder(alreadySet: boolean) {
-  let set = alreadySet;
-  return {
-    set(outcome: Outcome): void {
-      set = true;
-      upsertSearchAttributes([{ key: IdemOutcome, value: outcome }]);
-    },
-    wasSet: () => set,
-  };
-}
 
 /**
  * What applyEvent's last attempt reported. A regular activity's failure arrives
@@ -60,6 +47,12 @@ export function describeFailure(
   }
   // Timeouts and cancellations: the handler never reported; retries are exhausted.
   return { reason: 'handler_failed', attempts: maxAttempts, error: `${cause.name}: ${cause.message}` };
+}
+
+/** IdemErrorClass of a failure: the error's type as the activity reported it, else the failure's
+ * class (TimeoutFailure, CancelledFailure). */
+export function errorClassOf(cause: TemporalFailure): string {
+  return cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : cause.name;
 }
 
 /** A run created by resetting this workflow: a reset gives the execution a new run ID and keeps
@@ -110,42 +103,56 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
     retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
   });
 
-  const outcome = outcomeRecorder(input.continuedInOutage === true);
-  const deadLetterEvent = async (failure: Omit<DeadLetterInput, 'event' | 'message'>): Promise<void> => {
+  const shown = progressRecorder(input.continuedInOutage === true);
+  const deadLetterEvent = async (
+    failure: Omit<DeadLetterInput, 'event' | 'message'>,
+    errorClass: string,
+  ): Promise<void> => {
     log.warn('dead-lettering event', { ...failure, event: input.event });
+    shown.progress({
+      stage: 'dead_lettering',
+      attempts: failure.attempts,
+      error: { class: errorClass, message: failure.error, reason: failure.reason, attempt: failure.attempts },
+    });
     await deadLetter({ event: input.event, message: input.message, ...failure });
-    outcome.set('dead_lettered');
+    shown.progress({ stage: 'dead_lettered', outcome: 'dead_lettered' });
   };
   let failure: Awaited<ReturnType<typeof applyUntilDecided>>;
   try {
-    failure = await applyUntilDecided(applyEvent, input, outcome.set, localAttempts);
+    failure = await applyUntilDecided(applyEvent, input, shown, localAttempts);
   } catch (err) {
     if (!isCancellation(err)) throw err;
     // An operator cancelled the workflow (Temporal Web, `temporal workflow cancel`): the event
     // must not vanish with it. It is dead-lettered, out of the cancellation's reach, so it can be
     // redriven or skipped, and the run ends cancelled.
     await CancellationScope.nonCancellable(() =>
-      deadLetterEvent({
-        reason: 'cancelled',
-        attempts: 0,
-        error: 'the event workflow was cancelled before it applied the event',
-      }),
+      deadLetterEvent(
+        {
+          reason: 'cancelled',
+          attempts: 0,
+          error: 'the event workflow was cancelled before it applied the event',
+        },
+        'CancelledFailure',
+      ),
     );
     throw err;
   }
   if ('outcome' in failure) {
-    // Plain success writes no search attribute: a completed workflow without IdemOutcome is an
-    // applied event, one history event fewer on the common path (unless IDEM_UPSERT_APPLIED).
-    if (failure.outcome !== 'applied' || outcome.wasSet() || input.shape?.upsertApplied)
-      outcome.set(failure.outcome);
+    // Plain success writes no search attribute: a completed workflow without IdemOutcome (and
+    // IdemStage) is an applied event, no history event more on the common path (unless
+    // IDEM_UPSERT_APPLIED). After a retry or a wait, IdemStage says done.
+    if (shown.stageSet()) shown.progress({ stage: 'done', outcome: failure.outcome });
+    else if (failure.outcome !== 'applied' || shown.outcomeSet() || input.shape?.upsertApplied)
+      shown.outcome(failure.outcome);
     return failure;
   }
-  await deadLetterEvent(failure);
+  const { errorClass, ...deadLettered } = failure;
+  await deadLetterEvent(deadLettered, errorClass);
   // Ends the run failed (visible in Temporal Web), ready for an operator's redrive.
   throw ApplicationFailure.nonRetryable(
     `dead-lettered (${failure.reason}) after ${failure.attempts} attempt(s): ${failure.error}`,
     'DeadLettered',
-    failure,
+    deadLettered,
   );
 }
 
@@ -161,9 +168,9 @@ export async function processEvent(input: ProcessEventInput): Promise<ProcessEve
 async function applyUntilDecided(
   applyEvent: Activities['applyEvent'],
   input: ProcessEventInput,
-  setOutcome: (outcome: Outcome) => void,
+  shown: ProgressRecorder,
   localAttempts: boolean,
-): Promise<ProcessEventResult | ReturnType<typeof describeFailure>> {
+): Promise<ProcessEventResult | (ReturnType<typeof describeFailure> & { errorClass: string })> {
   const { maxAttempts, initialIntervalMs, maxIntervalMs } = input.retry;
   let attempt = 1;
   let outageShown = input.continuedInOutage === true;
@@ -183,21 +190,36 @@ async function applyUntilDecided(
       const failure = activityFailureOf(err);
       if (!failure) throw err;
       const notOurs = notTheEventsFault(failure);
+      const errorClass = errorClassOf(failure);
       if (notOurs === undefined) {
         const retryable = !(
           failure instanceof ApplicationFailure &&
           (failure.nonRetryable || NON_RETRYABLE_TYPES.includes(failure.type ?? ''))
         );
         if (!localAttempts || !retryable || attempt >= maxAttempts)
-          return describeFailure(failure, localAttempts ? attempt : maxAttempts);
+          return { ...describeFailure(failure, localAttempts ? attempt : maxAttempts), errorClass };
+        const { reason, error } = describeFailure(failure, attempt);
+        shown.progress({
+          stage: 'retrying',
+          attempts: attempt,
+          error: { class: errorClass, message: error, reason, attempt },
+        });
         await sleep(Math.min(maxIntervalMs, initialIntervalMs * 2 ** (attempt - 1)));
         attempt++;
         continue;
       }
+      const { reason, error } = describeFailure(failure, attempt);
+      const waited = { class: errorClass, message: error, reason, attempt };
       if (notOurs === 'claim_held') {
+        shown.progress({ stage: 'waiting_for_claim', attempts: attempt - 1, error: waited });
         log.warn('another attempt holds the event; retrying when it ends', { event: input.event, waits });
       } else {
-        if (!outageShown) setOutcome('store_unavailable');
+        shown.progress({
+          stage: 'waiting_for_store',
+          attempts: attempt - 1,
+          error: waited,
+          ...(outageShown ? {} : { outcome: 'store_unavailable' as const }),
+        });
         outageShown = true;
         log.warn('PostgreSQL unavailable; retrying', { event: input.event, waits });
       }

@@ -12,7 +12,10 @@ import { loadConfig } from '../../src/config';
 import { parseRecord } from '../../src/events/envelope';
 import { workflowIdFor } from '../../src/events/identity';
 import { stackStatus } from '../../src/stack/stack';
+import { ensureSearchAttributes, temporalAddress } from '../../src/stack/temporal';
+import { checkSearchAttributes } from '../../src/temporal/preflight';
 import { workflowBundle } from '../../src/testing';
+import { ALL_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
 import { PROCESS_EVENT_WORKFLOW, type ProcessEventInput } from '../../src/workflows/types';
 import { ceRecord, createPipeline, ledgerRegistry, type Pipeline } from '../support/pipeline';
 import { readAll } from '../support/kafka';
@@ -107,8 +110,14 @@ test('an ingester pointed at a namespace without idem search attributes stops at
   });
   try {
     await expect(p.start(['ingester'], undefined, { TEMPORAL_NAMESPACE: namespace })).rejects.toThrow(
-      /lacks idem's search attributes: IdemEventType, IdemEventKey, IdemSource, IdemOutcome[\s\S]*temporal operator search-attribute create --namespace/,
+      /lacks idem's search attributes: IdemEventType, IdemEventKey, IdemSource, IdemOutcome, IdemStage, IdemErrorClass, IdemAttempts\.[\s\S]*temporal operator search-attribute create --namespace bare-\w+ --name IdemAttempts --type Int/,
     );
+    // What `idem stack up` does on a Temporal it reuses (one started before some attributes existed).
+    expect(await ensureSearchAttributes(temporalAddress, namespace)).toEqual(
+      ALL_SEARCH_ATTRIBUTES.map((k) => k.name),
+    );
+    await expect(checkSearchAttributes(p.temporal.connection, namespace)).resolves.toBeUndefined();
+    expect(await ensureSearchAttributes(temporalAddress, namespace)).toEqual([]);
   } finally {
     await p.temporal.connection.operatorService.deleteNamespace({ namespace }).catch(() => undefined);
   }

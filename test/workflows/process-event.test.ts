@@ -1,6 +1,9 @@
 /** processEvent on Temporal's test environment with mocked activities. */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { temporal } from '@temporalio/proto';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -13,6 +16,15 @@ import {
   workflowBundle,
   type TestWorkflowEnvironment,
 } from '../../src/testing';
+import {
+  IdemAttempts,
+  IdemErrorClass,
+  IdemOutcome,
+  IdemStage,
+  LAST_ERROR_MEMO,
+  type LastError,
+} from '../../src/workflows/search-attributes';
+import { eventually } from '../support/poll';
 import {
   PROCESS_EVENT_WORKFLOW,
   type ApplyEventInput,
@@ -350,6 +362,13 @@ test("an operator's cancel dead-letters the event (reason cancelled) before the 
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
   // Before, the run ended cancelled with no dead-letter record: the event was gone.
   expect(rec.deadLetters).toEqual([expect.objectContaining({ reason: 'cancelled', attempts: 0 })]);
+  expect(await shownOf(workflowId)).toMatchObject({
+    stage: 'dead_lettered',
+    outcome: 'dead_lettered',
+    attempts: 0,
+    errorClass: 'CancelledFailure',
+    lastError: { reason: 'cancelled' },
+  });
 });
 
 /** Runs one applied event in the given shape; what its history holds. */
@@ -391,4 +410,237 @@ test('the default shape applies in a local activity and records no outcome on pl
 test('IDEM_APPLY_AS=regular applies in an activity task; IDEM_UPSERT_APPLIED records IdemOutcome', async () => {
   const h = await historyOf({ applyAs: 'regular', upsertApplied: true });
   expect(h).toMatchObject({ markers: 0, activityTasks: 1, upserts: 1 });
+});
+
+// --- What operators see in Temporal Web: IdemStage, IdemAttempts, IdemErrorClass, lastError ---
+
+/** A describe's idem attributes and memo's lastError. */
+async function shownOf(workflowId: string, runId?: string) {
+  const d = await env.client.workflow.getHandle(workflowId, runId).describe();
+  const sa = d.typedSearchAttributes;
+  return {
+    stage: sa.get(IdemStage),
+    attempts: sa.get(IdemAttempts),
+    errorClass: sa.get(IdemErrorClass),
+    outcome: sa.get(IdemOutcome),
+    lastError: d.memo?.[LAST_ERROR_MEMO] as LastError | undefined,
+    kafka: d.memo?.kafka,
+  };
+}
+
+/** A started workflow's history: events by type, and the names each upsert wrote. */
+async function historyCounts(workflowId: string) {
+  const events = (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return {
+    total: events.length,
+    upserts: events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length,
+    memos: events.filter((e) => e.workflowPropertiesModifiedEventAttributes).length,
+    markers: events.filter((e) => e.markerRecordedEventAttributes).length,
+  };
+}
+
+function failing(type: string, message: string, attempt: number, nonRetryable = false) {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable,
+    details: [{ reason: nonRetryable ? 'invalid_payload' : 'handler_failed', attempt }],
+  });
+}
+
+test('a retrying event shows IdemStage retrying, IdemAttempts, IdemErrorClass and the last error in its memo; once applied, IdemStage done', async () => {
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `retrying-${crypto.randomUUID()}`;
+  let calls = 0;
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const worker = await workerOn(taskQueue, {
+    // Two failures, then an attempt that waits for the test to have looked.
+    applyEvent: async (): Promise<ApplyEventResult> => {
+      calls++;
+      if (calls <= 2)
+        throw failing('UpstreamTimeoutError', `the ledger service did not answer (${calls})`, calls);
+      await released;
+      return { outcome: 'applied', outboxCount: 0 };
+    },
+    deadLetter: recorder().deadLetter,
+  });
+  const { during, result } = await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(PROCESS_EVENT_WORKFLOW, {
+      taskQueue,
+      workflowId,
+      args: [
+        testInput(testMessage({ type: 'account.credited', key: 'acct-9', offset: '41' }), { maxAttempts: 5 }),
+      ],
+      memo: { kafka: { topic: 'events', partition: 0, offset: '41' } },
+    });
+    // The third attempt runs (and waits) once the second's failure is recorded.
+    await eventually(async () => calls >= 3);
+    const shown = await shownOf(workflowId);
+    release();
+    return { during: shown, result: (await handle.result()) as ProcessEventResult };
+  });
+  expect(during).toMatchObject({
+    stage: 'retrying',
+    attempts: 2,
+    errorClass: 'UpstreamTimeoutError',
+    outcome: undefined,
+    kafka: { topic: 'events', partition: 0, offset: '41' }, // the start's memo is kept
+  });
+  expect(during.lastError).toEqual({
+    class: 'UpstreamTimeoutError',
+    message: 'UpstreamTimeoutError: the ledger service did not answer (2)',
+    reason: 'handler_failed',
+    attempt: 2,
+    at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+  });
+  expect(result.outcome).toBe('applied');
+  expect(await shownOf(workflowId)).toMatchObject({ stage: 'done', attempts: 2, outcome: 'applied' });
+  // Per retry one upsert and one memo change; once per run the patch's marker and the
+  // TemporalChangeVersion upsert the SDK writes with it; at the end one upsert (done, applied).
+  expect(await historyCounts(workflowId)).toMatchObject({ upserts: 4, memos: 2, markers: 4 });
+});
+
+test('a dead-lettered event shows the final IdemStage, IdemOutcome, IdemAttempts, IdemErrorClass and last error', async () => {
+  const rec = recorder();
+  const wid = (p: string) => `${p}-${crypto.randomUUID()}`;
+  const exhausted = wid('exhausted');
+  const permanent = wid('permanent');
+  let calls = 0;
+  const run = async (workflowId: string, applyEvent: () => Promise<ApplyEventResult>) => {
+    const taskQueue = `test-${crypto.randomUUID()}`;
+    const worker = await workerOn(taskQueue, { applyEvent, deadLetter: rec.deadLetter });
+    await worker.runUntil(
+      env.client.workflow
+        .execute(PROCESS_EVENT_WORKFLOW, {
+          taskQueue,
+          workflowId,
+          args: [testInput(testMessage({ type: 'account.debited' }), { maxAttempts: 3 })],
+        })
+        .catch((e: unknown) => e),
+    );
+  };
+  await run(exhausted, async () => {
+    calls++;
+    throw failing('Error', `still failing (${calls})`, calls);
+  });
+  await run(permanent, async () => {
+    throw failing('InvalidPayloadError', 'amount must be an integer', 1, true);
+  });
+  expect(await shownOf(exhausted)).toEqual({
+    stage: 'dead_lettered',
+    outcome: 'dead_lettered',
+    attempts: 3,
+    errorClass: 'Error',
+    lastError: {
+      class: 'Error',
+      message: 'Error: still failing (3)',
+      reason: 'handler_failed',
+      attempt: 3,
+      at: expect.any(String),
+    },
+    kafka: undefined,
+  });
+  expect(await shownOf(permanent)).toMatchObject({
+    stage: 'dead_lettered',
+    outcome: 'dead_lettered',
+    attempts: 1,
+    errorClass: 'InvalidPayloadError',
+    lastError: { message: 'InvalidPayloadError: amount must be an integer', reason: 'invalid_payload' },
+  });
+  // Visibility finds them by the new attributes (eventually consistent: polled).
+  await eventually(async () => {
+    const found: string[] = [];
+    for await (const wf of env.client.workflow.list({
+      query: `IdemStage = "dead_lettered" AND IdemErrorClass = "InvalidPayloadError" AND WorkflowId = "${permanent}"`,
+    }))
+      found.push(wf.workflowId);
+    return found.length === 1;
+  });
+});
+
+test('an outage shows IdemStage waiting_for_store across continue-as-new, then done', async () => {
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `outage-stage-${crypto.randomUUID()}`;
+  const store = storeDownFor(5);
+  const worker = await workerOn(taskQueue, {
+    applyEvent: store.applyEvent,
+    deadLetter: recorder().deadLetter,
+  });
+  const base = input();
+  const first = await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(PROCESS_EVENT_WORKFLOW, {
+      taskQueue,
+      workflowId,
+      args: [{ ...base, retry: { ...base.retry, maxAttempts: 2, outageRoundsPerRun: 2 } }],
+    });
+    await handle.result();
+    return shownOf(workflowId, handle.firstExecutionRunId);
+  });
+  expect(first).toMatchObject({
+    stage: 'waiting_for_store',
+    outcome: 'store_unavailable',
+    attempts: 0, // an outage spends no attempt
+    errorClass: 'Error',
+    lastError: { message: 'Error: connect ECONNREFUSED 127.0.0.1:25432', attempt: 1 },
+  });
+  expect(await shownOf(workflowId)).toMatchObject({ stage: 'done', outcome: 'applied', attempts: 0 });
+});
+
+test('a plain success adds no history event: no marker, upsert or memo change beyond what it had before IdemStage', async () => {
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `plain-${crypto.randomUUID()}`;
+  const worker = await workerOn(taskQueue, {
+    applyEvent: async (): Promise<ApplyEventResult> => ({ outcome: 'applied', outboxCount: 0 }),
+    deadLetter: recorder().deadLetter,
+  });
+  await worker.runUntil(
+    env.client.workflow.execute(PROCESS_EVENT_WORKFLOW, { taskQueue, workflowId, args: [input()] }),
+  );
+  // Started, the workflow task (scheduled, started, completed), the local activity's marker,
+  // completed: 6, as the workflow wrote before IdemStage existed (measured on the commit before).
+  expect(await historyCounts(workflowId)).toEqual({ total: 6, upserts: 0, memos: 0, markers: 1 });
+  expect(await shownOf(workflowId)).toMatchObject({
+    stage: undefined,
+    attempts: undefined,
+    outcome: undefined,
+  });
+});
+
+test('histories written before IdemStage existed replay on this code (the patch keeps them deterministic), and so do its own', async () => {
+  const fixtures = path.join(__dirname, 'fixtures');
+  const files = fs.readdirSync(fixtures).filter((f) => f.startsWith('pre-stage-'));
+  expect(files.sort()).toEqual([
+    'pre-stage-dead-lettered.json',
+    'pre-stage-retried.json',
+    'pre-stage-store-unavailable.json',
+  ]);
+  for (const f of files) {
+    const history = temporal.api.history.v1.History.fromObject(
+      JSON.parse(fs.readFileSync(path.join(fixtures, f), 'utf8')) as object,
+    );
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, f);
+  }
+  // This code's own history of a retried then dead-lettered event replays too.
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `replay-${crypto.randomUUID()}`;
+  let calls = 0;
+  const worker = await workerOn(taskQueue, {
+    applyEvent: async () => {
+      calls++;
+      throw failing('Error', `failing (${calls})`, calls);
+    },
+    deadLetter: recorder().deadLetter,
+  });
+  await worker.runUntil(
+    env.client.workflow
+      .execute(PROCESS_EVENT_WORKFLOW, {
+        taskQueue,
+        workflowId,
+        args: [testInput(testMessage({ type: 't' }))],
+      })
+      .catch(() => undefined),
+  );
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
 });
