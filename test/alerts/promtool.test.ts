@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { drillConfig, withForDurations } from '../../src/stack/prometheus';
 import {
   ALERTS_FILE,
   PROMETHEUS_CONFIG,
@@ -56,6 +57,29 @@ test("every query of the Grafana dashboard parses as PromQL (as recording rules,
     fs.writeFileSync(file, stringify({ groups: [{ name: 'dashboard', rules }] }));
     const { stdout } = await promtool('check', 'rules', file);
     expect(stdout).toContain(`SUCCESS: ${queries.length} rules found`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the alert drill's Prometheus configuration loads the rules with only their `for:` durations shortened", async () => {
+  const original = fs.readFileSync(ALERTS_FILE, 'utf8');
+  const shortened = withForDurations(original, '2s');
+  const [before, after] = [original.split('\n'), shortened.split('\n')];
+  expect(after).toHaveLength(before.length);
+  const changed = after.filter((line, i) => line !== before[i]);
+  expect(changed.length).toBeGreaterThan(0);
+  expect(changed.every((line) => /^\s+for: 2s$/.test(line))).toBe(true);
+  expect(before.filter((line) => /^\s+for: /.test(line))).toHaveLength(changed.length);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idem-drill-config-'));
+  try {
+    const rulesFile = path.join(dir, 'alerts.yml');
+    fs.writeFileSync(rulesFile, shortened);
+    const config = path.join(dir, 'prometheus.yml');
+    fs.writeFileSync(config, drillConfig({ rulesFile, targets: ['127.0.0.1:9464'], interval: '1s' }));
+    const { stdout } = await promtool('check', 'config', config);
+    expect(stdout).toMatch(/SUCCESS: \d+ rules found/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
