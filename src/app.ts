@@ -16,6 +16,7 @@ import type { Config } from './config';
 import { createKafkaDlqPublisher } from './dlq/publisher';
 import { HandlersModuleError } from './errors';
 import { Ingester } from './ingest/ingester';
+import { LocalSettlements } from './ingest/settlement';
 import { silentLogger, throttledWarn, type Logger } from './observability/logger';
 import { startLagSampler } from './observability/lag';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
@@ -126,6 +127,10 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
   let done: Promise<void> = new Promise(() => undefined);
   let ingester: Ingester | undefined;
   let worker: Worker | undefined;
+  // A worker and an ingester in one process (`idem consume`): the worker tells the ingester what it
+  // settles, and ordering's waits end without asking the store.
+  const localSettlements =
+    roles.includes('worker') && roles.includes('ingester') ? new LocalSettlements() : undefined;
 
   const readiness = opts.readiness ?? new Readiness();
   const wait = { logger, readiness, ...(opts.signal ? { signal: opts.signal } : {}) };
@@ -219,6 +224,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
             maxEventBytes: config.ingest.maxEventBytes,
             outboxTopic: config.kafka.outboxTopic,
             metrics,
+            ...(localSettlements ? { settled: (key, as) => localSettlements.report(key, as) } : {}),
             prune: {
               pool: p,
               kafka,
@@ -323,6 +329,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         ...(pool
           ? {
               findSettled: (keys: string[]) => findSettled(pool as Pool, keys),
+              ...(localSettlements ? { localSettlements } : {}),
               parking: pgParkingStore(pool),
               rejections: {
                 published: (at) => rejectionPublished(pool as Pool, at),

@@ -46,6 +46,8 @@ export interface ApplyEventDeps {
   /** CloudEvents `source` of outbox events that name none. @default idem */
   outboxSource?: string;
   metrics?: ApplyEventMetrics;
+  /** Told of each event this worker settles, once committed (`idem consume`'s own ingester). */
+  settled?: (dedupKey: string, as: 'applied' | 'dead_lettered') => void;
 }
 
 export const DEFAULT_OUTBOX_SOURCE = 'idem';
@@ -142,6 +144,7 @@ async function applyParsed(
   );
   // Counted once the transaction has ended.
   if (result.outcome === 'applied') {
+    deps.settled?.(dedupKey, 'applied');
     const now = Date.now();
     deps.metrics?.applied?.inc({ type: event.type });
     deps.metrics?.stageSeconds?.observe({ stage: 'apply' }, (now - began) / 1000);

@@ -35,6 +35,8 @@ export interface DeadLetterDeps {
   metrics?: DeadLetterMetrics;
   /** Clock for `idem-dead-lettered-at`. @default () => new Date() */
   now?: () => Date;
+  /** Told of each event this worker marks dead-lettered (`idem consume`'s own ingester). */
+  settled?: (dedupKey: string, as: 'dead_lettered') => void;
 }
 
 /** processed_events.last_error keeps this much of the error text. */
@@ -90,6 +92,7 @@ export async function deadLetterRun(
     reason: input.reason,
     error: input.error.slice(0, MAX_STORED_ERROR_LENGTH),
   });
+  if (mark.status === 'dead_lettered') deps.settled?.(dedupKey, 'dead_lettered');
   if (mark.status === 'dead_lettered' && mark.published) {
     // A retry of this run: the record is already in the DLQ.
     return mark.published;

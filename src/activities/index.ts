@@ -28,6 +28,10 @@ export interface ActivityDeps {
   /** Counters (`applied{type}`, `duplicates{layer}`, `deadLettered{reason,stage}`); the Metrics of
    * src/observability/metrics.ts fits. */
   metrics?: ActivityMetrics;
+  /** Told of each event this worker settles (applied, or marked dead-lettered), once committed:
+   * `idem consume` tells its own ingester (src/ingest/settlement.ts), so ordering's wait on a key
+   * ends without a store query. */
+  settled?: (dedupKey: string, as: 'applied' | 'dead_lettered') => void;
   /** What pruneProcessedEvents needs (the dedup store's scheduled prune); without it the activity
    * fails, not retried. */
   prune?: PruneActivityDeps;

@@ -22,7 +22,7 @@ import { HandOff } from './hand-off';
 import type { PreparedRecord } from './prepare';
 import type { ParkingStore } from './parking';
 import type { RejectionLedger } from './hand-off';
-import { SettlementWatch } from './settlement';
+import { SettlementWatch, type LocalSettlements } from './settlement';
 import { abandonPartition, newPartitionState, resumePartition, type PartitionState } from './partition';
 
 export interface IngesterOptions {
@@ -45,6 +45,9 @@ export interface IngesterOptions {
    * has the store: per-key ordering then waits on this (one query per tick) instead of one
    * workflow-result long poll per keyed event. */
   findSettled?: (dedupKeys: string[]) => Promise<Map<string, 'applied' | 'dead_lettered'>>;
+  /** What this process's own worker settles (`idem consume`): those events go on without a store
+   * query, which then asks about an event only now and then (see SettlementWatch). */
+  localSettlements?: LocalSettlements;
   /** Key parking's store (used with ordering and IDEM_KEY_PARKING); see parking.ts. */
   parking?: ParkingStore;
   /** Published ingest rejections, where the process has the store (see hand-off.ts). */
@@ -63,6 +66,7 @@ export class Ingester {
   private aborted = false;
   private readonly handOff: HandOff;
   private readonly settlement: SettlementWatch | undefined;
+  private readonly stopListening: (() => void) | undefined;
   private readonly log: Logger;
   /** Key parking's store when parking is on (IDEM_KEY_PARKING with ordering). */
   private readonly parking: ParkingStore | undefined;
@@ -77,10 +81,13 @@ export class Ingester {
     this.parking = o.config.ingest.keyParking ? o.parking : undefined;
     this.releaseFailed = throttledWarn(this.log, 'checking parked keys failed; retrying');
     if (o.findSettled) {
-      this.settlement = new SettlementWatch({
+      const watch = new SettlementWatch({
         findSettled: o.findSettled,
         onError: throttledWarn(this.log, 'asking the store which events settled failed; retrying'),
+        ...(o.localSettlements ? { localNotices: {} } : {}),
       });
+      this.settlement = watch;
+      this.stopListening = o.localSettlements?.listen((key, as) => watch.settle(key, as));
     }
     this.handOff = new HandOff({
       ...o,
@@ -182,6 +189,7 @@ export class Ingester {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.aborted = true;
+    this.stopListening?.();
     this.settlement?.stop();
     await this.committer?.stop();
     this.resetPartitions();

@@ -130,3 +130,57 @@ test('two waits on one event are both released', async () => {
   expect(watch.size()).toBe(0);
   watch.stop();
 });
+
+test('an event this process settled itself goes on at once, without a store query', async () => {
+  const store = fakeStore();
+  const watch = new SettlementWatch({
+    findSettled: store.findSettled,
+    intervalMs: 5,
+    localNotices: { firstAskAfterMs: 1_000 },
+  });
+  const settled = watch.settled('k', never);
+  watch.settle('k', 'applied');
+  await expect(settled).resolves.toBe('applied');
+  expect(store.queries).toEqual([]);
+  expect(watch.size()).toBe(0);
+  watch.stop();
+});
+
+test('with local notices the store is asked about an event late and then ever less often, for those another process settles', async () => {
+  const store = fakeStore();
+  const watch = new SettlementWatch({
+    findSettled: store.findSettled,
+    intervalMs: 5,
+    localNotices: { firstAskAfterMs: 40, maxAskIntervalMs: 160 },
+  });
+  let released: string | undefined;
+  void watch.settled('elsewhere', never).then((as) => (released = as));
+  await tick(20);
+  expect(store.queries).toEqual([]); // not before firstAskAfterMs
+  await tick(60);
+  expect(store.queries.length).toBe(1); // at 40 ms; the next at 40 + 80
+  await tick(400);
+  // 40, 120, 280, 440: gaps double up to the cap, never one query per 5 ms tick
+  expect(store.queries.length).toBeGreaterThanOrEqual(2);
+  expect(store.queries.length).toBeLessThanOrEqual(5);
+  store.settled.add('elsewhere');
+  await tick(250);
+  expect(released).toBe('applied');
+  watch.stop();
+});
+
+test('a new wait is asked about on its own schedule, not held back by an older key at a long gap', async () => {
+  const store = fakeStore();
+  const watch = new SettlementWatch({
+    findSettled: store.findSettled,
+    intervalMs: 5,
+    localNotices: { firstAskAfterMs: 20, maxAskIntervalMs: 5_000 },
+  });
+  void watch.settled('old', never);
+  await tick(400); // 'old' asked at 20, 60, 140 and 300 ms: next at 620
+  store.settled.add('new');
+  const asked = store.queries.length;
+  await watch.settled('new', never); // asked about 20 ms after it began, alone
+  expect(store.queries.slice(asked).find((q) => q.includes('new'))).toEqual(['new']);
+  watch.stop();
+});
