@@ -25,7 +25,7 @@ const UI_WAIT_MS = 60_000;
 const STUCK_AFTER_MS = 2000;
 
 const UPDATE_DOCS = process.env.IDEM_UPDATE_SCREENSHOTS === '1';
-/** A run's screenshots: kept when the test fails (with one of the failing screen), else removed. */
+/** A run's screenshots: kept when a test fails (with one of the failing screen), else removed. */
 const shotDir = UPDATE_DOCS ? DOCS_SCREENSHOTS : path.join(os.tmpdir(), `idem-temporal-web-${process.pid}`);
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -53,19 +53,35 @@ async function filterList(page: Page, query: string): Promise<void> {
   expect((await listed).status()).toBe(200);
 }
 
+/** A handler's error that is not permanent: the event is retried, and Temporal Web shows it so. */
+class LedgerOfflineError extends Error {
+  override name = 'LedgerOfflineError';
+}
+
 describe('Temporal Web', () => {
   let p: Pipeline;
   let browser: Browser | undefined;
-  let passed = false;
+  let failed = false;
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
+  const run = crypto.randomBytes(3).toString('hex');
 
   beforeAll(async () => {
     p = await createPipeline('web', {
       IDEM_STUCK_AFTER_MS: String(STUCK_AFTER_MS),
-      // The handler blocks longer than an attempt may otherwise take.
+      // The blocking handler takes longer than an attempt may otherwise take; the failing one is
+      // retried every second or two for as long as the test looks at it.
       IDEM_ATTEMPT_TIMEOUT_MS: '300000',
+      IDEM_MAX_ATTEMPTS: '1000',
+      IDEM_RETRY_INITIAL_MS: '1000',
+      IDEM_RETRY_MAX_MS: '2000',
     });
+    const registry = ledgerRegistry()
+      .register('test.blocking', () => gate)
+      .register('test.failing', () => {
+        throw new LedgerOfflineError('the ledger is offline');
+      });
+    await p.start(['ingester', 'worker'], registry);
     browser = await chromium.launch({
       executablePath: process.env.IDEM_CHROMIUM ?? '/usr/bin/chromium',
       // Playwright adds --headless and, as root needs, --no-sandbox. Chromium's own calls home
@@ -84,57 +100,86 @@ describe('Temporal Web', () => {
   afterAll(async () => {
     release();
     await browser?.close();
+    // Terminates the workflows still running (the failing event's).
     await p?.close();
-    if (passed && !UPDATE_DOCS) fs.rmSync(shotDir, { recursive: true, force: true });
+    if (!failed && !UPDATE_DOCS) fs.rmSync(shotDir, { recursive: true, force: true });
   });
 
-  test('finds a stuck idem event by its search attributes and shows its memo', async () => {
-    const registry = ledgerRegistry().register('test.blocking', () => gate);
-    await p.start(['ingester', 'worker'], registry);
-    const run = crypto.randomBytes(3).toString('hex');
-    const id = `web-${run}`;
-    const key = `acct-web-${run}`;
-    const workflowId = workflowIdFor(p.source, id);
-    await p.producer.send({
-      topic: p.topic,
-      messages: [ceRecord(p.source, { id, type: 'test.blocking', data: {} }, key)],
-    });
-    // Running in Temporal's visibility, and past the stuck threshold, before the browser looks.
-    const listed = await eventually(
+  /** Sends one event and returns its workflow ID. */
+  async function send(id: string, type: string, key: string): Promise<string> {
+    await p.producer.send({ topic: p.topic, messages: [ceRecord(p.source, { id, type, data: {} }, key)] });
+    return workflowIdFor(p.source, id);
+  }
+
+  /** Waits until Temporal's visibility lists the workflow under `query` (asked anew each time:
+   * the stuck query holds the time it is made at), as the UI will ask. */
+  async function listedBy(query: () => string, workflowId: string, what: string) {
+    return eventually(
       async () => {
-        for await (const wf of p.temporal.workflow.list({
-          query: stuckQuery(p.config.temporal.taskQueue, new Date(Date.now() - STUCK_AFTER_MS)),
-        }))
+        for await (const wf of p.temporal.workflow.list({ query: query() }))
           if (wf.workflowId === workflowId) return wf;
         return undefined;
       },
       60_000,
-      'the blocked event to be listed running past the stuck threshold',
+      what,
     );
+  }
 
+  /** A 1280x800 page on the namespace's workflow list; on failure, a screenshot of where it was. */
+  async function onWorkflowList(fn: (page: Page) => Promise<void>): Promise<void> {
     const page = await (browser as Browser).newPage({ viewport: VIEWPORT });
     page.setDefaultTimeout(UI_WAIT_MS);
     try {
       const web = p.config.temporal.webUrl.replace(/\/+$/, '');
-      const namespace = p.config.temporal.namespace;
-      await page.goto(`${web}/namespaces/${encodeURIComponent(namespace)}/workflows`);
-      const row = page.getByRole('link', { name: workflowId, exact: true });
-      const oneWorkflow = page.getByText(/^1 Workflow$/);
+      await page.goto(`${web}/namespaces/${encodeURIComponent(p.config.temporal.namespace)}/workflows`);
+      await fn(page);
+    } catch (err) {
+      failed = true;
+      await shot(page, 'failure').catch(() => undefined);
+      throw new Error(`${(err as Error).message}\n(screenshots in ${shotDir})`);
+    } finally {
+      await page.close();
+    }
+  }
 
+  /** Filters the list, finds the workflow as its one row, screenshots the list, opens it. */
+  async function findAndOpen(
+    page: Page,
+    query: string,
+    workflowId: string,
+    screenshot: string,
+  ): Promise<void> {
+    await filterList(page, query);
+    const row = page.getByRole('link', { name: workflowId, exact: true });
+    await row.waitFor();
+    await page.getByText(/^1 Workflow$/).waitFor();
+    await shot(page, screenshot);
+    await row.click();
+    await page.waitForURL((u) => u.pathname.includes(encodeURIComponent(workflowId)));
+  }
+
+  async function openTab(page: Page, tab: 'Search Attributes' | 'Memo'): Promise<void> {
+    await page.getByRole('tab', { name: tab }).click();
+    await page.waitForURL(tab === 'Memo' ? /\/memo$/ : /\/search-attributes$/);
+  }
+
+  test('finds a stuck idem event by its search attributes and shows its memo', async () => {
+    const key = `acct-web-${run}`;
+    const workflowId = await send(`web-${run}`, 'test.blocking', key);
+    // Running in Temporal's visibility, and past the stuck threshold, before the browser looks.
+    const stuck = () => stuckQuery(p.config.temporal.taskQueue, new Date(Date.now() - STUCK_AFTER_MS));
+    const listed = await listedBy(stuck, workflowId, 'the blocked event to be listed as stuck');
+
+    await onWorkflowList(async (page) => {
       // The runbook's stuck-event query (operations.md, Metrics), as the scanner asks it.
-      await filterList(page, stuckQuery(p.config.temporal.taskQueue, new Date(Date.now() - STUCK_AFTER_MS)));
-      await row.waitFor();
-      await oneWorkflow.waitFor();
+      await filterList(page, stuck());
+      await page.getByRole('link', { name: workflowId, exact: true }).waitFor();
+      await page.getByText(/^1 Workflow$/).waitFor();
       await shot(page, 'temporal-web-stuck');
 
-      // One event by its key, from the list of running ones: the filter matches it and nothing else.
-      await filterList(page, `IdemEventKey = "${key}" AND ExecutionStatus = "Running"`);
-      await row.waitFor();
-      await oneWorkflow.waitFor();
-      await shot(page, 'temporal-web-list-filtered');
-
-      await row.click();
-      await page.waitForURL((u) => u.pathname.includes(encodeURIComponent(workflowId)));
+      // One event by its key, among the running ones: the filter matches it and nothing else.
+      const byKey = `IdemEventKey = "${key}" AND ExecutionStatus = "Running"`;
+      await findAndOpen(page, byKey, workflowId, 'temporal-web-list-filtered');
       await page.getByText(listed.runId).first().waitFor();
       await shows(page, `"key": "${key}"`); // the workflow's input, on the history tab
       await shot(page, 'temporal-web-workflow');
@@ -144,8 +189,7 @@ describe('Temporal Web', () => {
       expect(text).toContain(p.config.temporal.taskQueue);
       expect(text).toMatch(/Running/);
 
-      await page.getByRole('tab', { name: 'Search Attributes' }).click();
-      await page.waitForURL(/\/search-attributes$/);
+      await openTab(page, 'Search Attributes');
       await shows(page, `"IdemEventKey": "${key}"`);
       await shows(page, `"IdemEventType": "test.blocking"`);
       await shows(page, `"IdemSource": "${p.source}"`);
@@ -155,18 +199,28 @@ describe('Temporal Web', () => {
       const { memo } = await p.temporal.workflow.getHandle(workflowId).describe();
       const kafka = (memo as { kafka: { topic: string; partition: number; offset: string } }).kafka;
       expect(kafka).toMatchObject({ topic: p.topic, offset: '0' });
-      await page.getByRole('tab', { name: 'Memo' }).click();
-      await page.waitForURL(/\/memo$/);
+      await openTab(page, 'Memo');
       await shows(page, `"topic": "${p.topic}"`);
       await shows(page, `"partition": ${kafka.partition}`);
       await shows(page, `"offset": "${kafka.offset}"`);
       await shot(page, 'temporal-web-memo');
-      passed = true;
-    } catch (err) {
-      await shot(page, 'failure').catch(() => undefined);
-      throw new Error(`${(err as Error).message}\n(screenshots in ${shotDir})`);
-    } finally {
-      await page.close();
-    }
+    });
+  });
+
+  test('finds a retrying event by IdemStage and shows its error class and last error', async () => {
+    const workflowId = await send(`web-failing-${run}`, 'test.failing', `acct-failing-${run}`);
+    const retrying = `IdemStage = "retrying" AND IdemAttempts >= 2 AND IdemSource = "${p.source}"`;
+    await listedBy(() => retrying, workflowId, 'the failing event to be listed retrying after 2 attempts');
+
+    await onWorkflowList(async (page) => {
+      await findAndOpen(page, retrying, workflowId, 'temporal-web-retrying');
+      await openTab(page, 'Search Attributes');
+      await shows(page, `"IdemStage": "retrying"`);
+      await shows(page, `"IdemErrorClass": "LedgerOfflineError"`);
+      await openTab(page, 'Memo');
+      await shows(page, `"lastError"`);
+      await shows(page, 'LedgerOfflineError: the ledger is offline');
+      await shot(page, 'temporal-web-retrying-memo');
+    });
   });
 });
