@@ -644,3 +644,32 @@ test('histories written before IdemStage existed replay on this code (the patch 
   const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
 });
+
+test('IDEM_APPLY_AS=regular: Temporal retries the activity, so IdemStage is set only once the retries are over', async () => {
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `regular-${crypto.randomUUID()}`;
+  const worker = await workerOn(taskQueue, {
+    applyEvent: async () => {
+      const { attempt } = Context.current().info;
+      throw failing('Error', `failing (${attempt})`, attempt);
+    },
+    deadLetter: recorder().deadLetter,
+  });
+  await worker.runUntil(
+    env.client.workflow
+      .execute(PROCESS_EVENT_WORKFLOW, {
+        taskQueue,
+        workflowId,
+        args: [{ ...input(), shape: { applyAs: 'regular', upsertApplied: false } }],
+      })
+      .catch(() => undefined),
+  );
+  expect(await shownOf(workflowId)).toMatchObject({
+    stage: 'dead_lettered',
+    attempts: 3,
+    errorClass: 'Error',
+    lastError: { message: 'Error: failing (3)', attempt: 3 },
+  });
+  // TemporalChangeVersion, dead_lettering, dead_lettered: no retrying upsert.
+  expect(await historyCounts(workflowId)).toMatchObject({ upserts: 3, memos: 1 });
+});
