@@ -9,6 +9,12 @@
 // converter that encodes failure messages and stack traces (so the payload codec
 // encrypts them): workers with IDEM_ENCRYPTION_KEYS load that one. A bundle's
 // failure converter is fixed when it is built.
+//
+// Each has a -traced twin (dist/workflow-bundle-traced.js,
+// dist/workflow-bundle-encrypted-traced.js) with Temporal's OpenTelemetry
+// workflow interceptors: workers with an OTLP endpoint configured load it, and
+// the others run no interceptor at all. Interceptor modules, too, are fixed when
+// a bundle is built.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -18,15 +24,23 @@ const root = path.join(__dirname, '..');
 const workflowsPath = require.resolve(path.join(root, 'dist', 'src', 'workflows'));
 const logger = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
 
+// The same module src/observability/tracing.ts gives a worker that bundles at start.
+const { WORKFLOW_TRACING_MODULE } = require(path.join(root, 'dist', 'src', 'observability', 'tracing'));
+const failureConverterPath = require.resolve(path.join(root, 'dist', 'src', 'temporal', 'failure-converter'));
+
 async function main() {
-  const plain = await bundleWorkflowCode({ workflowsPath, logger });
-  fs.writeFileSync(path.join(root, 'dist', 'workflow-bundle.js'), plain.code);
-  const encrypted = await bundleWorkflowCode({
-    workflowsPath,
-    logger,
-    failureConverterPath: require.resolve(path.join(root, 'dist', 'src', 'temporal', 'failure-converter')),
-  });
-  fs.writeFileSync(path.join(root, 'dist', 'workflow-bundle-encrypted.js'), encrypted.code);
+  for (const encrypted of [false, true]) {
+    for (const traced of [false, true]) {
+      const { code } = await bundleWorkflowCode({
+        workflowsPath,
+        logger,
+        ...(encrypted ? { failureConverterPath } : {}),
+        ...(traced ? { workflowInterceptorModules: [WORKFLOW_TRACING_MODULE] } : {}),
+      });
+      const name = `workflow-bundle${encrypted ? '-encrypted' : ''}${traced ? '-traced' : ''}.js`;
+      fs.writeFileSync(path.join(root, 'dist', name), code);
+    }
+  }
 }
 
 main().catch((err) => {

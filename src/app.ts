@@ -22,6 +22,7 @@ import { startLagSampler } from './observability/lag';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
 import { sdkMetricsReader } from './observability/sdk-metrics';
 import { startStuckScanner } from './observability/stuck';
+import { startTracingFor } from './observability/tracing-start';
 import { createOutboxRelay } from './outbox/relay';
 import { startReconciler } from './reconcile/closed-runs';
 import { migrate, type MigrationSet } from './store/migrate';
@@ -135,6 +136,10 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
   const readiness = opts.readiness ?? new Readiness();
   const wait = { logger, readiness, ...(opts.signal ? { signal: opts.signal } : {}) };
   try {
+    // OpenTelemetry, only with an OTLP endpoint configured; closed last, so its final flush
+    // carries the spans of everything that stopped before it.
+    const tracing = await startTracingFor(config, logger);
+    if (tracing) closers.push(() => tracing.shutdown());
     if (opts.serveMetrics !== false && config.metricsPort > 0) {
       const sdk = opts.sdkMetricsAddress ? sdkMetricsReader(opts.sdkMetricsAddress) : undefined;
       closers.push(await serveMetrics(metrics.registry, config.metricsPort, undefined, readiness, sdk));
@@ -200,12 +205,14 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       const p = pool;
       const reg = registry;
       const dataConverter = temporalDataConverter(config);
+      const code = workflowCode(dataConverter !== undefined, tracing !== undefined);
       const createWorker = (connection: NativeConnection): Promise<Worker> =>
         Worker.create({
           connection,
           namespace: config.temporal.namespace,
           taskQueue: config.temporal.taskQueue,
-          ...workflowCode(dataConverter !== undefined),
+          ...code,
+          ...(tracing ? tracing.workerOptions('workflowsPath' in code) : {}),
           ...(dataConverter ? { dataConverter } : {}),
           maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
           maxConcurrentLocalActivityExecutions: config.worker.localActivitySlots,
@@ -314,7 +321,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         temporalOnly(() => checkSearchAttributes(conn, config.temporal.namespace)),
         wait,
       );
-      const client = temporalClient(config, connection);
+      const client = temporalClient(config, connection, tracing?.clientInterceptors());
       ingester = new Ingester({
         kafka,
         client,
@@ -323,6 +330,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         logger,
         metrics,
         eagerStart: config.ingest.eagerStart && workerConnection !== undefined,
+        ...(tracing ? { tracing } : {}),
         ...(pool && config.ingest.skipApplied
           ? { findApplied: (keys: string[]) => findApplied(pool as Pool, keys) }
           : {}),
@@ -378,15 +386,18 @@ function temporalOnly<T>(attempt: () => Promise<T>): () => Promise<T> {
  * The workflow bundle the build wrote (scripts/bundle-workflows.js), or, run from source
  * (the tests), the workflows' path for the worker to bundle at start-up. With payload encryption
  * the bundle is the one whose failure converter encodes messages and stack traces (a bundle
- * cannot take a failure converter at start-up).
+ * cannot take a failure converter at start-up); with tracing, the one with Temporal's
+ * OpenTelemetry workflow interceptors (a bundle's interceptor modules are fixed when it is built,
+ * and a worker without tracing runs none).
  */
-function workflowCode(
+export function workflowCode(
   encrypted: boolean,
+  traced: boolean,
 ): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
   const bundle = path.join(
     __dirname,
     '..',
-    encrypted ? 'workflow-bundle-encrypted.js' : 'workflow-bundle.js',
+    `workflow-bundle${encrypted ? '-encrypted' : ''}${traced ? '-traced' : ''}.js`,
   );
   return __filename.endsWith('.js') && fs.existsSync(bundle)
     ? { workflowBundle: { codePath: bundle } }

@@ -20,6 +20,12 @@ import type { KafkaSaslSettings, KafkaTlsSettings } from './kafka/security';
 import { pgTlsProblems } from './store/tls';
 import type { TemporalTlsSettings } from './temporal/connection';
 import { parseEncryptionKeys, type EncryptionKey } from './temporal/encryption-codec';
+import {
+  TRACING_SECRET_VARIABLES,
+  tracingSchema,
+  tracingSettings,
+  type TracingSettings,
+} from './observability/tracing-config';
 
 export { ConfigError };
 
@@ -70,7 +76,12 @@ const keyList = z.string().transform((text, ctx): EncryptionKey[] => {
 });
 
 /** Variables whose values no message quotes and no log line shows. */
-const SECRET_VARIABLES = new Set(['IDEM_ENCRYPTION_KEYS', 'KAFKA_SASL_PASSWORD', 'IDEM_CODEC_TOKEN']);
+const SECRET_VARIABLES = new Set([
+  'IDEM_ENCRYPTION_KEYS',
+  'KAFKA_SASL_PASSWORD',
+  'IDEM_CODEC_TOKEN',
+  ...TRACING_SECRET_VARIABLES,
+]);
 
 /** The schema: variable name → parser. Defaults are documented in docs/configuration.md. */
 const schema = z.object({
@@ -332,6 +343,9 @@ const schema = z.object({
   IDEM_STACK_STALL_TIMEOUT: positiveInt('a number of seconds').default(180),
   /** Where binaries, jars and local data live. @default $XDG_CACHE_HOME/idem or ~/.cache/idem */
   IDEM_CACHE_DIR: z.string().min(1).optional(),
+
+  /** OpenTelemetry tracing: OpenTelemetry's own variables (src/observability/tracing-config.ts). */
+  ...tracingSchema,
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -413,6 +427,8 @@ export interface Config {
   cacheDir: string;
   /** Readiness limits of the local stack's servers (`idem stack up`). */
   stack: { timeoutMs: number; stallMs: number };
+  /** OpenTelemetry tracing; undefined (no OTLP endpoint configured): off, nothing installed. */
+  tracing?: TracingSettings;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -525,6 +541,8 @@ function securitySettings(c: Parsed):
   if (problems.length > 0) return { problems };
 
   for (const secret of [c.KAFKA_SASL_PASSWORD, c.IDEM_CODEC_TOKEN]) if (secret) registerSecret(secret);
+  for (const headers of [c.OTEL_EXPORTER_OTLP_HEADERS, c.OTEL_EXPORTER_OTLP_TRACES_HEADERS])
+    for (const value of Object.values(headers ?? {})) registerSecret(value);
   for (const k of keys ?? []) registerSecret(k.material().toString('base64'));
   const sasl =
     c.KAFKA_SASL_MECHANISM && c.KAFKA_SASL_USERNAME && c.KAFKA_SASL_PASSWORD
@@ -607,6 +625,7 @@ export function parseConfig(env: Env): Config {
         'Fix these environment variables (or .env) and start again; see docs/configuration.md.',
     );
   }
+  const tracing = tracingSettings(c);
   return {
     kafka: {
       brokers: c.KAFKA_BROKERS,
@@ -673,6 +692,7 @@ export function parseConfig(env: Env): Config {
     cacheDir: defaultCacheDir(env),
     stack: { timeoutMs: c.IDEM_STACK_TIMEOUT * 1000, stallMs: c.IDEM_STACK_STALL_TIMEOUT * 1000 },
     ...(security.keys ? { encryption: { keys: security.keys } } : {}),
+    ...(tracing ? { tracing } : {}),
     codecServer: {
       host: c.IDEM_CODEC_HOST,
       port: c.IDEM_CODEC_PORT,

@@ -17,6 +17,7 @@ import type { DlqReason, RawMessage } from '../events/types';
 import { flattenHeaders } from '../events/kafka-headers';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import type { Tracing } from '../observability/tracing-start';
 import {
   startEventWorkflow,
   startRejection,
@@ -50,6 +51,8 @@ export interface HandOffDeps {
   /** Where the process has the store: which rejected records' dead-letter copies are published,
    * so a record read again is not published again. */
   rejections?: RejectionLedger;
+  /** OpenTelemetry tracing, when configured; without it a start is not touched at all. */
+  tracing?: Tracing;
 }
 
 /** The store's record of published ingest rejections (src/store/sql/ingest-rejections.ts). */
@@ -468,7 +471,34 @@ export class HandOff {
     );
   }
 
-  private async start(
+  /** Starts the event's workflow; with tracing, inside the event's `ingest <topic>` span. */
+  private start(workflowId: string, input: ProcessEventInput, stopped: () => boolean): Promise<StartResult> {
+    const tracing = this.d.tracing;
+    if (!tracing) return this.startWorkflow(workflowId, input, stopped);
+    const { event, message } = input;
+    return tracing.inRecordSpan(
+      `ingest ${message.topic}`,
+      message,
+      {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': message.topic,
+        'messaging.destination.partition.id': String(message.partition),
+        'messaging.kafka.offset': Number(message.offset),
+        'cloudevents.event_id': event.id,
+        'cloudevents.event_source': event.source,
+        'cloudevents.event_type': event.type,
+        'idem.workflow_id': workflowId,
+      },
+      async (span) => {
+        const result = await this.startWorkflow(workflowId, input, stopped);
+        span.setAttribute('idem.start.outcome', result.outcome);
+        return result;
+      },
+    );
+  }
+
+  private async startWorkflow(
     workflowId: string,
     input: ProcessEventInput,
     stopped: () => boolean,

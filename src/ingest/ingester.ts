@@ -22,6 +22,7 @@ import { HandOff } from './hand-off';
 import type { PreparedRecord } from './prepare';
 import type { ParkingStore } from './parking';
 import type { RejectionLedger } from './hand-off';
+import type { Tracing } from '../observability/tracing-start';
 import { SettlementWatch, type LocalSettlements } from './settlement';
 import { abandonPartition, newPartitionState, resumePartition, type PartitionState } from './partition';
 
@@ -54,6 +55,8 @@ export interface IngesterOptions {
   rejections?: RejectionLedger;
   /** How often parked keys are checked for release, and the parked gauges updated. @default 1000 */
   releaseIntervalMs?: number;
+  /** OpenTelemetry tracing, when configured: a span per event start. */
+  tracing?: Tracing;
 }
 
 export class Ingester {

@@ -6,7 +6,7 @@
  * codec could not read what the workers wrote, and would write plaintext.
  */
 import fs from 'node:fs';
-import { Client, type ConnectionLike, type TLSConfig } from '@temporalio/client';
+import { Client, type ClientInterceptors, type ConnectionLike, type TLSConfig } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { EncryptionCodec, type EncryptionKey } from './encryption-codec';
 
@@ -62,12 +62,18 @@ export function temporalDataConverter(config: TemporalSettings): DataConverter |
   return { payloadCodecs: [codec], failureConverterPath: require.resolve('./failure-converter') };
 }
 
-/** A client of the configured namespace on `connection`, with the data converter. */
-export function temporalClient(config: TemporalSettings, connection: ConnectionLike): Client {
+/** A client of the configured namespace on `connection`, with the data converter; `interceptors`
+ * for a client that starts event workflows with tracing on (src/observability/tracing.ts). */
+export function temporalClient(
+  config: TemporalSettings,
+  connection: ConnectionLike,
+  interceptors?: ClientInterceptors,
+): Client {
   const dataConverter = temporalDataConverter(config);
   return new Client({
     connection,
     namespace: config.temporal.namespace,
     ...(dataConverter ? { dataConverter } : {}),
+    ...(interceptors ? { interceptors } : {}),
   });
 }
