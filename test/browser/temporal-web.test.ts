@@ -33,10 +33,19 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(shotDir, `${name}.png`) });
 }
 
-/** Waits until the page's visible text holds `text` (the UI renders JSON in a code view). */
+/** The page's own `document`, as far as this test reads it (this project's TypeScript has no DOM
+ * types). */
+type PageGlobals = { document: { body: { innerText: string } | null } };
+
+/** Waits until the page's visible text holds `text` (the UI renders JSON in a code view). A
+ * function, not a string: Temporal Web's page starts with a Content-Security-Policy that forbids
+ * evaluating strings, so a string predicate run while the page loads fails at once (EvalError;
+ * seen on a busy machine). */
 async function shows(page: Page, text: string): Promise<void> {
-  // A string, evaluated in the page: this project's TypeScript has no DOM types.
-  await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(text)})`);
+  await page.waitForFunction(
+    (t) => (globalThis as unknown as PageGlobals).document.body?.innerText.includes(t) === true,
+    text,
+  );
 }
 
 /** Enters a visibility query in the workflow list's query editor, as an operator pastes one, and
