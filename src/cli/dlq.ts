@@ -11,6 +11,7 @@ import { dlqTopicFor } from '../dlq/topic';
 import { InvalidArgumentError } from '../errors';
 import { escapeControls } from '../events/utf8';
 import { createLogger } from '../observability/logger';
+import { startTracingFor } from '../observability/tracing-start';
 import { pgConnectionConfig } from '../store/tls';
 import { temporalClient, temporalConnectionOptions } from '../temporal/connection';
 
@@ -205,11 +206,14 @@ export function registerDlqCommands(program: Command): void {
     const config = loadConfig();
     const entries = await readSelected(config, o);
     const connection = await Connection.connect(temporalConnectionOptions(config));
+    // With an OTLP endpoint configured, the redrive continues each record's trace.
+    const tracing = o.dryRun ? undefined : await startTracingFor(config, createLogger(config.logLevel));
     try {
-      const client = temporalClient(config, connection);
+      const client = temporalClient(config, connection, tracing?.clientInterceptors());
       const items = await redrive(client, config, entries, {
         dryRun: o.dryRun,
         wait: o.wait,
+        ...(tracing ? { tracing } : {}),
         onItem: (it: RedriveItem) => {
           if (!o.json)
             console.log(
@@ -232,6 +236,7 @@ export function registerDlqCommands(program: Command): void {
       else console.log(statusCounts(items, 'nothing to redrive'));
       if (items.some((i) => i.status === 'failed_again')) process.exitCode = 2;
     } finally {
+      await tracing?.shutdown();
       await connection.close();
     }
   });

@@ -12,6 +12,7 @@ import type { Config } from '../config';
 import { parseRecord } from '../events/envelope';
 import { redriveWorkflowIdFor, workflowIdFor } from '../events/identity';
 import type { IdemEvent, RawMessage } from '../events/types';
+import type { Tracing } from '../observability/tracing-start';
 import { processEventInput, startEventWorkflow } from '../temporal/start-event';
 import type { ProcessEventResult } from '../workflows/types';
 import { withoutDlqHeaders } from './headers';
@@ -47,7 +48,14 @@ export async function redrive(
   client: Client,
   config: Config,
   entries: DlqEntry[],
-  opts: { dryRun?: boolean; wait?: boolean; onItem?: (item: RedriveItem) => void },
+  opts: {
+    dryRun?: boolean;
+    wait?: boolean;
+    onItem?: (item: RedriveItem) => void;
+    /** With tracing: each start in a `redrive <dlq topic>` span, a child of the trace context the
+     * record carries (the original event's, kept by the dead-letter copy). */
+    tracing?: Tracing;
+  },
 ): Promise<RedriveItem[]> {
   const items: RedriveItem[] = [];
   const requestedAt = new Date().toISOString();
@@ -104,7 +112,7 @@ async function redriveOne(
   config: Config,
   entry: DlqEntry,
   requestedAt: string,
-  opts: { dryRun?: boolean; wait?: boolean },
+  opts: { dryRun?: boolean; wait?: boolean; tracing?: Tracing },
 ): Promise<RedriveItem> {
   const plan = planRedrive(entry, { maxEventBytes: config.ingest.maxEventBytes });
   if (!plan.redrivable) return plan.item;
@@ -120,11 +128,29 @@ async function redriveOne(
       requestedAt,
     },
   });
-  const started = await startEventWorkflow(client, {
-    workflowId,
-    taskQueue: config.temporal.taskQueue,
-    input,
-  });
+  const start = () => startEventWorkflow(client, { workflowId, taskQueue: config.temporal.taskQueue, input });
+  const started = opts.tracing
+    ? await opts.tracing.inRecordSpan(
+        `redrive ${entry.dlqTopic}`,
+        raw,
+        {
+          'messaging.system': 'kafka',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': entry.dlqTopic,
+          'messaging.destination.partition.id': String(entry.dlqPartition),
+          'messaging.kafka.offset': Number(entry.dlqOffset),
+          'cloudevents.event_id': event.id,
+          'cloudevents.event_source': event.source,
+          'cloudevents.event_type': event.type,
+          'idem.workflow_id': workflowId,
+        },
+        async (span) => {
+          const result = await start();
+          span.setAttribute('idem.start.outcome', result.outcome);
+          return result;
+        },
+      )
+    : await start();
   if (started.outcome === 'duplicate') return { entry, status: 'already_redriven', workflowId };
   if (!opts.wait) return { entry, status: 'started', workflowId };
   try {

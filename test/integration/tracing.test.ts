@@ -6,7 +6,8 @@
  *   RunActivity of applyEvent (a local activity), each the child of the one before;
  * - a structured-mode event's `traceparent` attribute does the same, and its tracestate is kept;
  * - an event without a trace context starts a new trace (the ingester's span is its root);
- * - a dead-lettered event's trace goes on to deadLetter;
+ * - a dead-lettered event's trace goes on to deadLetter, and its redrive (from the dead-letter
+ *   record, which keeps the trace context) continues the same trace;
  * - the built `idem consume` (the prebuilt traced workflow bundle) traces the same chain, and its
  *   spans are flushed when it stops;
  * - once idem stops, the process's OpenTelemetry globals are gone again.
@@ -15,6 +16,11 @@ import crypto from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import type { IHeaders } from 'kafkajs';
 import type { IdemProcess } from '../../src/app';
+import { readDlq } from '../../src/dlq/reader';
+import { redrive } from '../../src/dlq/redrive';
+import { silentLogger } from '../../src/observability/logger';
+import { startTracingFor } from '../../src/observability/tracing-start';
+import { temporalClient } from '../../src/temporal/connection';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
 import { spawnConsume } from '../support/own-servers';
 import { ceRecord, createPipeline, ledger, type Pipeline } from '../support/pipeline';
@@ -172,8 +178,9 @@ describe('tracing with an OTLP endpoint configured', () => {
     );
   });
 
-  test('a dead-lettered event’s trace goes on to deadLetter', async () => {
+  test('a dead-lettered event’s trace goes on to deadLetter, and its redrive continues it', async () => {
     const traceId = hex(16);
+    const producerSpan = hex(8);
     const id = `dlq-${hex(4)}`;
     await p.producer.send({
       topic: p.topic,
@@ -183,7 +190,7 @@ describe('tracing with an OTLP endpoint configured', () => {
           id,
           'no.such.type',
           { x: 1 },
-          { ce_traceparent: `00-${traceId}-${hex(8)}-01` },
+          { ce_traceparent: `00-${traceId}-${producerSpan}-01` },
         ),
       ],
     });
@@ -196,6 +203,40 @@ describe('tracing with an OTLP endpoint configured', () => {
     expect(trace.ingest.traceId).toBe(traceId);
     const apply = trace.named('StartActivity:applyEvent');
     expect(apply?.parentSpanId).toBe(trace.named('RunWorkflow:processEvent')?.spanId);
+
+    // The dead-letter record keeps the trace context; `idem dlq redrive` (here its function, with
+    // tracing as the command starts it) continues the trace from it.
+    const entries = await eventually(
+      async () => {
+        const found = (await readDlq(p.kafka, p.dlqTopic)).filter((e) => e.info.cloudEventId === id);
+        return found.length > 0 && found;
+      },
+      60_000,
+      'the dead-letter record',
+    );
+    const tracing = await startTracingFor(p.config, silentLogger);
+    if (!tracing) throw new Error('tracing is configured');
+    try {
+      const client = temporalClient(p.config, p.temporal.connection, tracing.clientInterceptors());
+      const items = await redrive(client, p.config, entries, { wait: true, tracing });
+      expect(items.map((i) => i.status)).toEqual(['failed_again']);
+    } finally {
+      await tracing.shutdown();
+    }
+    const redriveSpan = await eventually(
+      () => receiver.spans().find((s) => s.name === `redrive ${p.dlqTopic}`),
+      30_000,
+      'the redrive span',
+    );
+    expect(redriveSpan).toMatchObject({ traceId, parentSpanId: producerSpan });
+    const start = receiver.spans().find((s) => s.parentSpanId === redriveSpan.spanId);
+    expect(start?.name).toBe('StartWorkflow:processEvent');
+    const run = await eventually(
+      () => receiver.spans().find((s) => s.parentSpanId === start?.spanId),
+      60_000,
+      'the redriven run’s span',
+    );
+    expect(run).toMatchObject({ traceId, name: 'RunWorkflow:processEvent' });
   });
 
   test('once idem stops, no OpenTelemetry global is left installed', async () => {
