@@ -1,9 +1,11 @@
 /**
  * Temporal Web as the stuck-event monitor, in a real browser: on the local stack, an event whose
  * handler blocks on a gate stays running; headless Chromium (Debian's, driven by playwright-core)
- * opens the dev server's Temporal Web, enters a visibility query on idem's search attributes in
- * the namespace's workflow list, finds the event's workflow, opens it and reads its search
- * attributes and memo (the Kafka coordinates) on the page.
+ * opens the dev server's Temporal Web, enters visibility queries on idem's search attributes in
+ * the namespace's workflow list (the stuck scanner's, then one by IdemEventKey), finds the event's
+ * workflow, opens it and reads its search attributes and memo (the Kafka coordinates) on the page.
+ * An event whose handler keeps failing is found the same way by IdemStage and IdemAttempts, and
+ * its page shows IdemErrorClass and the memo's lastError.
  *
  * Screenshots of each screen go to a temporary directory, so a run leaves the tree clean; with
  * IDEM_UPDATE_SCREENSHOTS=1 they replace the ones in docs/screenshots/ that operations.md shows.
