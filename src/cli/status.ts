@@ -22,6 +22,7 @@ import { redactSecrets } from '../observability/redact';
 import { findStuck, runningQuery } from '../observability/stuck';
 import { countParked } from '../store/sql/key-parking';
 import { recentOutcomes } from '../store/sql/recent-outcomes';
+import { IdemStage } from '../workflows/search-attributes';
 import {
   EXIT_ATTENTION,
   EXIT_CANNOT_RUN,
@@ -47,6 +48,10 @@ export interface ComponentHealth {
   error?: string;
 }
 
+/** The IdemStage values a running workflow can have. */
+const RUNNING_STAGES = ['retrying', 'waiting_for_store', 'waiting_for_claim', 'dead_lettering'] as const;
+type RunningStage = (typeof RUNNING_STAGES)[number];
+
 export interface StatusReport {
   at: string;
   components: ComponentHealth[];
@@ -64,6 +69,9 @@ export interface StatusReport {
   workflows?: {
     taskQueue: string;
     running: number;
+    /** Running workflows by the IdemStage they last recorded (a failed attempt, a wait, a
+     * dead-lettering that waits for Kafka); those with none (no attempt failed yet) are not counted. */
+    runningByStage: Record<RunningStage, number>;
     stuck: { olderThanMs: number; count: number; oldestAgeMs: number };
   };
   /** Records of each `<topic>.dlq`; `deadLetterings` counts copies of one dead-lettering once
@@ -189,7 +197,9 @@ async function temporalPart(config: Config, report: StatusReport): Promise<Compo
       return { name: 'Temporal', address, ok: false, ms: connected.ms, error: oneLine(connected.error) };
     const taskQueue = config.temporal.taskQueue;
     try {
-      const [running, stuck] = await Promise.all([
+      // Visibility groups counts by ExecutionStatus only: one count per stage.
+      const visibility = client.workflow;
+      const [running, stuck, ...byStage] = await Promise.all([
         client.workflow.count(runningQuery(taskQueue)),
         findStuck(client, {
           taskQueue,
@@ -198,10 +208,16 @@ async function temporalPart(config: Config, report: StatusReport): Promise<Compo
           olderThanMs: config.monitoring.stuckAfterMs,
           limit: 0,
         }),
+        ...RUNNING_STAGES.map((stage) =>
+          visibility.count(`${runningQuery(taskQueue)} AND ${IdemStage.name} = "${stage}"`),
+        ),
       ]);
       report.workflows = {
         taskQueue,
         running: running.count,
+        runningByStage: Object.fromEntries(
+          RUNNING_STAGES.map((stage, i) => [stage, byStage[i]?.count ?? 0]),
+        ) as Record<RunningStage, number>,
         stuck: { olderThanMs: stuck.olderThanMs, count: stuck.count, oldestAgeMs: stuck.oldestAgeMs },
       };
     } catch (err) {
@@ -247,6 +263,12 @@ async function storePart(config: Config, report: StatusReport): Promise<Componen
 }
 
 /** The report for a terminal. */
+/** ` (2 retrying, 1 waiting_for_store)`: the running workflows' stages that are not 0, or nothing. */
+function stagesOf(byStage: Partial<Record<RunningStage, number>> | undefined): string {
+  const parts = RUNNING_STAGES.filter((s) => (byStage?.[s] ?? 0) > 0).map((s) => `${byStage?.[s]} ${s}`);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
 export function formatStatus(r: StatusReport): string {
   const t = escapeControls;
   const out: string[] = [`idem status at ${r.at}`, ''];
@@ -269,7 +291,7 @@ export function formatStatus(r: StatusReport): string {
   if (r.workflows) {
     const s = r.workflows.stuck;
     out.push(
-      `Event workflows on task queue ${t(r.workflows.taskQueue)}: ${r.workflows.running} running, ` +
+      `Event workflows on task queue ${t(r.workflows.taskQueue)}: ${r.workflows.running} running${stagesOf(r.workflows.runningByStage)}, ` +
         (s.count === 0
           ? `none stuck (running for more than ${formatDuration(s.olderThanMs)})`
           : `${s.count} STUCK (running for more than ${formatDuration(s.olderThanMs)}, or waiting out a PostgreSQL outage), ` +

@@ -1,7 +1,8 @@
 /**
  * What operators filter on in Temporal Web, on the real stack: an event whose handler keeps
  * failing is found by a visibility query on IdemStage and IdemAttempts while it retries, its memo
- * holds the last error, and `idem stuck` and `idem inspect` (the built CLI) show them; released,
+ * holds the last error, and `idem stuck`, `idem status` and `idem inspect` (the built CLI) show
+ * them; released,
  * it says done. A permanent failure is found by IdemStage and IdemErrorClass once dead-lettered.
  * A plain success carries none of them.
  */
@@ -119,6 +120,11 @@ test('a retrying event is found by IdemStage and IdemAttempts, a dead-lettered o
     stage: 'retrying',
     errorClass: 'LedgerUnavailableError',
   });
+  const statusJson = JSON.parse((await idem(p, 'status', '--json')).stdout) as {
+    workflows: { running: number; runningByStage: Record<string, number> };
+  };
+  expect(statusJson.workflows.runningByStage).toMatchObject({ retrying: 1, waiting_for_store: 0 });
+  expect((await idem(p, 'status')).stdout).toMatch(/: 1 running \(1 retrying\), none stuck/);
   const inspect = await idem(p, 'inspect', wf(ids.flaky));
   expect(inspect.stdout).toMatch(
     /stage {7}retrying, \d+ failed attempt\(s\), last error LedgerUnavailableError/,

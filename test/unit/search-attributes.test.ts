@@ -1,6 +1,7 @@
 /** idem's search attributes: the start-up check's message, and the names and types the stack registers. */
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { formatStatus } from '../../src/cli/status';
 import { formatStuck, stageLine } from '../../src/cli/stuck';
 import { SEARCH_ATTRIBUTES } from '../../src/stack/temporal';
 import { checkSearchAttributes } from '../../src/temporal/preflight';
@@ -92,4 +93,29 @@ test('idem stuck shows the stage, the failed attempts and the error class when t
   );
   // A workflow that has not failed yet has no stage line.
   expect(text).toContain('(started 2026-12-05T08:00:00.000Z)\n  http://web/2');
+});
+
+test('idem status counts the running workflows by stage, naming only the stages some are in', () => {
+  const report = (runningByStage: Record<string, number>) =>
+    formatStatus({
+      at: '2026-12-05T08:00:00.000Z',
+      components: [],
+      workflows: {
+        taskQueue: 'idem-events',
+        running: 4,
+        runningByStage: {
+          retrying: 0,
+          waiting_for_store: 0,
+          waiting_for_claim: 0,
+          dead_lettering: 0,
+          ...runningByStage,
+        },
+        stuck: { olderThanMs: 300_000, count: 0, oldestAgeMs: 0 },
+      },
+      problems: [],
+    });
+  expect(report({ retrying: 2, waiting_for_store: 1 })).toContain(
+    'Event workflows on task queue idem-events: 4 running (2 retrying, 1 waiting_for_store), none stuck',
+  );
+  expect(report({})).toContain('Event workflows on task queue idem-events: 4 running, none stuck');
 });
