@@ -10,8 +10,12 @@
  * events wait for it again. Hand-offs finish in any order, but Kafka stores
  * one offset per partition, so the ingester may only commit up to the oldest
  * message still in flight. Everything tracked and not yet released by that low
- * watermark is the in-flight window, bounded in messages and in bytes; when it
- * is full the ingester pauses fetching the partition (backpressure).
+ * watermark is the in-flight window. Its messages not handed off yet are bounded
+ * in number and in bytes; those handed off and waiting behind an older one only
+ * by a larger bound on the whole window (an offset each: a copy of an applied
+ * event costs nothing more, and must not stop the partition while one event
+ * ahead of it is slow). When a bound is reached the ingester pauses fetching the
+ * partition (backpressure).
  *
  * Offsets are Kafka's signed 64-bit offsets, which kafkajs hands over as
  * decimal strings; they pass 2^53, so they are kept as bigint, never number.
@@ -27,11 +31,17 @@ const MAX_OFFSET = (1n << 63n) - 1n;
 
 export interface PartitionWatermarkOptions {
   /**
-   * In-flight messages at which {@link PartitionWatermark.isFull} turns true
-   * and the ingester pauses fetching the partition.
+   * Messages tracked and not handed off yet at which {@link PartitionWatermark.isFull} turns
+   * true and the ingester pauses fetching the partition.
    * @default 1000
    */
   maxInFlight?: number;
+  /**
+   * Messages in the window, handed off or not, at which {@link PartitionWatermark.isFull} also
+   * turns true: how far reading may run ahead of the oldest message still in flight.
+   * @default 8 × maxInFlight
+   */
+  maxWindow?: number;
   /**
    * Bytes of tracked messages not yet completed at which {@link PartitionWatermark.isFull}
    * also turns true: a completed message's value is no longer held.
@@ -42,7 +52,10 @@ export interface PartitionWatermarkOptions {
 
 export class PartitionWatermark {
   readonly maxInFlight: number;
+  readonly maxWindow: number;
   readonly maxInFlightBytes: number;
+  /** Tracked messages not completed yet. */
+  private open = 0;
 
   /**
    * Tracked offsets not yet released, in increasing order, starting at
@@ -69,6 +82,11 @@ export class PartitionWatermark {
       throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
     }
     this.maxInFlight = maxInFlight;
+    const maxWindow = opts.maxWindow ?? 8 * maxInFlight;
+    if (!Number.isSafeInteger(maxWindow) || maxWindow < maxInFlight) {
+      throw new RangeError(`maxWindow must be an integer of at least maxInFlight, got ${maxWindow}`);
+    }
+    this.maxWindow = maxWindow;
     const maxBytes = opts.maxInFlightBytes ?? Infinity;
     if (!(maxBytes >= 1)) throw new RangeError(`maxInFlightBytes must be at least 1, got ${maxBytes}`);
     this.maxInFlightBytes = maxBytes;
@@ -91,6 +109,7 @@ export class PartitionWatermark {
     this.highestTracked = o;
     this.queue.push(o);
     this.window.set(o, false);
+    this.open++;
     if (timestampMs !== undefined && timestampMs > 0) this.timestamps.set(o, timestampMs);
     if (bytes > 0) {
       this.sizes.set(o, bytes);
@@ -109,6 +128,7 @@ export class PartitionWatermark {
     const o = parseOffset(offset);
     if (this.window.get(o) !== false) return false;
     this.window.set(o, true);
+    this.open--;
     const size = this.sizes.get(o);
     if (size !== undefined) {
       this.sizes.delete(o);
@@ -162,29 +182,39 @@ export class PartitionWatermark {
     return o === undefined ? undefined : this.timestamps.get(o);
   }
 
+  /** Tracked messages not handed off yet. */
+  openCount(): number {
+    return this.open;
+  }
+
   /** Bytes of the tracked messages not completed yet. */
   inFlightBytes(): number {
     return this.bytes;
   }
 
   /**
-   * Whether the ingester should pause fetching this partition: the window holds
-   * maxInFlight messages, or maxInFlightBytes of messages not completed yet. The
-   * ingester checks before tracking each message, so the window exceeds a bound by
-   * at most one message (a single message larger than the byte bound is let in
-   * when the window holds nothing else, or the partition would never move).
+   * Whether the ingester should pause fetching this partition: maxInFlight messages not
+   * handed off yet, or maxInFlightBytes of them, or maxWindow messages in the window. The
+   * ingester checks before tracking each message, so the window exceeds a bound by at most one
+   * message (a single message larger than the byte bound is let in when the window holds
+   * nothing else, or the partition would never move).
    */
   isFull(): boolean {
-    return this.inFlight() >= this.maxInFlight || this.bytes >= this.maxInFlightBytes;
+    return (
+      this.open >= this.maxInFlight ||
+      this.inFlight() >= this.maxWindow ||
+      this.bytes >= this.maxInFlightBytes
+    );
   }
 
   /**
-   * Whether a paused partition may be resumed: a quarter of the window is free (by count and
-   * by bytes), so a resume brings a batch's worth of records, not one.
+   * Whether a paused partition may be resumed: a quarter of each bound is free (messages not
+   * handed off, the window, bytes), so a resume brings a batch's worth of records, not one.
    */
   hasRoom(): boolean {
     return (
-      this.inFlight() <= this.maxInFlight - Math.ceil(this.maxInFlight / 4) &&
+      this.open <= this.maxInFlight - Math.ceil(this.maxInFlight / 4) &&
+      this.inFlight() <= this.maxWindow - Math.ceil(this.maxWindow / 4) &&
       this.bytes <= (this.maxInFlightBytes * 3) / 4
     );
   }

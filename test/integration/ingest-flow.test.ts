@@ -207,12 +207,13 @@ describe('flow control', () => {
     const stuck = `stuck-${run}`;
     await p.db.pool.query('insert into order_gate (event_id) values ($1)', [`${stuck}-0`]);
     const a = await p.start(undefined, registry);
-    // Partition 0: an open event, then more than a window of records behind it.
+    // Partition 0: an open event, then more records behind it than its window holds (8 ×
+    // IDEM_MAX_IN_FLIGHT: records handed off behind an open one count toward that bound only).
     await p.producer.send({
       topic: p.topic,
       messages: [
         ev(p, `${stuck}-0`, stuck, 0),
-        ...Array.from({ length: 20 }, (_, i) => ev(p, `${stuck}-f${i}`, `${stuck}-f${i}`, 0)),
+        ...Array.from({ length: 50 }, (_, i) => ev(p, `${stuck}-f${i}`, `${stuck}-f${i}`, 0)),
       ],
     });
     await eventually(

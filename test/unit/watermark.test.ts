@@ -9,18 +9,40 @@ function tracked(offsets: readonly (number | bigint | string)[], maxInFlight?: n
 }
 
 describe('PartitionWatermark', () => {
-  it('is full at maxInFlight messages, completed or not, until the lowest is released', () => {
-    const wm = tracked([0, 1, 2, 3], 4);
+  it('is full at maxInFlight messages not handed off yet; those handed off behind an open one count toward maxWindow only', () => {
+    const wm = new PartitionWatermark({ maxInFlight: 4, maxWindow: 6 });
+    for (const o of [0, 1, 2, 3]) wm.track(String(o));
     expect(wm.isFull()).toBe(true);
-    // Completions behind an open offset keep their place in the window.
+    expect(wm.openCount()).toBe(4);
+    // Completions behind an open offset keep their place in the window, but not in maxInFlight:
+    // a copy of an applied event must not stop the partition while 0 is slow.
     wm.complete('1');
     wm.complete('2');
     wm.complete('3');
+    expect(wm.openCount()).toBe(1);
+    expect(wm.inFlight()).toBe(4);
+    expect(wm.isFull()).toBe(false);
+    wm.track('4');
+    wm.track('5');
+    // ...up to maxWindow messages in all, however many are handed off.
+    expect(wm.inFlight()).toBe(6);
     expect(wm.isFull()).toBe(true);
     expect(wm.hasRoom()).toBe(false);
     wm.complete('0');
+    expect(wm.inFlight()).toBe(2);
     expect(wm.isFull()).toBe(false);
     expect(wm.hasRoom()).toBe(true);
+  });
+
+  it('bounds the window at 8 × maxInFlight by default, and refuses a window below maxInFlight', () => {
+    const wm = tracked([0], 2);
+    for (let o = 1; o < 16; o++) {
+      wm.track(String(o));
+      wm.complete(String(o));
+    }
+    expect(wm.inFlight()).toBe(16);
+    expect(wm.isFull()).toBe(true);
+    expect(() => new PartitionWatermark({ maxInFlight: 4, maxWindow: 3 })).toThrow(RangeError);
   });
 
   it('counts the bytes of messages not completed yet, and lets one message in when empty', () => {
@@ -129,7 +151,8 @@ describe('PartitionWatermark', () => {
   });
 
   it('reports a full window until the oldest offsets complete', () => {
-    const wm = tracked([0, 1, 2], 3);
+    const wm = new PartitionWatermark({ maxInFlight: 3, maxWindow: 3 });
+    for (const o of [0, 1, 2]) wm.track(String(o));
     expect(wm.inFlight()).toBe(3);
     expect(wm.isFull()).toBe(true);
     wm.complete('1');
