@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { Kafka, logLevel, Partitioners, type logCreator, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { createActivities } from './activities';
 import type { HandlerRegistry } from './activities/handlers/registry';
@@ -17,6 +17,7 @@ import { createKafkaDlqPublisher } from './dlq/publisher';
 import { HandlersModuleError } from './errors';
 import { Ingester } from './ingest/ingester';
 import { LocalSettlements } from './ingest/settlement';
+import { kafkaLogCreator } from './observability/kafka-log';
 import { silentLogger, throttledWarn, type Logger } from './observability/logger';
 import { startLagSampler } from './observability/lag';
 import { createMetrics, serveMetrics, type Metrics } from './observability/metrics';
@@ -74,24 +75,6 @@ export interface IdemProcess {
   done: Promise<void>;
   readiness: Readiness;
   stop(): Promise<void>;
-}
-
-/** kafkajs logs through idem's logger (JSON on stderr, idem's level) instead of the console. */
-function kafkaLogCreator(logger: Logger): logCreator {
-  const kafkaLog = logger.child({ component: 'kafkajs' });
-  return () =>
-    ({ namespace, level, log }) => {
-      const { message, timestamp: _t, logger: _l, ...extra } = log;
-      const method =
-        level <= logLevel.ERROR
-          ? 'error'
-          : level === logLevel.WARN
-            ? 'warn'
-            : level === logLevel.INFO
-              ? 'info'
-              : 'debug';
-      kafkaLog[method]({ namespace, ...extra }, message);
-    };
 }
 
 export function createKafka(

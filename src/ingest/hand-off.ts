@@ -15,7 +15,7 @@ import { SequencerAbandonedError, StoppedError } from '../errors';
 import type { KafkaRecord, ParseResult } from '../events/envelope';
 import type { DlqReason, RawMessage } from '../events/types';
 import { flattenHeaders } from '../events/kafka-headers';
-import type { Logger } from '../observability/logger';
+import { repeatLimiter, type Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { Tracing } from '../observability/tracing-start';
 import {
@@ -72,6 +72,8 @@ export class HandOff {
   private readonly recent: RecentKeys | undefined;
   /** Hand-offs in progress in this process, by dedup key (with IDEM_SKIP_APPLIED). */
   private readonly handingOff = new Map<string, Promise<Settled | 'parked' | undefined>>();
+  /** Failed retries are logged once per step and 10 s (see retrying). */
+  private readonly retryLogLimiter = repeatLimiter();
 
   constructor(private readonly d: HandOffDeps) {
     this.startSlots = new Semaphore(d.config.ingest.startConcurrency);
@@ -267,7 +269,16 @@ export class HandOff {
   ): Promise<T> {
     return retryUntilStopped(fn, {
       stopped,
-      onError: (err) => this.d.log.warn({ err, ...fields }, `${what} failed; retrying`),
+      // While PostgreSQL or Kafka is down every waiting event retries: one line per step and
+      // interval, saying how many more failed meanwhile, instead of one per event and attempt.
+      onError: (err) => {
+        const suppressed = this.retryLogLimiter(what);
+        if (suppressed !== undefined)
+          this.d.log.warn(
+            { err, ...fields, ...(suppressed > 0 ? { suppressed } : {}) },
+            `${what} failed; retrying`,
+          );
+      },
     });
   }
 
