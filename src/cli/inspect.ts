@@ -26,20 +26,10 @@ import { workflowIdFor } from '../events/identity';
 import { escapeControls } from '../events/utf8';
 import { formatDuration } from '../observability/duration';
 import { redactSecrets } from '../observability/redact';
-import { workflowWebUrl } from '../observability/stuck';
+import { idemAttributesOf, workflowWebUrl } from '../observability/stuck';
 import { stageLine } from './stuck';
 import { getProcessedEvent, type ProcessedEvent } from '../store/sql/get-processed-event';
-import {
-  IdemAttempts,
-  IdemErrorClass,
-  IdemEventKey,
-  IdemEventType,
-  IdemOutcome,
-  IdemSource,
-  IdemStage,
-  LAST_ERROR_MEMO,
-  type LastError,
-} from '../workflows/search-attributes';
+import { LAST_ERROR_MEMO, type LastError } from '../workflows/search-attributes';
 import type { ProcessEventInput } from '../workflows/types';
 import {
   EXIT_ATTENTION,
@@ -288,14 +278,6 @@ async function workflowSummary(
     });
     if (p.activityType?.name === 'applyEvent') applyAttempts = Math.max(applyAttempts, p.attempt ?? 0);
   }
-  const sa = d.typedSearchAttributes;
-  const type = sa.get(IdemEventType);
-  const key = sa.get(IdemEventKey);
-  const source = sa.get(IdemSource);
-  const outcome = sa.get(IdemOutcome);
-  const stage = sa.get(IdemStage);
-  const attempts = sa.get(IdemAttempts);
-  const errorClass = sa.get(IdemErrorClass);
   const memoLastError = d.memo?.[LAST_ERROR_MEMO] as LastError | undefined;
   const last = await describeFailure(lastFailure);
   const end = d.closeTime?.getTime() ?? Date.now();
@@ -306,13 +288,7 @@ async function workflowSummary(
     startTime: d.startTime.toISOString(),
     ...(d.closeTime ? { closeTime: d.closeTime.toISOString() } : {}),
     ageMs: Math.max(0, end - d.startTime.getTime()),
-    ...(type !== undefined ? { type } : {}),
-    ...(key !== undefined ? { key } : {}),
-    ...(source !== undefined ? { source } : {}),
-    ...(outcome !== undefined ? { outcome } : {}),
-    ...(stage !== undefined ? { stage } : {}),
-    ...(attempts !== undefined ? { attempts } : {}),
-    ...(errorClass !== undefined ? { errorClass } : {}),
+    ...idemAttributesOf(d.typedSearchAttributes),
     ...(memoLastError ? { lastError: memoLastError } : {}),
     ...(d.memo ? { memo: d.memo } : {}),
     historyLength: events.length,

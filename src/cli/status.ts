@@ -22,7 +22,7 @@ import { redactSecrets } from '../observability/redact';
 import { findStuck, runningQuery } from '../observability/stuck';
 import { countParked } from '../store/sql/key-parking';
 import { recentOutcomes } from '../store/sql/recent-outcomes';
-import { IdemStage } from '../workflows/search-attributes';
+import { IdemStage, STAGES, type Stage } from '../workflows/search-attributes';
 import {
   EXIT_ATTENTION,
   EXIT_CANNOT_RUN,
@@ -48,9 +48,9 @@ export interface ComponentHealth {
   error?: string;
 }
 
-/** The IdemStage values a running workflow can have. */
-const RUNNING_STAGES = ['retrying', 'waiting_for_store', 'waiting_for_claim', 'dead_lettering'] as const;
-type RunningStage = (typeof RUNNING_STAGES)[number];
+/** The IdemStage values a running workflow can have: all but those of its end. */
+type RunningStage = Exclude<Stage, 'dead_lettered' | 'done'>;
+const RUNNING_STAGES = STAGES.filter((s): s is RunningStage => s !== 'dead_lettered' && s !== 'done');
 
 export interface StatusReport {
   at: string;
@@ -198,9 +198,9 @@ async function temporalPart(config: Config, report: StatusReport): Promise<Compo
     const taskQueue = config.temporal.taskQueue;
     try {
       // Visibility groups counts by ExecutionStatus only: one count per stage.
-      const visibility = client.workflow;
+      const workflows = client.workflow;
       const [running, stuck, ...byStage] = await Promise.all([
-        client.workflow.count(runningQuery(taskQueue)),
+        workflows.count(runningQuery(taskQueue)),
         findStuck(client, {
           taskQueue,
           namespace: config.temporal.namespace,
@@ -209,7 +209,7 @@ async function temporalPart(config: Config, report: StatusReport): Promise<Compo
           limit: 0,
         }),
         ...RUNNING_STAGES.map((stage) =>
-          visibility.count(`${runningQuery(taskQueue)} AND ${IdemStage.name} = "${stage}"`),
+          workflows.count(`${runningQuery(taskQueue)} AND ${IdemStage.name} = "${stage}"`),
         ),
       ]);
       report.workflows = {
@@ -262,13 +262,13 @@ async function storePart(config: Config, report: StatusReport): Promise<Componen
   }
 }
 
-/** The report for a terminal. */
 /** ` (2 retrying, 1 waiting_for_store)`: the running workflows' stages that are not 0, or nothing. */
 function stagesOf(byStage: Partial<Record<RunningStage, number>> | undefined): string {
   const parts = RUNNING_STAGES.filter((s) => (byStage?.[s] ?? 0) > 0).map((s) => `${byStage?.[s]} ${s}`);
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 
+/** The report for a terminal. */
 export function formatStatus(r: StatusReport): string {
   const t = escapeControls;
   const out: string[] = [`idem status at ${r.at}`, ''];

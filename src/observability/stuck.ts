@@ -152,27 +152,38 @@ export async function findStuck(client: Client, o: FindStuckOptions): Promise<St
   };
 }
 
+/** What an event workflow's search attributes say (those it carries; the others are left out):
+ * what `idem stuck` and `idem inspect` show of it. */
+export interface IdemAttributes {
+  type?: string;
+  key?: string;
+  source?: string;
+  outcome?: string;
+  stage?: string;
+  attempts?: number;
+  errorClass?: string;
+}
+
+export function idemAttributesOf(sa: WorkflowExecutionInfo['typedSearchAttributes']): IdemAttributes {
+  const found: IdemAttributes = {
+    type: sa.get(IdemEventType),
+    key: sa.get(IdemEventKey),
+    source: sa.get(IdemSource),
+    outcome: sa.get(IdemOutcome),
+    stage: sa.get(IdemStage),
+    attempts: sa.get(IdemAttempts),
+    errorClass: sa.get(IdemErrorClass),
+  };
+  return Object.fromEntries(Object.entries(found).filter(([, v]) => v !== undefined)) as IdemAttributes;
+}
+
 function stuckEvent(wf: WorkflowExecutionInfo, o: FindStuckOptions, now: number): StuckEvent {
-  const sa = wf.typedSearchAttributes;
-  const type = sa.get(IdemEventType);
-  const key = sa.get(IdemEventKey);
-  const source = sa.get(IdemSource);
-  const outcome = sa.get(IdemOutcome);
-  const stage = sa.get(IdemStage);
-  const attempts = sa.get(IdemAttempts);
-  const errorClass = sa.get(IdemErrorClass);
   return {
     workflowId: wf.workflowId,
     runId: wf.runId,
     startTime: wf.startTime,
     ageMs: Math.max(0, now - wf.startTime.getTime()),
-    ...(type !== undefined ? { type } : {}),
-    ...(key !== undefined ? { key } : {}),
-    ...(source !== undefined ? { source } : {}),
-    ...(outcome !== undefined ? { outcome } : {}),
-    ...(stage !== undefined ? { stage } : {}),
-    ...(attempts !== undefined ? { attempts } : {}),
-    ...(errorClass !== undefined ? { errorClass } : {}),
+    ...idemAttributesOf(wf.typedSearchAttributes),
     webUrl: workflowWebUrl(o.webUrl, o.namespace, wf.workflowId, wf.runId),
   };
 }
