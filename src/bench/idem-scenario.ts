@@ -188,6 +188,9 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
         ...serverCpu,
         groupJoinSeconds: (began - launched) / 1000,
         idemCpuMsPerEvent: Math.round((usage.cpuSeconds * 100000) / stream.length) / 100,
+        eagerStartShare:
+          metricValue(metrics, 'idem_workflows_started_eagerly_total') /
+          Math.max(1, metricValue(metrics, 'idem_workflows_started_total')),
         startCallMeanMs:
           (1000 * metricValue(metrics, 'idem_workflow_start_seconds_sum')) /
           Math.max(1, metricValue(metrics, 'idem_workflow_start_seconds_count')),

@@ -545,8 +545,10 @@ export class HandOff {
       const seconds = Number(process.hrtime.bigint() - began) / 1e9;
       metrics.startLatency.observe(seconds);
       metrics.stageSeconds.observe({ stage: 'start_call' }, seconds);
-      if (result.outcome === 'started') metrics.started.inc({ topic: input.message.topic });
-      else metrics.duplicates.inc({ layer: 'temporal' });
+      if (result.outcome === 'started') {
+        metrics.started.inc({ topic: input.message.topic });
+        if (result.eager) metrics.startedEagerly.inc({ topic: input.message.topic });
+      } else metrics.duplicates.inc({ layer: 'temporal' });
       return result;
     } finally {
       this.startSlots.release();

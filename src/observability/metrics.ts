@@ -10,6 +10,8 @@ export interface Metrics {
   registry: Registry;
   received: Counter<'topic'>;
   started: Counter<'topic'>;
+  /** Of those, started eagerly: the first workflow task came back with the start's answer. */
+  startedEagerly: Counter<'topic'>;
   duplicates: Counter<'layer'>;
   deadLettered: Counter<'reason' | 'stage'>;
   applied: Counter<'type'>;
@@ -102,6 +104,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     started: new Counter({
       name: 'idem_workflows_started_total',
       help: 'Event workflows started',
+      labelNames: ['topic'],
+      registers: r,
+    }),
+    startedEagerly: new Counter({
+      name: 'idem_workflows_started_eagerly_total',
+      help: "Event workflows started eagerly (the first workflow task handed to this process's worker with the start, skipping matching); the rest of idem_workflows_started_total went through matching",
       labelNames: ['topic'],
       registers: r,
     }),

@@ -26,6 +26,8 @@ import {
 export interface StartResult {
   outcome: 'started' | 'duplicate';
   workflowId: string;
+  /** Started eagerly: the server handed the first workflow task to this process's worker. */
+  eager?: boolean;
   /** Resolves (or rejects) once the workflow has closed; only called when someone waits for it. */
   closed: () => Promise<unknown>;
 }
@@ -126,7 +128,7 @@ export async function startEventWorkflow(
   const { workflowId, taskQueue, input } = opts;
   const closed = () => client.workflow.getHandle(workflowId).result();
   try {
-    await client.workflow.start(PROCESS_EVENT_WORKFLOW, {
+    const handle = await client.workflow.start(PROCESS_EVENT_WORKFLOW, {
       workflowId,
       taskQueue,
       args: [input],
@@ -143,7 +145,7 @@ export async function startEventWorkflow(
         ...(input.redrive ? { redrive: input.redrive } : {}),
       },
     });
-    return { outcome: 'started', workflowId, closed };
+    return { outcome: 'started', workflowId, closed, eager: handle.eagerlyStarted };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)
       return { outcome: 'duplicate', workflowId, closed };

@@ -23,7 +23,7 @@ test('the workflow shape and the worker slots: lean by default, each part a sett
   expect(lean.ingest).toMatchObject({ eagerStart: true, startConcurrency: 8 });
   expect(lean.workflow).toEqual({ applyAs: 'local', upsertApplied: false });
   expect(lean.worker).toEqual({
-    workflowTaskSlots: 40,
+    workflowTaskSlots: 100,
     localActivitySlots: 40,
     maxCachedWorkflows: 200,
     reconcile: { intervalMs: 30_000, lookBackMs: 86_400_000 },

@@ -94,15 +94,19 @@ function message(id: string, key?: string): KafkaMessage {
 }
 
 /** Temporal's client, as far as the ingester uses it: starts are recorded, nothing runs. */
-function fakeClient(refuse: (workflowId: string) => Error | undefined = () => undefined) {
+function fakeClient(
+  refuse: (workflowId: string) => Error | undefined = () => undefined,
+  eager: (workflowId: string) => boolean = () => false,
+) {
   const started: string[] = [];
   const client = {
     withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
     workflow: {
-      start: async (_type: string, o: { workflowId: string }) => {
+      start: async (_type: string, o: { workflowId: string; requestEagerStart?: boolean }) => {
         const refused = refuse(o.workflowId);
         if (refused) throw refused;
         started.push(o.workflowId);
+        return { eagerlyStarted: o.requestEagerStart === true && eager(o.workflowId) };
       },
       getHandle: () => ({ result: () => new Promise(() => undefined) }),
     },
@@ -180,10 +184,11 @@ const running: Ingester[] = [];
 async function harness(
   env: Record<string, string> = {},
   refuse?: (workflowId: string) => Error | undefined,
+  eager?: (workflowId: string) => boolean,
 ): Promise<Harness> {
   const consumer = new FakeConsumer();
   const kafka = { consumer: () => consumer } as unknown as Kafka;
-  const { client, started } = fakeClient(refuse);
+  const { client, started } = fakeClient(refuse, eager);
   const store = fakeStore();
   const metrics = createMetrics({ defaults: false });
   const dead: Harness['dead'] = [];
@@ -205,6 +210,7 @@ async function harness(
     shutdownGraceMs: 0,
     findSettled: store.findSettled,
     parking: store.parking,
+    ...(eager ? { eagerStart: true } : {}),
   });
   await ingester.start();
   running.push(ingester);
@@ -267,6 +273,16 @@ test("a key's next event starts once the previous settled, and its offset is com
   await until(() => h.consumer.committed(0) === BigInt(a?.offset ?? 0) + 1n, 'a committed');
   h.store.settled.set(idOf('o-b'), 'applied');
   await until(() => h.consumer.committed(0) === BigInt(c?.offset ?? 0) + 1n, 'all committed');
+});
+
+test('starts are counted, and of them those Temporal started eagerly (the rest went through matching)', async () => {
+  const h = await harness({}, undefined, (id) => id !== idOf('e-b'));
+  await h.consumer.deliver(0, [message('e-a'), message('e-b'), message('e-c')] as KafkaMessage[]);
+  const count = async (c: Metrics['started']) => (await c.get()).values.reduce((n, v) => n + v.value, 0);
+  await until(() => h.started.length === 3, 'three started');
+  await flush(20);
+  expect(await count(h.metrics.started)).toBe(3);
+  expect(await count(h.metrics.startedEagerly)).toBe(2);
 });
 
 test('after a rebalance the re-read events of a key still wait for its open event, also when this process keeps the partition', async () => {
