@@ -37,6 +37,31 @@ export function registerStackCommands(program: Command): void {
     });
 
   stack
+    .command('reset')
+    .description(
+      "stop the stack and delete its data (Temporal's workflows, Kafka's topics, PostgreSQL's databases); downloads and builds stay",
+    )
+    .option('--yes', 'delete without asking (required)')
+    .action(async (opts: { yes?: boolean }) => {
+      const { stackDataPaths, stackReset } = await stackModule();
+      const { layoutFor } = await import('../stack/layout');
+      const config = loadConfig();
+      if (!opts.yes) {
+        console.error(
+          "idem stack reset deletes the local stack's data:\n" +
+            stackDataPaths(layoutFor(config.cacheDir))
+              .map((p) => `  ${p}`)
+              .join('\n') +
+            '\nRun `idem stack reset --yes` to go ahead.',
+        );
+        process.exitCode = 2;
+        return;
+      }
+      await stackReset(config);
+      console.error('Stack data deleted; `idem stack up` starts it empty.');
+    });
+
+  stack
     .command('status')
     .description("each component's health and address")
     .option('--json', 'machine-readable output')

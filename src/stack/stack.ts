@@ -4,6 +4,7 @@
  * where it is.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Pool } from 'pg';
 import { stackEnvFile, type Config } from '../config';
 import { migrate } from '../store/migrate';
@@ -179,6 +180,36 @@ export async function stackDown(config: Config, report: Reporter = stderrReporte
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return stopped;
+}
+
+/** The data `idem stack reset` deletes: each component's own, never the downloads and builds. */
+export function stackDataPaths(layout: Layout): string[] {
+  return [
+    path.join(layout.temporalDir, 'temporal.db'),
+    path.join(layout.temporalDir, 'temporal.db-wal'),
+    path.join(layout.temporalDir, 'temporal.db-shm'),
+    path.join(layout.kafkaDir, 'data'),
+    path.join(layout.postgresDir, 'data'),
+  ];
+}
+
+/**
+ * Stops the stack and deletes its data: Temporal's workflows (the dev server's SQLite file grows
+ * with every run: 5.1 GB and 256,502 workflows after two weeks of tests and benches here, with the
+ * server deleting those past the namespace's retention in the background), Kafka's topics and
+ * offsets, PostgreSQL's databases. The next `up` starts empty; downloads and builds stay.
+ */
+export async function stackReset(config: Config, report: Reporter = stderrReporter): Promise<string[]> {
+  const layout = layoutFor(config.cacheDir);
+  await stackDown(config, report);
+  const deleted: string[] = [];
+  for (const p of stackDataPaths(layout)) {
+    if (!fs.existsSync(p)) continue;
+    fs.rmSync(p, { recursive: true, force: true });
+    deleted.push(p);
+    report(`  ✓ deleted ${p}`);
+  }
+  return deleted;
 }
 
 export interface ComponentStatus {
