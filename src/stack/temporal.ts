@@ -125,6 +125,12 @@ export async function startTemporal(
     // WAL keeps the single SQLite connection from serialising readers behind writers.
     '--sqlite-pragma',
     'journal_mode=WAL',
+    // With WAL, NORMAL syncs at checkpoints instead of at every commit: a killed server (the fault
+    // tests' kill -9) loses nothing, as commits are in the file's WAL; only an OS crash could lose
+    // the last ones, which a development stack can take. FULL (SQLite's default) made each
+    // workflow wait for the VM's disk, and runs of `idem bench` varied with its I/O.
+    '--sqlite-pragma',
+    'synchronous=NORMAL',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   await step(
