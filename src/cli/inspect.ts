@@ -26,7 +26,7 @@ import { workflowIdFor } from '../events/identity';
 import { escapeControls } from '../events/utf8';
 import { formatDuration } from '../observability/duration';
 import { redactSecrets } from '../observability/redact';
-import { idemAttributesOf, workflowWebUrl } from '../observability/stuck';
+import { idemAttributesOf, workflowWebUrl, type IdemAttributes } from '../observability/stuck';
 import { stageLine } from './stuck';
 import { getProcessedEvent, type ProcessedEvent } from '../store/sql/get-processed-event';
 import { LAST_ERROR_MEMO, type LastError } from '../workflows/search-attributes';
@@ -48,7 +48,8 @@ interface InspectOpts {
   json?: boolean;
 }
 
-export interface WorkflowSummary {
+/** The run's search attributes (IdemAttributes), then what its description and history say. */
+export interface WorkflowSummary extends IdemAttributes {
   workflowId: string;
   runId: string;
   /** RUNNING, COMPLETED, FAILED, TERMINATED, CANCELED, TIMED_OUT, CONTINUED_AS_NEW. */
@@ -57,14 +58,6 @@ export interface WorkflowSummary {
   closeTime?: string;
   /** Since the run started, up to now or its close. */
   ageMs: number;
-  type?: string;
-  key?: string;
-  source?: string;
-  outcome?: string;
-  /** IdemStage, IdemAttempts, IdemErrorClass: set once an attempt failed or waited. */
-  stage?: string;
-  attempts?: number;
-  errorClass?: string;
   /** The memo's lastError, written with IdemStage. */
   lastError?: LastError;
   /** The Kafka coordinates (and redrive record) the ingester put in the memo, and lastError. */

@@ -62,13 +62,9 @@ export function workflowWebUrl(webUrl: string, namespace: string, workflowId: st
   );
 }
 
-export interface StuckEvent {
-  workflowId: string;
-  runId: string;
-  startTime: Date;
-  /** now − startTime, in ms (since this run's start: a run continued as new during a long
-   * outage starts a new run, and its IdemOutcome keeps it in the list). */
-  ageMs: number;
+/** What an event workflow's search attributes say (those it carries; the others are left out):
+ * what `idem stuck` and `idem inspect` show of it. */
+export interface IdemAttributes {
   /** The event's type, key and source (search attributes IdemEventType, IdemEventKey, IdemSource). */
   type?: string;
   key?: string;
@@ -80,6 +76,15 @@ export interface StuckEvent {
   stage?: string;
   attempts?: number;
   errorClass?: string;
+}
+
+export interface StuckEvent extends IdemAttributes {
+  workflowId: string;
+  runId: string;
+  startTime: Date;
+  /** now − startTime, in ms (since this run's start: a run continued as new during a long
+   * outage starts a new run, and its IdemOutcome keeps it in the list). */
+  ageMs: number;
   /** Its page in Temporal Web. */
   webUrl: string;
 }
@@ -150,18 +155,6 @@ export async function findStuck(client: Client, o: FindStuckOptions): Promise<St
     events: listed.slice(0, o.limit ?? 100),
     truncated,
   };
-}
-
-/** What an event workflow's search attributes say (those it carries; the others are left out):
- * what `idem stuck` and `idem inspect` show of it. */
-export interface IdemAttributes {
-  type?: string;
-  key?: string;
-  source?: string;
-  outcome?: string;
-  stage?: string;
-  attempts?: number;
-  errorClass?: string;
 }
 
 export function idemAttributesOf(sa: WorkflowExecutionInfo['typedSearchAttributes']): IdemAttributes {
