@@ -270,8 +270,8 @@ const schema = z.object({
   /** Workflow tasks a worker runs at once (the Temporal SDK's maxConcurrentWorkflowTaskExecutions);
    * with applyEvent local, a task lasts as long as the apply. An eager start needs a free slot
    * when it is sent, or the start goes through matching (several times the server's work): with
-   * 40, 3–12 % of a saturated `idem consume`'s starts fell back to matching, with 100, 1–2 %
-   * (docs/performance.md). Concurrent applies stay bounded by IDEM_LOCAL_ACTIVITY_SLOTS.
+   * 40, 3–28 % of a saturated `idem consume`'s starts fell back to matching, with 100, 0–6 %,
+   * mostly in its first seconds (docs/performance.md). Concurrent applies stay bounded by IDEM_LOCAL_ACTIVITY_SLOTS.
    * @default 100 */
   IDEM_WORKFLOW_TASK_SLOTS: positiveInt('a number of slots').default(100),
   /** Local activities (applyEvent) a worker runs at once. @default 40 */

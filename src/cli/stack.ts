@@ -44,12 +44,11 @@ export function registerStackCommands(program: Command): void {
     .option('--yes', 'delete without asking (required)')
     .action(async (opts: { yes?: boolean }) => {
       const { stackDataPaths, stackReset } = await stackModule();
-      const { layoutFor } = await import('../stack/layout');
       const config = loadConfig();
       if (!opts.yes) {
         console.error(
           "idem stack reset deletes the local stack's data:\n" +
-            stackDataPaths(layoutFor(config.cacheDir))
+            stackDataPaths(config.cacheDir)
               .map((p) => `  ${p}`)
               .join('\n') +
             '\nRun `idem stack reset --yes` to go ahead.',

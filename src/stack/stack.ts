@@ -183,7 +183,8 @@ export async function stackDown(config: Config, report: Reporter = stderrReporte
 }
 
 /** The data `idem stack reset` deletes: each component's own, never the downloads and builds. */
-export function stackDataPaths(layout: Layout): string[] {
+export function stackDataPaths(cacheDir: string): string[] {
+  const layout = layoutFor(cacheDir);
   return [
     path.join(layout.temporalDir, 'temporal.db'),
     path.join(layout.temporalDir, 'temporal.db-wal'),
@@ -200,10 +201,9 @@ export function stackDataPaths(layout: Layout): string[] {
  * offsets, PostgreSQL's databases. The next `up` starts empty; downloads and builds stay.
  */
 export async function stackReset(config: Config, report: Reporter = stderrReporter): Promise<string[]> {
-  const layout = layoutFor(config.cacheDir);
   await stackDown(config, report);
   const deleted: string[] = [];
-  for (const p of stackDataPaths(layout)) {
+  for (const p of stackDataPaths(config.cacheDir)) {
     if (!fs.existsSync(p)) continue;
     fs.rmSync(p, { recursive: true, force: true });
     deleted.push(p);

@@ -49,7 +49,7 @@ test("deletes Temporal's database, Kafka's data and PostgreSQL's data directory;
   for (const f of data) expect(fs.existsSync(f)).toBe(false);
   for (const f of kept) expect(fs.existsSync(f)).toBe(true);
   expect(deleted.sort()).toEqual(
-    stackDataPaths(layout)
+    stackDataPaths(cacheDir)
       .filter((p) => !p.endsWith('-shm'))
       .sort(),
   );
