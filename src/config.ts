@@ -288,6 +288,13 @@ const schema = z.object({
   /** Concurrent workflow starts of the ingester. More only queue inside Temporal: on the
    * reference machine 4–8 drained a backlog faster than 64 (docs/performance.md). @default 8 */
   IDEM_START_CONCURRENCY: positiveInt('a number').default(8),
+  /** Longest wait of one Kafka fetch for new records, in milliseconds (the Java client's
+   * fetch.max.wait.ms). kafkajs also sleeps this long when every partition of the process is
+   * paused (windows full), and a resumed partition is read only after that sleep: kafkajs'
+   * 5000 stalled a backlog of duplicates for seconds at a time (docs/performance.md). @default 500 */
+  IDEM_FETCH_MAX_WAIT_MS: positiveInt('milliseconds')
+    .max(30_000, { message: 'must be at most 30000' })
+    .default(500),
 
   /** How long processed_events keeps an event's row (the store's dedup window; `idem prune`
    * deletes older rows): at least the Temporal namespace's retention (checked at start), and more
@@ -399,6 +406,8 @@ export interface Config {
     /** Key parking; only with ordering (false when ordering is off). */
     keyParking: boolean;
     startConcurrency: number;
+    /** kafkajs' maxWaitTimeInMs: a fetch's long poll, and its sleep while every partition is paused. */
+    fetchMaxWaitMs: number;
     skipApplied: boolean;
     eagerStart: boolean;
   };
@@ -664,6 +673,7 @@ export function parseConfig(env: Env): Config {
       ordering: c.IDEM_ORDERING,
       keyParking: c.IDEM_ORDERING && c.IDEM_KEY_PARKING,
       startConcurrency: c.IDEM_START_CONCURRENCY,
+      fetchMaxWaitMs: c.IDEM_FETCH_MAX_WAIT_MS,
       skipApplied: c.IDEM_SKIP_APPLIED,
       eagerStart: c.IDEM_EAGER_START,
     },

@@ -137,6 +137,8 @@ export class Ingester {
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: 1_048_576,
+      // Also how long kafkajs sleeps when every partition is paused: a resumed one waits for it.
+      maxWaitTimeInMs: config.ingest.fetchMaxWaitMs,
       retry: { retries: 10 },
     });
     this.consumer = consumer;
@@ -277,8 +279,11 @@ export class Ingester {
       if (s.watermark.track(message.offset, p.bytes, Number(message.timestamp))) {
         this.o.metrics.received.inc({ topic: batch.topic });
         this.updateInFlight(s);
-        void this.handOff.run(s, p, p.workflowId !== undefined && applied.has(p.workflowId), () =>
-          this.completed(s),
+        void this.handOff.run(
+          s,
+          p,
+          p.workflowId !== undefined && applied.has(p.workflowId),
+          this.completion(s),
         );
       }
       resolveOffset(message.offset);
@@ -298,6 +303,16 @@ export class Ingester {
       this.log.debug({ err }, 'applied-event lookup failed; the batch goes to Temporal');
       return new Set();
     }
+  }
+
+  /**
+   * The callback of a record's completion, made outside {@link onBatch}: a closure made there
+   * shares its scope with `gone`, so it would keep kafkajs' `isRunning` and `isStale`, and through
+   * them the whole fetched batch (about a megabyte), alive until the record settles. Draining
+   * 10,000 records, that held 53 batches (48,000 records) for a window of 4,000.
+   */
+  private completion(s: PartitionState): () => void {
+    return () => this.completed(s);
   }
 
   private completed(s: PartitionState): void {

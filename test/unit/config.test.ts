@@ -48,7 +48,10 @@ test('the ingester bounds: window by count and bytes, unsettled events, start de
     maxInFlightBytes: 4_194_304,
     maxUnsettled: 1000,
     startTimeoutMs: 10_000,
+    fetchMaxWaitMs: 500,
   });
+  expect(parseConfig({ IDEM_FETCH_MAX_WAIT_MS: '100' }).ingest.fetchMaxWaitMs).toBe(100);
+  expect(() => parseConfig({ IDEM_FETCH_MAX_WAIT_MS: '60000' })).toThrow(/IDEM_FETCH_MAX_WAIT_MS.*30000/);
   const c = parseConfig({
     IDEM_MAX_IN_FLIGHT_BYTES: '1048576',
     IDEM_MAX_UNSETTLED: '50',

@@ -4,6 +4,8 @@
  * flow control by pausing, the order boundary at settlement, the bound on unsettled events, and
  * key parking, each without a server.
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { ServiceError, type Client } from '@temporalio/client';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { parseConfig } from '../../src/config';
@@ -31,6 +33,10 @@ class FakeConsumer {
   readonly commits: { topic: string; partition: number; offset: string }[] = [];
   readonly paused: number[] = [];
   readonly resumed: number[] = [];
+  /** Every batch delivered, held weakly: the ingester must not keep one alive. */
+  readonly batches: WeakRef<object>[] = [];
+  /** The options the ingester created the consumer with. */
+  options: Record<string, unknown> | undefined;
   private readonly listeners = new Map<string, ((e: unknown) => void)[]>();
   on(event: string, listener: (e: unknown) => void) {
     this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
@@ -61,8 +67,10 @@ class FakeConsumer {
   async deliver(partition: number, messages: KafkaMessage[], opts: { heartbeat?: () => Promise<void> } = {}) {
     const resolved: string[] = [];
     let pausedNow = false;
+    const batch = { topic: TOPIC, partition, messages, highWatermark: '1000' };
+    this.batches.push(new WeakRef(batch));
     await this.eachBatch?.({
-      batch: { topic: TOPIC, partition, messages, highWatermark: '1000' },
+      batch,
       resolveOffset: (o: string) => resolved.push(o),
       heartbeat: opts.heartbeat ?? (async () => undefined),
       pause: () => {
@@ -70,8 +78,9 @@ class FakeConsumer {
         this.paused.push(partition);
         return () => this.resumed.push(partition);
       },
-      isRunning: () => true,
-      isStale: () => false,
+      // As kafkajs' own do, these close over the batch.
+      isRunning: () => batch.messages !== undefined,
+      isStale: () => batch.messages === undefined,
       commitOffsetsIfNecessary: async () => undefined,
       uncommittedOffsets: () => ({ topics: [] }),
     } as unknown as EachBatchPayload);
@@ -187,7 +196,12 @@ async function harness(
   eager?: (workflowId: string) => boolean,
 ): Promise<Harness> {
   const consumer = new FakeConsumer();
-  const kafka = { consumer: () => consumer } as unknown as Kafka;
+  const kafka = {
+    consumer: (options: Record<string, unknown>) => {
+      consumer.options = options;
+      return consumer;
+    },
+  } as unknown as Kafka;
   const { client, started } = fakeClient(refuse, eager);
   const store = fakeStore();
   const metrics = createMetrics({ defaults: false });
@@ -246,6 +260,26 @@ test('a full window pauses its partition and returns at once; the others flow; r
   }
   await until(() => h.consumer.resumed.includes(0), 'partition 0 resumed');
   expect(await h.metrics.pausedPartitions.get()).toMatchObject({ values: [{ value: 0 }] });
+});
+
+test('records in flight do not keep their fetched batch alive', async () => {
+  // A batch is up to a megabyte per partition: while its records wait for their workflows,
+  // only they may stay, not the batch (through a closure that shares onBatch's scope).
+  const h = await harness();
+  await h.consumer.deliver(0, [message('held-0', 'k'), message('held-1', 'k')]);
+  await until(() => h.started.includes(idOf('held-0')), 'held-0 started');
+  expect(h.ingester.inFlight()).toEqual({ [`${TOPIC}:0`]: 2 }); // never settled: still in flight
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  await flush(5); // a WeakRef target is kept until the job that made the ref ends
+  gc();
+  expect(h.consumer.batches.map((b) => b.deref())).toEqual([undefined]);
+});
+
+test('the consumer waits at most IDEM_FETCH_MAX_WAIT_MS per fetch (and while all is paused)', async () => {
+  expect((await harness()).consumer.options).toMatchObject({ maxWaitTimeInMs: 500 });
+  const h = await harness({ IDEM_FETCH_MAX_WAIT_MS: '100' });
+  expect(h.consumer.options).toMatchObject({ maxWaitTimeInMs: 100 });
 });
 
 test('a failed heartbeat (a rebalance) propagates, so kafkajs rejoins the group', async () => {
