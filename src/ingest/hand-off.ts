@@ -61,6 +61,16 @@ export interface RejectionLedger {
   record(at: { topic: string; partition: number; offset: string; reason: string }): Promise<void>;
 }
 
+/** Kafka headers with their values copied out of the fetch response. */
+function ownHeaders(headers: NonNullable<KafkaMessage['headers']>): KafkaMessage['headers'] {
+  const own = <T extends Buffer | string | undefined>(v: T): T =>
+    (Buffer.isBuffer(v) ? Buffer.from(v) : v) as T;
+  // Object.fromEntries defines own properties, so even a header named "__proto__" survives.
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, v]) => [name, Array.isArray(v) ? v.map(own) : own(v)]),
+  );
+}
+
 /** How many dedup keys a process remembers for skipping copies (about 100 bytes each). */
 const RECENT_KEYS = 100_000;
 
@@ -89,9 +99,11 @@ export class HandOff {
       partition: s.partition,
       offset: message.offset,
       timestamp: message.timestamp,
-      key: message.key ?? null,
-      value: message.value ?? null,
-      headers: message.headers,
+      // Copies: kafkajs' are slices of the whole fetch response (up to a megabyte per partition),
+      // which one record waiting for its key would keep alive.
+      key: message.key ? Buffer.from(message.key) : null,
+      value: message.value ? Buffer.from(message.value) : null,
+      headers: message.headers && ownHeaders(message.headers),
     };
     const emitted = Number(message.timestamp);
     if (emitted > 0)
