@@ -2,7 +2,11 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, userDatabaseUrl } from '../config';
 import { InvalidArgumentError } from '../errors';
-import { DEFAULT_BASELINE_CONCURRENCY, RECOMMENDED_NODE_OPTIONS } from './bench-defaults';
+import {
+  DEFAULT_BASELINE_CONCURRENCY,
+  RECOMMENDED_IDEM_ENV,
+  RECOMMENDED_NODE_OPTIONS,
+} from './bench-defaults';
 import { installTemporalRuntime } from './run';
 
 interface BenchFlags {
@@ -42,6 +46,11 @@ export function parseIdemEnv(pairs: string[]): Record<string, string> {
   return env;
 }
 
+/** idem's processes' environment in the bench: the recommended settings, then `--idem-env`'s. */
+export function benchIdemEnv(pairs: string[]): Record<string, string> {
+  return { ...RECOMMENDED_IDEM_ENV, ...parseIdemEnv(pairs) };
+}
+
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
@@ -75,7 +84,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option(
       '--idem-env <KEY=VALUE>',
-      "configuration for idem's processes, to compare a setting on and off (repeatable)",
+      "configuration for idem's processes, to compare a setting on and off (repeatable); MALLOC_ARENA_MAX=2 unless given ('MALLOC_ARENA_MAX=' for glibc's own)",
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
@@ -111,7 +120,7 @@ export function registerBenchCommand(program: Command): void {
         sweepSeconds: whole('--sweep-seconds', f.sweepSeconds, 0),
         p99TargetMs: whole('--p99-target', f.p99Target, 1),
         outDir,
-        idemEnv: parseIdemEnv(f.idemEnv),
+        idemEnv: benchIdemEnv(f.idemEnv),
         ...(f.cpuProf ? { cpuProfDir: path.resolve(f.cpuProf) } : {}),
         out: (line) => process.stderr.write(`${line}\n`),
       });

@@ -2,7 +2,7 @@
 import { histogramSummary, metricValue } from '../../src/bench/idem-process';
 import { median, medianRatios, ratios } from '../../src/bench/run';
 import type { ScenarioResult } from '../../src/bench/types';
-import { parseIdemEnv } from '../../src/cli/bench';
+import { benchIdemEnv, parseIdemEnv } from '../../src/cli/bench';
 import { InvalidArgumentError } from '../../src/errors';
 
 // 100 observations of stage="apply": 50 under 5 ms, 40 more under 10 ms, 10 more under 50 ms.
@@ -94,6 +94,14 @@ describe('--idem-env', () => {
       IDEM_EAGER_START: 'false',
       NODE_X: 'a=b',
       IDEM_EMPTY: '',
+    });
+  });
+
+  it("limits glibc's malloc arenas unless told otherwise", () => {
+    expect(benchIdemEnv([])).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(benchIdemEnv(['MALLOC_ARENA_MAX=', 'IDEM_EAGER_START=false'])).toEqual({
+      MALLOC_ARENA_MAX: '',
+      IDEM_EAGER_START: 'false',
     });
   });
 
