@@ -20,9 +20,8 @@ export const RECOMMENDED_NODE_OPTIONS = '--max-old-space-size=192';
  * Environment of idem's processes unless `--idem-env` sets the same name: glibc's malloc limited
  * to 2 arenas, as docs/configuration.md recommends for deployments. glibc gives each thread that
  * allocates its own arena, up to 8 per core, and the Temporal SDK's Rust threads each kept one:
- * limited, peak RSS at 2,000 events fell from 272–306 to 257–270 MiB, draining 10,000 from 330 to
- * 310 MiB. Its CPU cost was within the noise (idem's CPU per event 1 ms higher in 6 rounds of 2,000
- * events, start-up included, 1 ms lower in 2 drains of 10,000). `--idem-env MALLOC_ARENA_MAX=`
- * (empty: glibc's own limit) undoes it.
+ * limited, peak RSS fell by 20–35 MiB (252–271 against 279–310 MiB at 2,000 events) for about
+ * 1 ms more of idem's CPU per event when paced. `--idem-env MALLOC_ARENA_MAX=` (empty: glibc's own
+ * limit) undoes it.
  */
 export const RECOMMENDED_IDEM_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
