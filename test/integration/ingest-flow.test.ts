@@ -216,8 +216,14 @@ describe('flow control', () => {
         ...Array.from({ length: 50 }, (_, i) => ev(p, `${stuck}-f${i}`, `${stuck}-f${i}`, 0)),
       ],
     });
+    // It pauses each time IDEM_MAX_IN_FLIGHT records wait to be handed off and resumes once they
+    // are, until the records behind the open event fill more than three quarters of the window (8 ×
+    // 5): from then on it cannot resume while that event stays open. (The gauge alone could catch
+    // one of the short pauses before, and a later look would find the partition flowing.)
+    const window = () => metricValue(a, 'idem_ingest_in_flight', `topic="${p.topic}",partition="0"`);
     await eventually(
-      async () => (await metricValue(a, 'idem_ingest_paused_partitions')) === 1,
+      async () =>
+        (await metricValue(a, 'idem_ingest_paused_partitions')) === 1 && (await window()) > (8 * 5 * 3) / 4,
       90_000,
       'partition 0 to be paused with a full window',
     );
