@@ -27,7 +27,7 @@ import {
 import type { ProcessEventInput } from '../workflows/types';
 import { retryUntilStopped } from '../retry';
 import type { PartitionState } from './partition';
-import { prepareRecord, recordBytes, type PreparedRecord } from './prepare';
+import { prepareRecord, type PreparedRecord } from './prepare';
 import { RecentKeys } from './recent-keys';
 import { Semaphore } from './semaphore';
 import type { ParkingStore } from './parking';
@@ -109,10 +109,11 @@ export class HandOff {
     if (emitted > 0)
       this.d.metrics.stageSeconds.observe({ stage: 'kafka_wait' }, Math.max(0, Date.now() - emitted) / 1000);
     const { retry, workflow } = this.d.config;
-    return {
-      ...prepareRecord(record, { maxEventBytes: this.d.config.ingest.maxEventBytes, retry, shape: workflow }),
-      bytes: recordBytes(message),
-    };
+    return prepareRecord(record, {
+      maxEventBytes: this.d.config.ingest.maxEventBytes,
+      retry,
+      shape: workflow,
+    });
   }
 
   /**

@@ -4,7 +4,6 @@
  * be fuzzed as a whole (test/unit/envelope-fuzz.test.ts): whatever the record, it comes out as an
  * event or a typed rejection, never as an exception that would stop its partition.
  */
-import type { KafkaMessage } from 'kafkajs';
 import type { Config } from '../config';
 import { parseRecord, type KafkaRecord, type ParseResult } from '../events/envelope';
 import { workflowIdFor } from '../events/identity';
@@ -22,18 +21,18 @@ export interface PreparedRecord {
   bytes: number;
 }
 
-/** Bytes of a record's key, value and headers. */
-export function recordBytes(message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): number {
-  let n = (message.key?.length ?? 0) + (message.value?.length ?? 0);
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    n += name.length;
-    for (const v of Array.isArray(value) ? value : [value]) n += v?.length ?? 0;
+const byteLength = (b: Buffer | string | null | undefined) =>
+  b === null || b === undefined ? 0 : typeof b === 'string' ? Buffer.byteLength(b) : b.length;
+
+/** Bytes of a record's key, value and headers (header names included). */
+export function recordBytes(record: Pick<KafkaRecord, 'key' | 'value' | 'headers'>): number {
+  let n = byteLength(record.key) + byteLength(record.value);
+  for (const [name, value] of Object.entries(record.headers ?? {})) {
+    n += Buffer.byteLength(name);
+    for (const v of Array.isArray(value) ? value : [value]) n += byteLength(v);
   }
   return n;
 }
-
-const byteLength = (b: Buffer | string | null | undefined) =>
-  b === null || b === undefined ? 0 : typeof b === 'string' ? Buffer.byteLength(b) : b.length;
 
 /**
  * An upper bound on the workflow input's size for an event of this record, without serialising
@@ -42,17 +41,13 @@ const byteLength = (b: Buffer | string | null | undefined) =>
  * a binary header or key takes 4/3), beside fixed fields of well under 8 KiB. An input under it is
  * under Temporal's limit without being measured (test/unit/envelope-fuzz.test.ts checks the bound).
  */
-export function inputBytesBound(record: Pick<KafkaRecord, 'topic' | 'key' | 'value' | 'headers'>): number {
-  let n = Buffer.byteLength(record.topic) + byteLength(record.key) + byteLength(record.value);
+export function inputBytesBound(
+  record: Pick<KafkaRecord, 'topic' | 'key' | 'value' | 'headers'>,
+  bytes = recordBytes(record),
+): number {
   let values = 0;
-  for (const [name, value] of Object.entries(record.headers ?? {})) {
-    n += Buffer.byteLength(name);
-    for (const v of Array.isArray(value) ? value : [value]) {
-      n += byteLength(v as Buffer | string | undefined);
-      values++;
-    }
-  }
-  return 12 * n + 64 * values + 8192;
+  for (const value of Object.values(record.headers ?? {})) values += Array.isArray(value) ? value.length : 1;
+  return 12 * (bytes + Buffer.byteLength(record.topic)) + 64 * values + 8192;
 }
 
 /**
@@ -62,7 +57,8 @@ export function inputBytesBound(record: Pick<KafkaRecord, 'topic' | 'key' | 'val
 export function prepareRecord(
   record: KafkaRecord,
   opts: { maxEventBytes: number; retry: Config['retry']; shape: Config['workflow'] },
-): Omit<PreparedRecord, 'bytes'> {
+): PreparedRecord {
+  const bytes = recordBytes(record);
   let parsed = parseRecord(record, { maxEventBytes: opts.maxEventBytes });
   let input: ProcessEventInput | undefined;
   if (parsed.ok) {
@@ -71,19 +67,20 @@ export function prepareRecord(
     // JSON-escaped (a quote or a control character takes 2 to 6 bytes) beside its key and headers.
     // Serialising every input only to measure it cost 2 % of a duplicate stream's CPU: only an
     // input that might be too large is measured.
-    const bytes = inputBytesBound(record) > MAX_WORKFLOW_INPUT_BYTES ? workflowInputBytes(input) : 0;
-    if (bytes > MAX_WORKFLOW_INPUT_BYTES) {
+    const inputBytes =
+      inputBytesBound(record, bytes) > MAX_WORKFLOW_INPUT_BYTES ? workflowInputBytes(input) : 0;
+    if (inputBytes > MAX_WORKFLOW_INPUT_BYTES) {
       input = undefined;
       parsed = {
         ok: false,
         reason: 'too_large',
         error:
-          `the workflow input would be ${bytes} bytes as Temporal counts them (the value JSON-escaped, ` +
+          `the workflow input would be ${inputBytes} bytes as Temporal counts them (the value JSON-escaped, ` +
           `with its key and headers); Temporal refuses payloads over 2 MiB`,
       };
     }
   }
   // THE DEDUP KEY: derived from (source, id) only; see src/events/identity.ts.
   const workflowId = parsed.ok ? workflowIdFor(parsed.event.source, parsed.event.id) : undefined;
-  return { record, parsed, workflowId, input };
+  return { record, parsed, workflowId, input, bytes };
 }
