@@ -71,6 +71,14 @@ function ownHeaders(headers: NonNullable<KafkaMessage['headers']>): KafkaMessage
   );
 }
 
+/** An event this process is handing off: where it was read, and its hand-off. */
+interface InProgress {
+  /** The partition and generation it was read in. */
+  s: PartitionState;
+  key: string | undefined;
+  handedOff: Promise<Settled | 'parked' | undefined>;
+}
+
 /** How many dedup keys a process remembers for skipping copies (about 100 bytes each). */
 const RECENT_KEYS = 100_000;
 
@@ -81,7 +89,7 @@ export class HandOff {
   private unsettled = 0;
   private readonly recent: RecentKeys | undefined;
   /** Hand-offs in progress in this process, by dedup key (with IDEM_SKIP_APPLIED). */
-  private readonly handingOff = new Map<string, Promise<Settled | 'parked' | undefined>>();
+  private readonly handingOff = new Map<string, InProgress>();
   /** Failed retries are logged once per step and 10 s (see retrying). */
   private readonly retryLogLimiter = repeatLimiter();
 
@@ -114,6 +122,14 @@ export class HandOff {
       retry,
       shape: workflow,
     });
+  }
+
+  /**
+   * Whether a copy of this event read now in `s` needs no store lookup: the process handed the
+   * event off already, or is handing off its first copy read in the same generation of `s`.
+   */
+  knows(s: PartitionState, id: string): boolean {
+    return this.recent !== undefined && (this.recent.has(id) || this.handingOff.get(id)?.s === s);
   }
 
   /**
@@ -175,7 +191,17 @@ export class HandOff {
     // wait for it again instead of overtaking it.
     const key = event.key;
     const ordered = this.d.config.ingest.ordering && key !== undefined;
-    const inProgress = this.handingOff.get(id);
+    const open = this.handingOff.get(id);
+    if (open?.s === s && open.key === key) {
+      // A copy read after its first copy, in the same partition and generation, with the same
+      // key: the first copy's offset is older and still open, so the commit cannot pass this one
+      // before the first copy is handed off (or settled, with ordering), and a crash or a
+      // rebalance reads both again. So this one completes now: it holds no room in the window,
+      // and its key's later events wait for the first copy, as they would have.
+      this.d.metrics.duplicates.inc({ layer: 'ingest' });
+      return;
+    }
+    const inProgress = open?.handedOff;
     if (inProgress && !ordered) {
       // A copy of an event this process is handing off right now: it is handed off when the
       // first copy is, without a start of its own that Temporal would reject.
@@ -231,12 +257,13 @@ export class HandOff {
       await handedOff;
       return;
     }
-    this.handingOff.set(id, handedOff);
+    const entry: InProgress = { s, key, handedOff };
+    this.handingOff.set(id, entry);
     try {
       await handedOff;
       this.recent.add(id);
     } finally {
-      if (this.handingOff.get(id) === handedOff) this.handingOff.delete(id);
+      if (this.handingOff.get(id) === entry) this.handingOff.delete(id);
     }
   }
 

@@ -263,7 +263,7 @@ export class Ingester {
     const s = this.state(batch.topic, batch.partition);
     const gone = () => !isRunning() || isStale() || this.draining || s.abandoned;
     const prepared = batch.messages.map((m) => this.handOff.prepare(s, m));
-    const applied = await this.appliedAmong(prepared);
+    const applied = await this.appliedAmong(s, prepared);
     for (const [i, message] of batch.messages.entries()) {
       if (gone()) return;
       if (s.watermark.isFull()) {
@@ -294,9 +294,13 @@ export class Ingester {
 
   /** One store query for the batch; without an answer (PostgreSQL down) every event goes to
    * Temporal, whose duplicate rejection and the store's claim keep it correct. */
-  private async appliedAmong(prepared: PreparedRecord[]): Promise<Set<string>> {
+  private async appliedAmong(s: PartitionState, prepared: PreparedRecord[]): Promise<Set<string>> {
     if (!this.o.findApplied) return new Set();
-    const keys = prepared.flatMap((p) => (p.workflowId === undefined ? [] : [p.workflowId]));
+    // Copies of events this process knows (handed off, or being handed off) need no lookup.
+    const keys = prepared.flatMap((p) =>
+      p.workflowId === undefined || this.handOff.knows(s, p.workflowId) ? [] : [p.workflowId],
+    );
+    if (keys.length === 0) return new Set();
     try {
       return await this.o.findApplied(keys);
     } catch (err) {

@@ -338,6 +338,33 @@ test('after a rebalance the re-read events of a key still wait for its open even
   }
 });
 
+test('copies of an event still open in the same generation take no room in the window, yet the commit waits for the first copy', async () => {
+  // Two records not handed off fill this window; the copies must not count as such.
+  const h = await harness({ IDEM_SKIP_APPLIED: 'true', IDEM_MAX_IN_FLIGHT: '2' });
+  const first = message('cp-a', 'k');
+  await h.consumer.deliver(0, [first]);
+  await until(() => h.started.includes(idOf('cp-a')), 'the first copy started');
+  for (let i = 0; i < 4; i++) {
+    const copy = await h.consumer.deliver(0, [message('cp-a', 'k')]);
+    expect(copy.pausedNow).toBe(false);
+    await flush(5);
+  }
+  // The key's next event still waits for the first copy, which is not settled.
+  const next = message('cp-b', 'k');
+  await h.consumer.deliver(0, [next]);
+  await flush(50);
+  expect(h.started).toEqual([idOf('cp-a')]);
+  expect(await h.metrics.duplicates.get()).toMatchObject({
+    values: [{ labels: { layer: 'ingest' }, value: 4 }],
+  });
+  expect(h.consumer.committed(0)).toBeLessThanOrEqual(BigInt(first.offset));
+
+  h.store.settled.set(idOf('cp-a'), 'applied');
+  await until(() => h.started.includes(idOf('cp-b')), 'the next event started once the first copy settled');
+  h.store.settled.set(idOf('cp-b'), 'applied');
+  await until(() => h.consumer.committed(0) === BigInt(next.offset) + 1n, 'all committed');
+});
+
 test('at most IDEM_MAX_UNSETTLED events are started and not settled', async () => {
   const h = await harness({ IDEM_MAX_UNSETTLED: '3' });
   const ms = Array.from({ length: 8 }, (_, i) => message(`u-${i}`));
