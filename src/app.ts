@@ -28,6 +28,7 @@ import { createOutboxRelay } from './outbox/relay';
 import { startReconciler } from './reconcile/closed-runs';
 import { migrate, type MigrationSet } from './store/migrate';
 import { createPool } from './store/pool';
+import { warmProtobufCodecs } from './temporal/warm-codecs';
 import { findApplied } from './store/sql/find-applied';
 import { findSettled } from './store/sql/find-settled';
 import { recordRejectionPublished, rejectionPublished } from './store/sql/ingest-rejections';
@@ -181,6 +182,14 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       });
       relay.start();
       closers.push(() => relay.stop());
+    }
+
+    // protobufjs builds a message type's codec when it is first used: built now, the first
+    // events after start-up do not wait for it (warm-codecs.ts).
+    if (roles.includes('worker') || roles.includes('ingester')) {
+      const began = Date.now();
+      const types = warmProtobufCodecs();
+      logger.debug({ types, ms: Date.now() - began }, 'protobuf codecs built');
     }
 
     let workerConnection: NativeConnection | undefined;
