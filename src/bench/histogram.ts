@@ -1,6 +1,6 @@
 /** Latency recording for the bench: an HDR histogram in microseconds, and throughput per second. */
 import { build } from 'hdr-histogram-js';
-import type { LatencySummary, ThroughputPoint } from './types';
+import type { LatencyPoint, LatencySummary, ThroughputPoint } from './types';
 
 const LOWEST_US = 1;
 const HIGHEST_US = 10 * 60 * 1_000_000;
@@ -64,4 +64,22 @@ export function throughputSeries(timesMs: readonly number[], startMs: number): T
     counts[second] = (counts[second] ?? 0) + 1;
   }
   return counts.map((events, t) => ({ t, events }));
+}
+
+/** The worst latency of the events emitted in each stretch of `stretchMs` (from `[emittedMs since
+ * the start, latencyMs]` pairs), for every stretch up to the last event; a stretch without an
+ * event is left out. */
+export function latencyOverTime(
+  events: readonly (readonly [number, number])[],
+  stretchMs = 250,
+): LatencyPoint[] {
+  const worst = new Map<number, number>();
+  for (const [emitted, ms] of events) {
+    if (!Number.isFinite(emitted) || !Number.isFinite(ms)) continue;
+    const i = Math.max(0, Math.floor(emitted / stretchMs));
+    worst.set(i, Math.max(worst.get(i) ?? -Infinity, ms));
+  }
+  return [...worst]
+    .sort((a, b) => a[0] - b[0])
+    .map(([i, maxMs]) => ({ t: (i * stretchMs) / 1000, maxMs: Math.round(maxMs * 100) / 100 }));
 }

@@ -17,14 +17,14 @@ import { silentLogger } from '../observability/logger';
 import { ensureTopics } from '../stack/kafka';
 import { temporalClient, temporalConnectionOptions } from '../temporal/connection';
 import { createTestDatabase } from '../testing';
-import { createLatencyRecorder, throughputSeries } from './histogram';
+import { createLatencyRecorder, latencyOverTime, throughputSeries } from './histogram';
 import { histogramSummary, metricValue, startIdemConsume, type IdemChild } from './idem-process';
 import { STAGES } from '../observability/metrics';
 import { planStream, toMessage, type StreamSpec } from './ledger-events';
 import { cpuSeconds, peakRssMiB } from './process-usage';
 import { measureServers } from './server-usage';
 import { produce } from './producer';
-import type { ScenarioResult } from './types';
+import type { ScenarioResult, WarmupSplit } from './types';
 
 export interface IdemScenarioOptions {
   name: string;
@@ -44,6 +44,9 @@ export interface IdemScenarioOptions {
   cpuProfDir?: string;
   /** NODE_OPTIONS of the idem process (`--idem-node-options`); inherited when absent. */
   nodeOptions?: string;
+  /** Paced runs: the latency of the events emitted in these first seconds is also reported apart
+   * (`warmup`). 0 or absent: no split. */
+  warmupSeconds?: number;
 }
 
 export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioResult> {
@@ -140,13 +143,22 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
       if (!ev.duplicate) firstSentAt.set(dedupKeyFor(spec.source, ev.id), emittedAt[i] as number);
     });
     const latency = createLatencyRecorder();
+    const paced = o.rate !== 'max';
+    const warmupMs = paced ? (o.warmupSeconds ?? 0) * 1000 : 0;
+    const [first, after] = [createLatencyRecorder(), createLatencyRecorder()];
+    const overTime: [number, number][] = [];
     const appliedTimes: number[] = [];
     for (const r of rows) {
       const at = Number(r.at);
       appliedTimes.push(at);
       const sent = firstSentAt.get(r.event_id);
-      if (sent !== undefined) latency.record(at - sent);
+      if (sent === undefined) continue;
+      latency.record(at - sent);
+      if (warmupMs > 0) (sent - began < warmupMs ? first : after).record(at - sent);
+      if (paced) overTime.push([sent - began, at - sent]);
     }
+    const warmup: WarmupSplit | undefined =
+      warmupMs > 0 ? { seconds: warmupMs / 1000, first: first.summary(), after: after.summary() } : undefined;
     const temporal = temporalClient(o.config, connection);
     const sample = rows.slice(0, 5).map((r) => r.event_id);
     const histories = await Promise.all(
@@ -176,6 +188,8 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
         STAGES.map((stage) => [stage, histogramSummary(metrics, 'idem_event_stage_seconds', { stage })]),
       ),
       throughput: throughputSeries(appliedTimes, began),
+      ...(warmup ? { warmup } : {}),
+      ...(paced ? { latencyOverTime: latencyOverTime(overTime) } : {}),
       usage,
       historyEventsPerWorkflow: histories.length
         ? histories.reduce((a, b) => a + b, 0) / histories.length

@@ -1,6 +1,7 @@
-/** The bench's two charts: latency percentiles against offered rate, and throughput over time. */
+/** The bench's charts: latency percentiles against offered rate, throughput over time, and the
+ * latency of paced runs over time. */
 import { lineChart, type RefLine, type Series } from './svg-chart';
-import type { BenchResult, ScenarioResult } from './types';
+import type { BenchResult, LatencyPoint, ScenarioResult } from './types';
 import { formatNumber, scenarioLabel } from './report-markdown';
 
 /** d3's category10: distinct on white. Beyond ten scenarios the colours repeat with a dash. */
@@ -77,5 +78,49 @@ export function throughputSvg(scenarios: readonly ScenarioResult[]): string {
     yLabel: `events settled per second${log ? ' (log scale)' : ''}`,
     yScale: log ? 'log' : 'linear',
     series,
+  });
+}
+
+/** The worst latency per quarter second of emission of each paced run: where a run's slow
+ * events were (its first second, or all along). */
+export function latencyOverTimeSvg(
+  runs: readonly { name: string; points: readonly LatencyPoint[] }[],
+  opts: { p99TargetMs?: number; warmupSeconds?: number } = {},
+): string {
+  const series = runs.map((r, i): Series => ({
+    name: r.name,
+    color: PALETTE[i % PALETTE.length] ?? '#000000',
+    dash: i >= PALETTE.length ? '6 3' : undefined,
+    points: r.points.map((p) => [p.t, p.maxMs] as const),
+  }));
+  const refLines: RefLine[] = [];
+  if (opts.p99TargetMs !== undefined) {
+    const target = formatNumber(opts.p99TargetMs, 0);
+    refLines.push({
+      axis: 'y',
+      value: opts.p99TargetMs,
+      name: `${target} ms`,
+      color: '#555555',
+      dash: '7 4',
+    });
+  }
+  if (opts.warmupSeconds) {
+    refLines.push({
+      axis: 'x',
+      value: opts.warmupSeconds,
+      name: `end of the warm-up (${formatNumber(opts.warmupSeconds, 0)} s)`,
+      color: '#2ca02c',
+      dash: '2 3',
+    });
+  }
+  const values = series.flatMap((s) => s.points.map((p) => p[1]));
+  const log = spread([...values, opts.p99TargetMs ?? 0]) > LOG_SPREAD;
+  return lineChart({
+    title: 'Latency over time, paced runs (worst event of each quarter second)',
+    xLabel: 'seconds since the run began, by emission',
+    yLabel: `latency, ms${log ? ' (log scale)' : ''}`,
+    yScale: log ? 'log' : 'linear',
+    series,
+    refLines,
   });
 }

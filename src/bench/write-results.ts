@@ -2,7 +2,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { renderMarkdown } from './report-markdown';
-import { latencyVsRateSvg, throughputSvg } from './report-svg';
+import { latencyOverTimeSvg, latencyVsRateSvg, throughputSvg } from './report-svg';
+import { formatNumber, scenarioLabel } from './report-markdown';
 import type { BenchResult } from './types';
 
 /** Results get shared (docs/performance.md quotes them): a password in a configured address stays out. */
@@ -35,6 +36,33 @@ export async function writeResults(
     });
   }
   charts.push({ file: 'throughput.svg', alt: 'Throughput over time', svg: throughputSvg(shared.scenarios) });
+  const paced = [
+    ...shared.scenarios.flatMap((s) =>
+      s.latencyOverTime ? [{ name: scenarioLabel(s), points: s.latencyOverTime, warmup: s.warmup }] : [],
+    ),
+    ...(shared.sweep?.points ?? []).flatMap((p) =>
+      p.latencyOverTime
+        ? [
+            {
+              name: `sweep, ${formatNumber(p.offeredRate, 1)}/s`,
+              points: p.latencyOverTime,
+              warmup: p.warmup,
+            },
+          ]
+        : [],
+    ),
+  ];
+  if (paced.length > 0) {
+    const warmupSeconds = paced.find((r) => r.warmup)?.warmup?.seconds;
+    charts.push({
+      file: 'latency-over-time.svg',
+      alt: 'Latency over time, paced runs',
+      svg: latencyOverTimeSvg(paced, {
+        ...(shared.sweep ? { p99TargetMs: shared.sweep.p99TargetMs } : {}),
+        ...(warmupSeconds ? { warmupSeconds } : {}),
+      }),
+    });
+  }
 
   const links = charts.map((c) => `![${c.alt}](${c.file})`).join('\n\n');
   const json = path.join(dir, 'results.json');

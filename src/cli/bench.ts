@@ -17,6 +17,7 @@ interface BenchFlags {
   ordering: string;
   only?: string;
   sweepSeconds: string;
+  warmupSeconds: string;
   p99Target: string;
   out?: string;
   cpuProf?: string;
@@ -77,6 +78,11 @@ export function registerBenchCommand(program: Command): void {
     .option('--repeat <n>', 'rounds of the scenarios, interleaved; ratios are the median round', '1')
     .option('--sweep-seconds <s>', 'seconds per paced rate of the latency sweep; 0 skips it', '20')
     .option('--p99-target <ms>', 'the latency target of the sweep', '200')
+    .option(
+      '--warmup-seconds <s>',
+      "paced runs: report the latency of the events of idem's first seconds apart; the sweep judges the rest (0: every event)",
+      '1',
+    )
     .option('--out <dir>', 'results directory (default bench-results/<time>)')
     .option(
       '--cpu-prof <dir>',
@@ -119,6 +125,7 @@ export function registerBenchCommand(program: Command): void {
         baselineConcurrency: whole('--baseline-concurrency', f.baselineConcurrency, 1),
         sweepSeconds: whole('--sweep-seconds', f.sweepSeconds, 0),
         p99TargetMs: whole('--p99-target', f.p99Target, 1),
+        warmupSeconds: whole('--warmup-seconds', f.warmupSeconds, 0),
         outDir,
         idemEnv: benchIdemEnv(f.idemEnv),
         ...(f.cpuProf ? { cpuProfDir: path.resolve(f.cpuProf) } : {}),

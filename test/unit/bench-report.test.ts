@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLatencyRecorder, throughputSeries } from '../../src/bench/histogram';
+import { createLatencyRecorder, latencyOverTime, throughputSeries } from '../../src/bench/histogram';
 import { renderMarkdown } from '../../src/bench/report-markdown';
-import { latencyVsRateSvg, throughputSvg } from '../../src/bench/report-svg';
+import { latencyOverTimeSvg, latencyVsRateSvg, throughputSvg } from '../../src/bench/report-svg';
+import { sweepVerdict } from '../../src/bench/run';
 import { escapeXml, linearAxis, logAxis, niceStep } from '../../src/bench/svg-chart';
 import type { BenchResult, LatencySummary, ScenarioResult } from '../../src/bench/types';
 import { withoutPassword, writeResults } from '../../src/bench/write-results';
@@ -139,6 +140,57 @@ describe('throughput series', () => {
   });
 });
 
+describe('latency over time', () => {
+  test('the worst latency of the events emitted in each quarter second; empty stretches left out', () => {
+    const events = [
+      [0, 300],
+      [120, 180],
+      [260, 40],
+      [900, 12],
+      [990, 15],
+      [-3, 20],
+      [Number.NaN, 5],
+    ] as const;
+    expect(latencyOverTime(events)).toEqual([
+      { t: 0, maxMs: 300 },
+      { t: 0.25, maxMs: 40 },
+      { t: 0.75, maxMs: 15 },
+    ]);
+  });
+});
+
+describe('the warm-up split', () => {
+  const split = (first: number, after: number) => ({
+    seconds: 2,
+    first: latency(first, 80),
+    after: latency(after, 820),
+  });
+  // p99 = 3 × p50: the runs at 8 and 12/s meet 200 ms only without their first seconds.
+  const points = [
+    { offeredRate: 8, achievedRate: 8, latency: latency(70), warmup: split(100, 20) },
+    { offeredRate: 12, achievedRate: 12, latency: latency(75), warmup: split(110, 30) },
+    { offeredRate: 16, achievedRate: 16, latency: latency(80), warmup: split(120, 90) },
+  ];
+
+  test('the sweep judges the events after the warm-up, and says what every event gives', () => {
+    expect(sweepVerdict(points, 200)).toEqual({ maxRateUnderP99Ms: 12 });
+    expect(sweepVerdict(points, 250)).toEqual({ maxRateUnderP99Ms: 12, maxRateUnderP99MsAllEvents: 16 });
+    const noSplit = points.map(({ warmup: _, ...p }) => p);
+    expect(sweepVerdict(noSplit, 200)).toEqual({});
+    expect(sweepVerdict(noSplit, 250)).toEqual({ maxRateUnderP99Ms: 16 });
+  });
+
+  test('the sweep table shows the percentiles after the warm-up, then p99 and max counting it', () => {
+    const md = renderMarkdown(
+      result({ sweep: { scenario: 'idem unique, paced', p99TargetMs: 200, maxRateUnderP99Ms: 12, points } }),
+    );
+    expect(md).toContain('| p99 ms, every event | max ms, first 2 s | p99 ≤ 200 ms |');
+    expect(md).toContain('| 12.0 | 12.0 | 30.0 | 60.0 | 90.0 | 120.0 | 225.0 | 440.0 | yes |');
+    expect(md).toContain('| 16.0 | 16.0 | 90.0 | 180.0 | 270.0 | 360.0 | 240.0 | 480.0 | no |');
+    expect(md).toContain('Counting every event, the highest rate is —.');
+  });
+});
+
 describe('markdown report', () => {
   const md = renderMarkdown(result());
 
@@ -229,6 +281,33 @@ describe('SVG charts', () => {
     expect(svg).not.toContain('a<b&c');
   });
 
+  test('latency over time: one line per paced run, the target and the end of the warm-up', () => {
+    const svg = latencyOverTimeSvg(
+      [
+        {
+          name: 'sweep, 22.4/s',
+          points: [
+            { t: 0, maxMs: 380 },
+            { t: 0.25, maxMs: 40 },
+          ],
+        },
+        {
+          name: 'sweep, 44.8/s',
+          points: [
+            { t: 0, maxMs: 250 },
+            { t: 0.25, maxMs: 30 },
+          ],
+        },
+      ],
+      { p99TargetMs: 200, warmupSeconds: 2 },
+    );
+    expectWellFormed(svg);
+    expect(svg.match(/<polyline /g)).toHaveLength(2);
+    for (const name of ['sweep, 22.4/s', 'sweep, 44.8/s', '200 ms', 'end of the warm-up (2 s)']) {
+      expect(svg).toContain(`>${name}<`);
+    }
+  });
+
   test('the well-formedness check catches an unclosed element and a bare ampersand', () => {
     expect(() => expectWellFormed('<svg xmlns="http://www.w3.org/2000/svg"><g></svg>')).toThrow();
     expect(() =>
@@ -265,6 +344,13 @@ describe('writing results', () => {
     expect(md).toContain('![Latency against offered rate](latency-vs-rate.svg)');
     expect(md).toContain('![Throughput over time](throughput.svg)');
     for (const chart of written.charts) expectWellFormed(fs.readFileSync(chart, 'utf8'));
+  });
+
+  test('paced runs add the latency-over-time chart', async () => {
+    const paced = scenario('idem unique', { latencyOverTime: [{ t: 0, maxMs: 300 }] });
+    const written = await writeResults(dir, result({ scenarios: [paced] }));
+    expect(written.charts.map((c) => path.basename(c))).toContain('latency-over-time.svg');
+    expect(fs.readFileSync(written.markdown, 'utf8')).toContain('(latency-over-time.svg)');
   });
 
   test('no sweep, no latency chart', async () => {
