@@ -13,7 +13,7 @@ export const DEFAULT_BASELINE_CONCURRENCY = 4;
  * docs/configuration.md recommends for a small machine. Node sizes its default heap from the
  * machine's memory (4 GiB here) and lets garbage pile up to it; capped, peak RSS fell by 50–80 MiB
  * with no loss of throughput. V8's young generation at 8 MiB per semi-space instead of 16, in the
- * main and the workflow thread: draining 10,000 records, peak RSS 297–306 → 254–277 MiB for about
+ * main and the workflow thread: draining 10,000 records, peak RSS 299–306 → 254–277 MiB for about
  * 4 % more of idem's CPU per event.
  */
 export const RECOMMENDED_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=8';
