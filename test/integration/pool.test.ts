@@ -51,11 +51,28 @@ describe("a transaction's deadline (an attempt's timeout less a margin)", () => 
       .filter((d) => /^\d+$/.test(d))
       .map(Number)
       .filter((pid) => procStat(pid)?.ppid === postmaster);
-    const all = [postmaster, ...children];
-    for (const pid of all) process.kill(pid, 'SIGSTOP');
-    return () => {
-      for (const pid of all) process.kill(pid, 'SIGCONT');
+    // A backend that exits between the listing and its signal (ESRCH) needs no freezing; any other
+    // failure thaws what was frozen, or PostgreSQL would stay stopped for every later test.
+    const signal = (pid: number, sig: NodeJS.Signals) => {
+      try {
+        process.kill(pid, sig);
+        return true;
+      } catch (err) {
+        if (pid !== postmaster && (err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+        throw err;
+      }
     };
+    const frozen: number[] = [];
+    const thaw = () => {
+      for (const pid of frozen.splice(0)) signal(pid, 'SIGCONT');
+    };
+    try {
+      for (const pid of [postmaster, ...children]) if (signal(pid, 'SIGSTOP')) frozen.push(pid);
+    } catch (err) {
+      thaw();
+      throw err;
+    }
+    return thaw;
   }
 
   const slowOk = (ms: number) => (tx: PoolClient) =>
