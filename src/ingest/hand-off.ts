@@ -125,11 +125,13 @@ export class HandOff {
   }
 
   /**
-   * Whether a copy of this event read now in `s` needs no store lookup: the process handed the
-   * event off already, or is handing off its first copy read in the same generation of `s`.
+   * Whether a copy of this event read now in `s` completes without a store lookup: its first copy,
+   * read in the same generation of `s`, is being handed off (not applied yet, so the store could
+   * not say applied). Copies of events handed off earlier are still looked up, so the store's
+   * layer is the one that reports them when it has them applied.
    */
-  knows(s: PartitionState, id: string): boolean {
-    return this.recent !== undefined && (this.recent.has(id) || this.handingOff.get(id)?.s === s);
+  handingOffIn(s: PartitionState, id: string): boolean {
+    return this.handingOff.get(id)?.s === s;
   }
 
   /**

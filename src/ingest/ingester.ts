@@ -296,9 +296,9 @@ export class Ingester {
    * Temporal, whose duplicate rejection and the store's claim keep it correct. */
   private async appliedAmong(s: PartitionState, prepared: PreparedRecord[]): Promise<Set<string>> {
     if (!this.o.findApplied) return new Set();
-    // Copies of events this process knows (handed off, or being handed off) need no lookup.
+    // A copy of an event being handed off in this generation completes without asking.
     const keys = prepared.flatMap((p) =>
-      p.workflowId === undefined || this.handOff.knows(s, p.workflowId) ? [] : [p.workflowId],
+      p.workflowId === undefined || this.handOff.handingOffIn(s, p.workflowId) ? [] : [p.workflowId],
     );
     if (keys.length === 0) return new Set();
     try {
