@@ -62,13 +62,24 @@ export function latencyVsRateSvg(sweep: NonNullable<BenchResult['sweep']>): stri
   });
 }
 
-export function throughputSvg(scenarios: readonly ScenarioResult[]): string {
-  const series = scenarios.map((s, i): Series => ({
-    name: scenarioLabel(s),
+/** The `i`th of several lines in one chart: its palette colour, dashed once the colours repeat. */
+function paletteSeries(i: number, name: string, points: Series['points']): Series {
+  return {
+    name,
     color: PALETTE[i % PALETTE.length] ?? '#000000',
     dash: i >= PALETTE.length ? '6 3' : undefined,
-    points: s.throughput.map((p) => [p.t, p.events] as const),
-  }));
+    points,
+  };
+}
+
+export function throughputSvg(scenarios: readonly ScenarioResult[]): string {
+  const series = scenarios.map((s, i) =>
+    paletteSeries(
+      i,
+      scenarioLabel(s),
+      s.throughput.map((p) => [p.t, p.events] as const),
+    ),
+  );
   // Judged on each scenario's peak: baselines running 100× faster than idem would flatten its line.
   const log =
     spread(scenarios.map((s) => s.throughput.reduce((m, p) => Math.max(m, p.events), 0))) > LOG_SPREAD;
@@ -87,12 +98,13 @@ export function latencyOverTimeSvg(
   runs: readonly { name: string; points: readonly LatencyPoint[] }[],
   opts: { p99TargetMs?: number; warmupSeconds?: number } = {},
 ): string {
-  const series = runs.map((r, i): Series => ({
-    name: r.name,
-    color: PALETTE[i % PALETTE.length] ?? '#000000',
-    dash: i >= PALETTE.length ? '6 3' : undefined,
-    points: r.points.map((p) => [p.t, p.maxMs] as const),
-  }));
+  const series = runs.map((r, i) =>
+    paletteSeries(
+      i,
+      r.name,
+      r.points.map((p) => [p.t, p.maxMs] as const),
+    ),
+  );
   const refLines: RefLine[] = [];
   if (opts.p99TargetMs !== undefined) {
     const target = formatNumber(opts.p99TargetMs, 0);

@@ -1,9 +1,8 @@
 /** Writes a bench run to a results directory: JSON, a markdown report and its SVG charts. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { renderMarkdown } from './report-markdown';
+import { formatNumber, renderMarkdown, scenarioLabel } from './report-markdown';
 import { latencyOverTimeSvg, latencyVsRateSvg, throughputSvg } from './report-svg';
-import { formatNumber, scenarioLabel } from './report-markdown';
 import type { BenchResult } from './types';
 
 /** Results get shared (docs/performance.md quotes them): a password in a configured address stays out. */
