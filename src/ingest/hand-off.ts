@@ -125,13 +125,14 @@ export class HandOff {
   }
 
   /**
-   * Whether a copy of this event read now in `s` completes without a store lookup: its first copy,
-   * read in the same generation of `s`, is being handed off (not applied yet, so the store could
-   * not say applied). Copies of events handed off earlier are still looked up, so the store's
-   * layer is the one that reports them when it has them applied.
+   * Whether a copy of this event (with this key) read now in `s` completes at once: its first copy
+   * was read in the same partition, generation and key and is still being handed off. Such a copy
+   * needs no store lookup either (its event cannot be applied yet); copies of events handed off
+   * earlier are still looked up, so the store's layer reports them when it has them applied.
    */
-  handingOffIn(s: PartitionState, id: string): boolean {
-    return this.handingOff.get(id)?.s === s;
+  firstCopyOpen(s: PartitionState, id: string, key: string | undefined): boolean {
+    const open = this.handingOff.get(id);
+    return open?.s === s && open.key === key;
   }
 
   /**
@@ -193,17 +194,15 @@ export class HandOff {
     // wait for it again instead of overtaking it.
     const key = event.key;
     const ordered = this.d.config.ingest.ordering && key !== undefined;
-    const open = this.handingOff.get(id);
-    if (open?.s === s && open.key === key) {
-      // A copy read after its first copy, in the same partition and generation, with the same
-      // key: the first copy's offset is older and still open, so the commit cannot pass this one
+    if (this.firstCopyOpen(s, id, key)) {
+      // The first copy's offset is older and still open, so the commit cannot pass this one
       // before the first copy is handed off (or settled, with ordering), and a crash or a
       // rebalance reads both again. So this one completes now: it holds no room in the window,
       // and its key's later events wait for the first copy, as they would have.
       this.d.metrics.duplicates.inc({ layer: 'ingest' });
       return;
     }
-    const inProgress = open?.handedOff;
+    const inProgress = this.handingOff.get(id)?.handedOff;
     if (inProgress && !ordered) {
       // A copy of an event this process is handing off right now: it is handed off when the
       // first copy is, without a start of its own that Temporal would reject.

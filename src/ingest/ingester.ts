@@ -296,9 +296,11 @@ export class Ingester {
    * Temporal, whose duplicate rejection and the store's claim keep it correct. */
   private async appliedAmong(s: PartitionState, prepared: PreparedRecord[]): Promise<Set<string>> {
     if (!this.o.findApplied) return new Set();
-    // A copy of an event being handed off in this generation completes without asking.
-    const keys = prepared.flatMap((p) =>
-      p.workflowId === undefined || this.handOff.handingOffIn(s, p.workflowId) ? [] : [p.workflowId],
+    // A copy whose first copy is open here completes at once, without asking.
+    const keys = prepared.flatMap(({ workflowId, parsed }) =>
+      workflowId === undefined || (parsed.ok && this.handOff.firstCopyOpen(s, workflowId, parsed.event.key))
+        ? []
+        : [workflowId],
     );
     if (keys.length === 0) return new Set();
     try {
