@@ -2,11 +2,12 @@
  * applyEvent: the event's side effects, exactly once, in one PostgreSQL
  * transaction with its dedup record.
  *
- *   begin
- *   claimEvent            -- duplicate? roll back, return 'duplicate'
- *   handler(tx, data)     -- the event type's side effects, outbox rows via emit
- *   commit                -- effects, dedup record and outbox rows together
+ *   begin; claimEvent     -- one message; duplicate? roll back, return 'duplicate'
+ *   handler(tx, data)     -- the event type's side effects; emit buffers outbox rows
+ *   insert outbox; commit -- one message: effects, dedup record and outbox rows together
  *
+ * idem's own statements share the messages of BEGIN and COMMIT, so a handler with two
+ * statements costs four round trips to PostgreSQL, not six (docs/performance.md).
  * The claim comes first, before the handler lookup and payload validation, so a
  * duplicate is always a duplicate: an event applied before its type lost its
  * handler, or before its schema got stricter, is skipped rather than failed.
@@ -20,7 +21,7 @@ import { dedupKeyFor } from '../events/identity';
 import type { IdemEvent } from '../events/types';
 import type { Stage } from '../observability/metrics';
 import { claimEvent } from '../store/sql/claim-event';
-import { insertOutbox } from '../store/sql/insert-outbox';
+import { insertOutboxSql, outboxValues } from '../store/sql/insert-outbox';
 import { inTransaction, rollback, type TransactionOptions } from '../store/transaction';
 import type { ApplyEventInput, ApplyEventResult } from '../workflows/types';
 import { toApplicationFailure } from './failure';
@@ -89,9 +90,11 @@ async function applyParsed(
   // THE DEDUP KEY (src/events/identity.ts): processed_events.event_id, the same string as the
   // event's workflow ID.
   const dedupKey = dedupKeyFor(event.source, event.id);
+  let outbox: ReturnType<typeof outboxWriter> | undefined;
   const result = await inTransaction<ApplyEventResult>(
     deps.pool,
     async (client) => {
+      // The claim is the transaction's first statement and opens it (in BEGIN's message).
       const claim = await claimOrWait(client, {
         dedupKey,
         source: event.source,
@@ -126,7 +129,7 @@ async function applyParsed(
         );
       }
 
-      const outbox = outboxWriter(deps, client, dedupKey);
+      outbox = outboxWriter(deps, dedupKey);
       const ctx: HandlerContext = {
         tx: client,
         event,
@@ -140,7 +143,12 @@ async function applyParsed(
       outbox.close();
       return { outcome: 'applied', outboxCount: outbox.count() };
     },
-    attemptDeadline(info, began),
+    {
+      ...attemptDeadline(info, began),
+      begunByFirstStatement: true,
+      // The handler's outbox rows go in COMMIT's message.
+      beforeCommit: () => outbox?.sql(),
+    },
   );
   // Counted once the transaction has ended.
   if (result.outcome === 'applied') {
@@ -176,7 +184,7 @@ function attemptDeadline(info: Context['info'], began: number): TransactionOptio
  */
 async function claimOrWait(client: PoolClient, row: Parameters<typeof claimEvent>[1]) {
   try {
-    return await claimEvent(client, row);
+    return await claimEvent(client, row, { begin: true });
   } catch (err) {
     if ((err as { code?: unknown }).code !== '55P03') throw err;
     throw new ClaimHeldError(
@@ -187,29 +195,41 @@ async function claimOrWait(client: PoolClient, row: Parameters<typeof claimEvent
   }
 }
 
-function outboxWriter(deps: ApplyEventDeps, tx: PoolClient, dedupKey: string) {
-  let count = 0;
+/**
+ * The handler's `emit`: each row is checked and rendered when emitted (so a row that cannot be
+ * stored fails its emit, as a direct insert did), and all are written in one statement sent with
+ * the transaction's COMMIT, one round trip for the lot instead of one per row.
+ */
+function outboxWriter(deps: ApplyEventDeps, dedupKey: string) {
+  const values: string[] = [];
   let closed = false;
   return {
-    async emit(out: OutgoingEvent): Promise<void> {
-      if (closed) throw new Error('emit() was called after the handler returned; await every emit()');
-      if (typeof out.type !== 'string' || out.type === '') {
-        throw new TypeError('emit(): type must be a non-empty string');
+    emit(out: OutgoingEvent): Promise<void> {
+      try {
+        if (closed) throw new Error('emit() was called after the handler returned; await every emit()');
+        if (typeof out.type !== 'string' || out.type === '') {
+          throw new TypeError('emit(): type must be a non-empty string');
+        }
+        values.push(
+          outboxValues({
+            topic: out.topic ?? deps.outboxTopic,
+            messageKey: out.key ?? null,
+            type: out.type,
+            source: out.source ?? deps.outboxSource ?? DEFAULT_OUTBOX_SOURCE,
+            subject: out.subject ?? null,
+            data: out.data,
+            causedBy: dedupKey,
+          }),
+        );
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
-      await insertOutbox(tx, {
-        topic: out.topic ?? deps.outboxTopic,
-        messageKey: out.key ?? null,
-        type: out.type,
-        source: out.source ?? deps.outboxSource ?? DEFAULT_OUTBOX_SOURCE,
-        subject: out.subject ?? null,
-        data: out.data,
-        causedBy: dedupKey,
-      });
-      count++;
     },
     close(): void {
       closed = true;
     },
-    count: () => count,
+    count: () => values.length,
+    sql: () => insertOutboxSql(values),
   };
 }

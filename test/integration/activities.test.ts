@@ -430,6 +430,105 @@ describe('applyEvent', () => {
     expect(await countLedgerEntries(db.pool, { account })).toBe(0);
   });
 
+  it('a handler that emits and swallows an SQL error does not report the event applied either', async () => {
+    // The outbox rows go in COMMIT's message: they meet the aborted transaction before COMMIT does.
+    const account = `acct-${uid()}`;
+    const registry = new HandlerRegistry()
+      .add(...(ledgerHandlers ?? []))
+      .register('test.swallow-emit', async (ctx) => {
+        await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account, amount: 1 });
+        await ctx.emit({ type: 'test.emitted', data: { n: 1 } });
+        await ctx.tx.query('select 1/0').catch(() => undefined);
+      });
+    const ev: TestEvent = { id: `e-${uid()}`, type: 'test.swallow-emit', data: {} };
+    const acts = makeActivities(registry);
+    const f = await failureOf(apply(acts, { message: message(ev), redrive: false }));
+    expect(f.nonRetryable).toBe(false);
+    expect(f.message).toContain('rolled back at commit');
+    expect(await getProcessedEvent(db.pool, dedupKey(ev))).toBeUndefined();
+    expect(await countLedgerEntries(db.pool, { account })).toBe(0);
+    expect(await countOutbox(db.pool, { causedBy: dedupKey(ev) })).toEqual({ total: 0, unpublished: 0 });
+    // Every pooled connection was handed back out of its transaction: the next events apply.
+    for (let i = 0; i < 12; i++) {
+      const next = ledgerEvent('account.credited', account, 1);
+      await expect(apply(acts, { message: message(next), redrive: false })).resolves.toMatchObject({
+        outcome: 'applied',
+      });
+    }
+    expect(await balance(account)).toBe(12);
+  });
+
+  it("idem's statements share BEGIN's and COMMIT's messages: a handler's two statements and one emit cost four", async () => {
+    const sent: string[] = [];
+    const pool = createPool({ url: db.url, max: 1, logger: silentLogger });
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: unknown }).text);
+        sent.push(text.replace(/\s+/g, ' ').trim().split(' ').slice(0, 3).join(' '));
+        return query(...args);
+      };
+    });
+    try {
+      const acts = createActivities({
+        pool,
+        registry: new HandlerRegistry().add(...(ledgerHandlers ?? [])),
+        dlq: new RecordingDlqPublisher(),
+        maxEventBytes: 64 * 1024,
+        outboxTopic: OUTBOX_TOPIC,
+      });
+      const account = `acct-${uid()}`;
+      await expect(
+        apply(acts, { message: message(ledgerEvent('account.credited', account, 5)), redrive: false }),
+      ).resolves.toMatchObject({ outcome: 'applied', outboxCount: 1 });
+      expect(sent).toEqual([
+        'begin; insert into',
+        expect.stringMatching(/^insert into ledger_entries/),
+        expect.stringMatching(/^insert into account_balances/),
+        'insert into outbox',
+      ]);
+      expect(await balance(account)).toBe(5);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('strings with quotes, backslashes and any Unicode reach the store as they were', async () => {
+    const odd = `it's a \\ back\\slash, "quoted", $1, E'x', 🦆, \u00e9, \r\n; drop table outbox; --`;
+    const registry = new HandlerRegistry().register('test.odd', async (ctx) => {
+      await ctx.emit({ type: odd, data: { odd, nested: [odd] }, key: odd, subject: odd, source: odd });
+    });
+    // CloudEvents attributes hold no control characters; everything else goes.
+    const ev: TestEvent = { id: `e-${uid()}-${odd.replace(/[\r\n]/g, '')}`, type: 'test.odd', data: {} };
+    await expect(
+      apply(makeActivities(registry), { message: message(ev), redrive: false }),
+    ).resolves.toMatchObject({ outcome: 'applied', outboxCount: 1 });
+    const row = await getProcessedEvent(db.pool, dedupKey(ev));
+    expect(row).toMatchObject({ id: ev.id, source: SOURCE, type: 'test.odd' });
+    const out = (await fetchUnpublishedOutbox(db.pool, 10_000)).filter((r) => r.causedBy === dedupKey(ev));
+    expect(out.map((r) => [r.type, r.messageKey, r.subject, r.source, r.data])).toEqual([
+      [odd, odd, odd, odd, { odd, nested: [odd] }],
+    ]);
+  });
+
+  it('emit rejects a row the store cannot hold when it is emitted, not at commit', async () => {
+    const caught: string[] = [];
+    const registry = new HandlerRegistry().register('test.bad-emit', async (ctx) => {
+      for (const out of [
+        { type: 'a', data: { n: 1n } },
+        { type: 'a\0b', data: {} },
+        { type: '', data: {} },
+      ])
+        await ctx.emit(out).catch((err: Error) => caught.push(err.constructor.name));
+      await ctx.emit({ type: 'fine', data: null });
+    });
+    const ev: TestEvent = { id: `e-${uid()}`, type: 'test.bad-emit', data: {} };
+    await expect(
+      apply(makeActivities(registry), { message: message(ev), redrive: false }),
+    ).resolves.toMatchObject({ outcome: 'applied', outboxCount: 1 });
+    expect(caught).toEqual(['TypeError', 'TypeError', 'TypeError']);
+  });
+
   it('hands the handler its context: dedup key, attempt, redrive flag, same transaction', async () => {
     const seen: unknown[] = [];
     const registry = new HandlerRegistry().register('test.context', async (ctx) => {

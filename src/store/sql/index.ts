@@ -1,6 +1,6 @@
 /** One SQL statement per function (graphile-worker style). */
 export type { Queryable } from './queryable';
-export { claimEvent, type ClaimEventRow, type ClaimResult } from './claim-event';
+export { claimEvent, type ClaimEventRow, type ClaimOptions, type ClaimResult } from './claim-event';
 export {
   markDeadLettered,
   type MarkDeadLetteredRow,

@@ -1,3 +1,4 @@
+import { sqlLiteral } from './literal';
 import type { Queryable } from './queryable';
 
 export interface OutboxInsertRow {
@@ -29,4 +30,34 @@ export async function insertOutbox(
   const r = rows[0];
   if (!r) throw new Error('insert into outbox returned no row');
   return r;
+}
+
+/**
+ * `row` as the SQL text of one row of {@link insertOutboxSql}'s VALUES (literals, no parameters).
+ * Throws what the row cannot be stored for (data that JSON cannot hold, a NUL character) at once,
+ * where the row is written, not where the statement is later sent.
+ */
+export function outboxValues(row: OutboxInsertRow): string {
+  const data = row.data === undefined ? null : (JSON.stringify(row.data) ?? null);
+  const [topic, key, type, source, subject, json, causedBy] = [
+    row.topic,
+    row.messageKey,
+    row.type,
+    row.source,
+    row.subject,
+    data,
+    row.causedBy,
+  ].map(sqlLiteral);
+  return `(${topic}, ${key}, ${type}, ${source}, ${subject}, ${json}::jsonb, ${causedBy})`;
+}
+
+/**
+ * One statement, without parameters, that writes the rows of {@link outboxValues} (in order) to
+ * the outbox: for rows a transaction buffers and sends in one message with its COMMIT
+ * (inTransaction's `beforeCommit`). Undefined when there are none.
+ */
+export function insertOutboxSql(values: readonly string[]): string | undefined {
+  if (values.length === 0) return undefined;
+  return `insert into outbox (topic, message_key, type, source, subject, data, caused_by)
+     values ${values.join(',\n            ')}`;
 }
