@@ -24,9 +24,12 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A process that idles with `args` on its command line. */
+/** A process that idles with `args` on its command line (after `--`: node would take `-D` for an
+ * option of its own, refuse it and exit, and a check that ran first passed by luck). */
 function idler(...args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', ...args], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '--', ...args], {
+    stdio: 'ignore',
+  });
   children.push(child);
   return child;
 }

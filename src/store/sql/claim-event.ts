@@ -78,12 +78,7 @@ async function claimNew(tx: Queryable, row: ClaimEventRow, begin: boolean): Prom
     row.id,
     row.type,
     row.eventKey,
-    row.attempt,
-    row.workflowId,
-    row.runId,
-    row.kafkaTopic,
-    row.kafkaPartition,
-    row.kafkaOffset,
+    ...thisRun(row),
   ].map(sqlLiteral);
   const insert = `insert into processed_events
        (event_id, source, id, type, event_key, status, attempts, workflow_id, run_id,
@@ -93,6 +88,11 @@ async function claimNew(tx: Queryable, row: ClaimEventRow, begin: boolean): Prom
      on conflict (event_id) do nothing`;
   const { rowCount } = lastResult(await tx.query(begin ? `begin;\n${insert}` : insert));
   return rowCount === 1 ? { claimed: true, kind: 'new', redriveCount: 0 } : { claimed: false };
+}
+
+/** What a claim records of the run that makes it: attempt, workflow, run, Kafka coordinates. */
+function thisRun(row: ClaimEventRow): (string | number | null)[] {
+  return [row.attempt, row.workflowId, row.runId, row.kafkaTopic, row.kafkaPartition, row.kafkaOffset];
 }
 
 /** A redrive's claim: the dead-lettered row becomes applied; nothing else is claimed. The
@@ -111,15 +111,7 @@ async function claimDeadLettered(tx: Queryable, row: ClaimEventRow): Promise<Cla
        processed_at = now()
      where event_id = $1 and status = 'dead_lettered'
      returning redrive_count`,
-    [
-      row.dedupKey,
-      row.attempt,
-      row.workflowId,
-      row.runId,
-      row.kafkaTopic,
-      row.kafkaPartition,
-      row.kafkaOffset,
-    ],
+    [row.dedupKey, ...thisRun(row)],
   );
   const r = rows[0];
   if (r) return { claimed: true, kind: 'redriven', redriveCount: r.redrive_count };
