@@ -204,27 +204,23 @@ function outboxWriter(deps: ApplyEventDeps, dedupKey: string) {
   const values: string[] = [];
   let closed = false;
   return {
-    emit(out: OutgoingEvent): Promise<void> {
-      try {
-        if (closed) throw new Error('emit() was called after the handler returned; await every emit()');
-        if (typeof out.type !== 'string' || out.type === '') {
-          throw new TypeError('emit(): type must be a non-empty string');
-        }
-        values.push(
-          outboxValues({
-            topic: out.topic ?? deps.outboxTopic,
-            messageKey: out.key ?? null,
-            type: out.type,
-            source: out.source ?? deps.outboxSource ?? DEFAULT_OUTBOX_SOURCE,
-            subject: out.subject ?? null,
-            data: out.data,
-            causedBy: dedupKey,
-          }),
-        );
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    // async: a row that cannot be stored rejects the handler's await, as a direct insert did.
+    async emit(out: OutgoingEvent): Promise<void> {
+      if (closed) throw new Error('emit() was called after the handler returned; await every emit()');
+      if (typeof out.type !== 'string' || out.type === '') {
+        throw new TypeError('emit(): type must be a non-empty string');
       }
+      values.push(
+        outboxValues({
+          topic: out.topic ?? deps.outboxTopic,
+          messageKey: out.key ?? null,
+          type: out.type,
+          source: out.source ?? deps.outboxSource ?? DEFAULT_OUTBOX_SOURCE,
+          subject: out.subject ?? null,
+          data: out.data,
+          causedBy: dedupKey,
+        }),
+      );
     },
     close(): void {
       closed = true;

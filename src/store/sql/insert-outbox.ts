@@ -13,19 +13,15 @@ export interface OutboxInsertRow {
   causedBy: string | null;
 }
 
+const INSERT_OUTBOX = 'insert into outbox (topic, message_key, type, source, subject, data, caused_by)';
+
 /** Write one outgoing event in the caller's transaction; returns its seq and id (the published event id). */
 export async function insertOutbox(
   tx: Queryable,
   row: OutboxInsertRow,
 ): Promise<{ seq: string; id: string }> {
-  // Serialise here: node-postgres would turn a JS array into a PostgreSQL array
-  // literal and pass a string through unquoted, neither of which is JSON.
-  const data = row.data === undefined ? null : JSON.stringify(row.data);
   const { rows } = await tx.query<{ seq: string; id: string }>(
-    `insert into outbox (topic, message_key, type, source, subject, data, caused_by)
-     values ($1, $2, $3, $4, $5, $6::jsonb, $7)
-     returning seq, id`,
-    [row.topic, row.messageKey, row.type, row.source, row.subject, data, row.causedBy],
+    `${INSERT_OUTBOX} values ${outboxValues(row)} returning seq, id`,
   );
   const r = rows[0];
   if (!r) throw new Error('insert into outbox returned no row');
@@ -33,11 +29,13 @@ export async function insertOutbox(
 }
 
 /**
- * `row` as the SQL text of one row of {@link insertOutboxSql}'s VALUES (literals, no parameters).
- * Throws what the row cannot be stored for (data that JSON cannot hold, a NUL character) at once,
- * where the row is written, not where the statement is later sent.
+ * `row` as the SQL text of one row of the outbox's VALUES (literals, no parameters, so that
+ * {@link insertOutboxSql}'s statement can share COMMIT's message). Throws what the row cannot be
+ * stored for (data that JSON cannot hold, a NUL character) at once, where the row is written,
+ * not where the statement is later sent.
  */
 export function outboxValues(row: OutboxInsertRow): string {
+  // Serialised here: the data is JSON text cast to jsonb, whatever JavaScript value it is.
   const data = row.data === undefined ? null : (JSON.stringify(row.data) ?? null);
   const [topic, key, type, source, subject, json, causedBy] = [
     row.topic,
@@ -58,6 +56,5 @@ export function outboxValues(row: OutboxInsertRow): string {
  */
 export function insertOutboxSql(values: readonly string[]): string | undefined {
   if (values.length === 0) return undefined;
-  return `insert into outbox (topic, message_key, type, source, subject, data, caused_by)
-     values ${values.join(',\n            ')}`;
+  return `${INSERT_OUTBOX}\n     values ${values.join(',\n            ')}`;
 }
