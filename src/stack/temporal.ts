@@ -42,6 +42,20 @@ export function findTemporalCli(layout: Layout, env: NodeJS.ProcessEnv = process
   return which('temporal') ?? (fs.existsSync(cached) ? cached : undefined);
 }
 
+/**
+ * The dev server's task queues get one partition, as one server with one worker per queue needs.
+ * With the default 4, a workflow task that missed its eager start could land on a partition no
+ * poller was on (a worker polls its normal queue with 2 of its 10 pollers) and wait there
+ * 1–3 s (docs/performance.md). A production cluster keeps partitions for throughput and needs
+ * pollers on each (docs/capacity-model.md).
+ */
+export const ONE_PARTITION = [
+  '--dynamic-config-value',
+  'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value',
+  'matching.numTaskqueueWritePartitions=1',
+];
+
 /** Finds the Temporal CLI or builds it once with `go install` into the cache. */
 export async function ensureTemporalCli(layout: Layout, report: Reporter): Promise<string> {
   const found = findTemporalCli(layout);
@@ -131,6 +145,7 @@ export async function startTemporal(
     // workflow wait for the VM's disk, and runs of `idem bench` varied with its I/O.
     '--sqlite-pragma',
     'synchronous=NORMAL',
+    ...ONE_PARTITION,
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   await step(

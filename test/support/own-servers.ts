@@ -8,7 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { defaultCacheDir } from '../../src/config';
 import { layoutFor } from '../../src/stack/layout';
-import { SEARCH_ATTRIBUTES, findTemporalCli, httpOk, temporalHealthy } from '../../src/stack/temporal';
+import {
+  ONE_PARTITION,
+  SEARCH_ATTRIBUTES,
+  findTemporalCli,
+  httpOk,
+  temporalHealthy,
+} from '../../src/stack/temporal';
 import { freeLoopbackPort as freePort } from '../../src/net';
 import { eventually } from './poll';
 
@@ -107,6 +113,7 @@ export async function startOwnTemporal(
     'warn',
     '--sqlite-pragma',
     'journal_mode=WAL',
+    ...ONE_PARTITION,
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
     ...(opts.ui ? ['--ui-port', String(uiPort)] : ['--headless']),
     ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
