@@ -29,6 +29,7 @@ import { startReconciler } from './reconcile/closed-runs';
 import { migrate, type MigrationSet } from './store/migrate';
 import { createPool } from './store/pool';
 import { warmProtobufCodecs } from './temporal/warm-codecs';
+import { warmUpWorker } from './temporal/warm-up';
 import { findApplied } from './store/sql/find-applied';
 import { findSettled } from './store/sql/find-settled';
 import { recordRejectionPublished, rejectionPublished } from './store/sql/ingest-rejections';
@@ -263,6 +264,17 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         if (w.getState() === 'RUNNING') w.shutdown();
         await done.catch(() => undefined);
       });
+      if (config.worker.warmUpWorkflows > 0) {
+        const warm = await warmUpWorker(temporalClient(config, connection), {
+          taskQueue: config.temporal.taskQueue,
+          workflows: config.worker.warmUpWorkflows,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+        const { error, ...fields } = warm;
+        if (error !== undefined || warm.timedOut)
+          logger.warn({ err: error, ...fields }, 'worker warm-up incomplete; going on with a cold worker');
+        else logger.debug(fields, 'worker warmed up');
+      }
       if (config.worker.reconcile.intervalMs > 0) {
         const reconciler = startReconciler(
           {

@@ -288,6 +288,14 @@ const schema = z.object({
   /** Concurrent workflow starts of the ingester. More only queue inside Temporal: on the
    * reference machine 4–8 drained a backlog faster than 64 (docs/performance.md). @default 8 */
   IDEM_START_CONCURRENCY: positiveInt('a number').default(8),
+  /** Warm-up workflows a worker runs before its process takes events, 4 at a time
+   * (src/temporal/warm-up.ts); 0 turns the warm-up off. @default 16 */
+  IDEM_WARM_UP_WORKFLOWS: z.coerce
+    .number({ message: 'expected a number of workflows' })
+    .int({ message: 'expected a number of workflows (a whole number)' })
+    .min(0, { message: 'expected 0 (off) or more workflows' })
+    .max(1000, { message: 'expected at most 1000 workflows' })
+    .default(16),
   /** Longest wait of one Kafka fetch for new records, in milliseconds (the Java client's
    * fetch.max.wait.ms). kafkajs also sleeps this long when every partition of the process is
    * paused (windows full), and a resumed partition is read only after that sleep: kafkajs'
@@ -417,6 +425,8 @@ export interface Config {
     workflowTaskSlots: number;
     localActivitySlots: number;
     maxCachedWorkflows: number;
+    /** Warm-up workflows before the process takes events (0: none). */
+    warmUpWorkflows: number;
     /** The terminated-runs reconciler (src/reconcile/closed-runs.ts); interval 0: off. */
     reconcile: { intervalMs: number; lookBackMs: number };
   };
@@ -687,6 +697,7 @@ export function parseConfig(env: Env): Config {
       workflowTaskSlots: c.IDEM_WORKFLOW_TASK_SLOTS,
       localActivitySlots: c.IDEM_LOCAL_ACTIVITY_SLOTS,
       maxCachedWorkflows: c.IDEM_MAX_CACHED_WORKFLOWS,
+      warmUpWorkflows: c.IDEM_WARM_UP_WORKFLOWS,
       reconcile: { intervalMs: c.IDEM_RECONCILE_INTERVAL_MS, lookBackMs: c.IDEM_RECONCILE_LOOKBACK_MS },
     },
     dedup: { retentionMs: c.IDEM_DEDUP_RETENTION, pruneBatchSize: c.IDEM_PRUNE_BATCH_SIZE },

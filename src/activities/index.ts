@@ -9,6 +9,7 @@ import type { DlqPublisher } from '../dlq/publisher';
 import { createApplyEvent, type ApplyEventMetrics } from './apply-event';
 import { createDeadLetter, type DeadLetterMetrics } from './dead-letter';
 import type { HandlerRegistry } from './handlers/registry';
+import type { WarmUpProbe } from '../workflows/types';
 import { createPruneProcessedEvents, type PruneActivityDeps } from './prune';
 
 export type ActivityMetrics = ApplyEventMetrics & DeadLetterMetrics;
@@ -42,6 +43,8 @@ export function createActivities(deps: ActivityDeps) {
     applyEvent: createApplyEvent(deps),
     deadLetter: createDeadLetter(deps),
     pruneProcessedEvents: createPruneProcessedEvents(deps.prune),
+    /** The warm-up workflow's local activity: hands its argument back, touching nothing. */
+    warmUp: async (probe: WarmUpProbe): Promise<WarmUpProbe> => probe,
   };
 }
 

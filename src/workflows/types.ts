@@ -104,3 +104,12 @@ export interface DeadLetterResult {
 
 /** Workflow type name, also used by the ingester's start call. */
 export const PROCESS_EVENT_WORKFLOW = 'processEvent';
+
+/** The worker's warm-up workflow (src/workflows/warm-up.ts). */
+export const WARM_UP_WORKFLOW = 'idemWarmUp';
+
+/** What a warm-up carries there and back: an event-sized argument, so its JSON has some weight. */
+export interface WarmUpProbe {
+  i: number;
+  text: string;
+}

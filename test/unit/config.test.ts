@@ -26,9 +26,14 @@ test('the workflow shape and the worker slots: lean by default, each part a sett
     workflowTaskSlots: 100,
     localActivitySlots: 40,
     maxCachedWorkflows: 200,
+    warmUpWorkflows: 16,
     reconcile: { intervalMs: 30_000, lookBackMs: 86_400_000 },
   });
   expect(parseConfig({ IDEM_RECONCILE_INTERVAL_MS: '0' }).worker.reconcile.intervalMs).toBe(0);
+  expect(parseConfig({ IDEM_WARM_UP_WORKFLOWS: '0' }).worker.warmUpWorkflows).toBe(0);
+  expect(() => parseConfig({ IDEM_WARM_UP_WORKFLOWS: '-1' })).toThrow(
+    /IDEM_WARM_UP_WORKFLOWS.*expected 0 \(off\) or more workflows/,
+  );
   const c = parseConfig({
     IDEM_EAGER_START: 'false',
     IDEM_APPLY_AS: 'regular',
