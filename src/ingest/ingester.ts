@@ -26,6 +26,9 @@ import type { Tracing } from '../observability/tracing-start';
 import { SettlementWatch, type LocalSettlements } from './settlement';
 import { abandonPartition, newPartitionState, resumePartition, type PartitionState } from './partition';
 
+/** Records parsed and looked up in the store together, at most (one query's keys). */
+const MAX_CHUNK = 500;
+
 export interface IngesterOptions {
   kafka: Kafka;
   client: Client;
@@ -251,6 +254,12 @@ export class Ingester {
    * full; then pauses the partition and returns, leaving the rest unresolved (kafkajs fetches
    * them again once {@link completed} resumes it). It never waits for room, so a partition
    * whose events are stuck holds no other partition of its fetch, and a rebalance proceeds.
+   *
+   * Records are parsed, and asked about in the store, a chunk at a time, as many as the window
+   * can still take: a fetch brings up to a megabyte per partition (about 1,600 events of the
+   * benchmark's size), a resumed window takes a quarter of IDEM_MAX_IN_FLIGHT, and the rest is
+   * fetched again later. Parsing the whole batch each time parsed a backlog's records many
+   * times over (docs/performance.md).
    */
   private async onBatch({
     batch,
@@ -262,37 +271,51 @@ export class Ingester {
   }: EachBatchPayload): Promise<void> {
     const s = this.state(batch.topic, batch.partition);
     const gone = () => !isRunning() || isStale() || this.draining || s.abandoned;
-    const prepared = batch.messages.map((m) => this.handOff.prepare(s, m));
-    const applied = await this.appliedAmong(s, prepared);
-    for (const [i, message] of batch.messages.entries()) {
+    const { messages } = batch;
+    for (let next = 0; next < messages.length;) {
       if (gone()) return;
       if (s.watermark.isFull()) {
-        if (!s.resume) {
-          s.resume = pause();
-          this.updatePaused();
-          this.log.debug({ topic: s.topic, partition: s.partition }, 'window full; partition paused');
-        }
+        this.pauseFull(s, pause);
         break;
       }
-      // false: already seen in this generation (kafkajs re-fetched it), in flight or done.
-      const p = prepared[i] as PreparedRecord;
-      if (s.watermark.track(message.offset, p.bytes, Number(message.timestamp))) {
-        this.o.metrics.received.inc({ topic: batch.topic });
-        this.updateInFlight(s);
-        void this.handOff.run(
-          s,
-          p,
-          p.workflowId !== undefined && applied.has(p.workflowId),
-          this.completion(s),
-        );
+      const chunk = messages.slice(next, next + Math.min(MAX_CHUNK, Math.max(1, s.watermark.room())));
+      next += chunk.length;
+      const prepared = chunk.map((m) => this.handOff.prepare(s, m));
+      const applied = await this.appliedAmong(s, prepared);
+      for (const [i, message] of chunk.entries()) {
+        if (gone()) return;
+        if (s.watermark.isFull()) {
+          this.pauseFull(s, pause);
+          next = messages.length;
+          break;
+        }
+        // false: already seen in this generation (kafkajs re-fetched it), in flight or done.
+        const p = prepared[i] as PreparedRecord;
+        if (s.watermark.track(message.offset, p.bytes, Number(message.timestamp))) {
+          this.o.metrics.received.inc({ topic: batch.topic });
+          this.updateInFlight(s);
+          void this.handOff.run(
+            s,
+            p,
+            p.workflowId !== undefined && applied.has(p.workflowId),
+            this.completion(s),
+          );
+        }
+        resolveOffset(message.offset);
       }
-      resolveOffset(message.offset);
     }
     // A rebalance in progress fails the heartbeat: kafkajs then rejoins the group.
     await heartbeat();
   }
 
-  /** One store query for the batch; without an answer (PostgreSQL down) every event goes to
+  private pauseFull(s: PartitionState, pause: EachBatchPayload['pause']): void {
+    if (s.resume) return;
+    s.resume = pause();
+    this.updatePaused();
+    this.log.debug({ topic: s.topic, partition: s.partition }, 'window full; partition paused');
+  }
+
+  /** One store query for a chunk of the batch; without an answer (PostgreSQL down) every event goes to
    * Temporal, whose duplicate rejection and the store's claim keep it correct. */
   private async appliedAmong(s: PartitionState, prepared: PreparedRecord[]): Promise<Set<string>> {
     if (!this.o.findApplied) return new Set();

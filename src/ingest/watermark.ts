@@ -208,6 +208,14 @@ export class PartitionWatermark {
   }
 
   /**
+   * How many more messages {@link track} may take before {@link isFull} turns true by count
+   * (the byte bound, unknown before a message is read, may stop it sooner).
+   */
+  room(): number {
+    return Math.max(0, Math.min(this.maxInFlight - this.open, this.maxWindow - this.inFlight()));
+  }
+
+  /**
    * Whether a paused partition may be resumed: a quarter of each bound is free (messages not
    * handed off, the window, bytes), so a resume brings a batch's worth of records, not one.
    */
