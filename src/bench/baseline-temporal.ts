@@ -29,6 +29,9 @@ export interface TemporalBaselineOptions {
   name?: string;
 }
 
+/** Warm-up workflows before the clock starts, as many as idem's default IDEM_WARM_UP_WORKFLOWS. */
+const WARM_UP_WORKFLOWS = 16;
+
 /** Workflows whose history length is read after the run. */
 const HISTORY_SAMPLES = 5;
 
@@ -65,6 +68,20 @@ export async function runTemporalBaseline(opts: TemporalBaselineOptions): Promis
       closers.push(() => connection.close());
       client = new Client({ connection, namespace });
     }
+
+    // Warmed up as idem's worker is before it takes events (src/temporal/warm-up.ts): the same
+    // number of workflows of the measured shape, 4 at a time, before the clock starts.
+    for (let i = 0; i < WARM_UP_WORKFLOWS; i += 4)
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const handle = await client.workflow.start(eager ? 'minimalLocal' : 'minimalRegular', {
+            taskQueue,
+            workflowId: `bench-warm-up-${crypto.randomUUID()}`,
+            requestEagerStart: eager,
+          });
+          await handle.result();
+        }),
+      );
 
     const latency = createLatencyRecorder();
     const startCall = createLatencyRecorder();
