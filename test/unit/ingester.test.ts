@@ -262,6 +262,30 @@ test('a full window pauses its partition and returns at once; the others flow; r
   expect(await h.metrics.pausedPartitions.get()).toMatchObject({ values: [{ value: 0 }] });
 });
 
+test('a fetch larger than the window is parsed only as far as the window takes it', async () => {
+  const h = await harness({ IDEM_MAX_IN_FLIGHT: '4' });
+  /** Records parsed so far: each parse observes its Kafka wait once. */
+  const parsed = async () =>
+    (await h.metrics.stageSeconds.get()).values.find(
+      (v) => v.metricName === 'idem_event_stage_seconds_count' && v.labels.stage === 'kafka_wait',
+    )?.value ?? 0;
+  const fetch = Array.from({ length: 40 }, (_, i) => message(`big-${i}`, 'k'));
+  const first = await h.consumer.deliver(0, fetch);
+  expect(first.pausedNow).toBe(true);
+  expect(first.resolved).toHaveLength(4);
+  // Before, the whole fetch was parsed (and looked up) to take 4 of it, and again at each resume.
+  expect(await parsed()).toBe(4);
+  // kafkajs fetches the rest again once the partition resumes: only what the window takes is parsed.
+  for (let i = 0; i < 4; i++) {
+    await until(() => h.started.includes(idOf(`big-${i}`)), `big-${i} started`);
+    h.store.settled.set(idOf(`big-${i}`), 'applied');
+  }
+  await until(() => h.consumer.resumed.includes(0), 'partition 0 resumed');
+  const second = await h.consumer.deliver(0, fetch.slice(4));
+  expect(second.resolved).toEqual(fetch.slice(4, 4 + second.resolved.length).map((m) => m.offset));
+  expect(await parsed()).toBe(4 + second.resolved.length);
+});
+
 test('records in flight do not keep their fetched batch alive', async () => {
   // A batch is up to a megabyte per partition: while its records wait for their workflows,
   // only they may stay, not the batch (through a closure that shares onBatch's scope).
