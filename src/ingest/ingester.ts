@@ -275,20 +275,21 @@ export class Ingester {
     for (let next = 0; next < messages.length;) {
       if (gone()) return;
       if (s.watermark.isFull()) {
-        this.pauseFull(s, pause);
+        if (!s.resume) {
+          s.resume = pause();
+          this.updatePaused();
+          this.log.debug({ topic: s.topic, partition: s.partition }, 'window full; partition paused');
+        }
         break;
       }
       const chunk = messages.slice(next, next + Math.min(MAX_CHUNK, Math.max(1, s.watermark.room())));
-      next += chunk.length;
       const prepared = chunk.map((m) => this.handOff.prepare(s, m));
       const applied = await this.appliedAmong(s, prepared);
       for (const [i, message] of chunk.entries()) {
         if (gone()) return;
-        if (s.watermark.isFull()) {
-          this.pauseFull(s, pause);
-          next = messages.length;
-          break;
-        }
+        // Full before the chunk's end (the byte bound): the loop above pauses the partition.
+        if (s.watermark.isFull()) break;
+        next++;
         // false: already seen in this generation (kafkajs re-fetched it), in flight or done.
         const p = prepared[i] as PreparedRecord;
         if (s.watermark.track(message.offset, p.bytes, Number(message.timestamp))) {
@@ -306,13 +307,6 @@ export class Ingester {
     }
     // A rebalance in progress fails the heartbeat: kafkajs then rejoins the group.
     await heartbeat();
-  }
-
-  private pauseFull(s: PartitionState, pause: EachBatchPayload['pause']): void {
-    if (s.resume) return;
-    s.resume = pause();
-    this.updatePaused();
-    this.log.debug({ topic: s.topic, partition: s.partition }, 'window full; partition paused');
   }
 
   /** One store query for a chunk of the batch; without an answer (PostgreSQL down) every event goes to
