@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Config } from '../config';
 import { temporalConnectionOptions } from '../temporal/connection';
+import { warmUpWorker } from '../temporal/warm-up';
 import { createLatencyRecorder, throughputSeries } from './histogram';
 import { benchActivities } from './noop-activity';
 import { measureServers } from './server-usage';
@@ -28,9 +29,6 @@ export interface TemporalBaselineOptions {
   /** @default `baseline-temporal regular|eager+local`, with ` unloaded` at concurrency 1 */
   name?: string;
 }
-
-/** Warm-up workflows before the clock starts, as many as idem's default IDEM_WARM_UP_WORKFLOWS. */
-const WARM_UP_WORKFLOWS = 16;
 
 /** Workflows whose history length is read after the run. */
 const HISTORY_SAMPLES = 5;
@@ -69,19 +67,16 @@ export async function runTemporalBaseline(opts: TemporalBaselineOptions): Promis
       client = new Client({ connection, namespace });
     }
 
-    // Warmed up as idem's worker is before it takes events (src/temporal/warm-up.ts): the same
-    // number of workflows of the measured shape, 4 at a time, before the clock starts.
-    for (let i = 0; i < WARM_UP_WORKFLOWS; i += 4)
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          const handle = await client.workflow.start(eager ? 'minimalLocal' : 'minimalRegular', {
-            taskQueue,
-            workflowId: `bench-warm-up-${crypto.randomUUID()}`,
-            requestEagerStart: eager,
-          });
-          await handle.result();
-        }),
-      );
+    // Warmed up as idem's worker is before it takes events, by the same code and as many
+    // workflows, of the measured shape, before the clock starts.
+    const warm = await warmUpWorker(client, {
+      taskQueue,
+      workflows: config.worker.warmUpWorkflows,
+      workflowType: eager ? 'minimalLocal' : 'minimalRegular',
+      eager,
+    });
+    if (warm.error !== undefined || warm.timedOut)
+      throw new Error(`the baseline's warm-up failed: ${String(warm.error ?? 'timed out')}`);
 
     const latency = createLatencyRecorder();
     const startCall = createLatencyRecorder();

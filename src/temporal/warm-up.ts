@@ -26,6 +26,10 @@ export interface WarmUpOptions {
   timeoutMs?: number;
   /** Ends the warm-up at once (SIGTERM during start-up). */
   signal?: AbortSignal;
+  /** The workflow to run (`idem bench`'s baselines warm up with their own). @default idemWarmUp */
+  workflowType?: string;
+  /** Ask for eager starts: the client shares the worker's NativeConnection. @default true */
+  eager?: boolean;
 }
 
 export interface WarmUpReport {
@@ -50,11 +54,11 @@ export async function warmUpWorker(client: Client, o: WarmUpOptions): Promise<Wa
   let over = false;
   const runOne = async (i: number) => {
     const probe: WarmUpProbe = { i, text: 'warm-up '.repeat(32) };
-    const handle = await client.workflow.start(WARM_UP_WORKFLOW, {
+    const handle = await client.workflow.start(o.workflowType ?? WARM_UP_WORKFLOW, {
       workflowId: `${prefix}:${i}`,
       taskQueue: o.taskQueue,
       args: [probe],
-      requestEagerStart: true,
+      requestEagerStart: o.eager ?? true,
       workflowExecutionTimeout: '1 minute',
     });
     await handle.result();
@@ -82,7 +86,6 @@ export async function warmUpWorker(client: Client, o: WarmUpOptions): Promise<Wa
     }, timeoutMs);
     onAbort = () => resolve();
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    if (o.signal?.aborted) resolve();
   });
   await Promise.race([all, cut]);
   over = true;
