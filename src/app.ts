@@ -353,7 +353,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
       const ing = ingester;
       await waitFor('Kafka', 'join the consumer group', () => ing.start(), wait);
       closers.push(() => ing.stop());
-      metrics.setOldestUnprocessed(() => ing.oldestUnprocessed());
+      metrics.setIngestPartitions(() => ing.partitionWindows());
       const lagFailed = throttledWarn(logger, 'sampling the consumer lag failed; retrying');
       const lag = startLagSampler({
         kafka,
@@ -364,7 +364,7 @@ export async function startIdem(opts: StartOptions): Promise<IdemProcess> {
         onError: lagFailed,
       });
       closers.push(async () => {
-        metrics.setOldestUnprocessed(undefined);
+        metrics.setIngestPartitions(undefined);
         await lag.stop();
       });
     }

@@ -16,7 +16,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Config } from '../config';
 import type { DlqPublisher } from '../dlq/publisher';
 import { throttledWarn, type Logger } from '../observability/logger';
-import type { Metrics, OldestUnprocessed } from '../observability/metrics';
+import type { IngestPartition, Metrics } from '../observability/metrics';
 import { OffsetCommitter } from './committer';
 import { HandOff } from './hand-off';
 import type { PreparedRecord } from './prepare';
@@ -214,14 +214,19 @@ export class Ingester {
     });
   }
 
-  /** Each partition of {@link assignment} with the Kafka timestamp of its oldest record read and
-   * not yet committed (`idem_oldest_unprocessed_age_seconds`). */
-  oldestUnprocessed(): OldestUnprocessed[] {
-    return this.assignment().map(({ topic, partition }) => ({
-      topic,
-      partition,
-      timestampMs: this.partitions.get(`${topic}:${partition}`)?.watermark.oldestTimestamp(),
-    }));
+  /** Each partition of {@link assignment} with its window: the per-partition gauges, read at each
+   * scrape (`idem_oldest_unprocessed_age_seconds`, `idem_ingest_in_flight`, `…_bytes`). */
+  partitionWindows(): IngestPartition[] {
+    return this.assignment().map(({ topic, partition }) => {
+      const w = this.partitions.get(`${topic}:${partition}`)?.watermark;
+      return {
+        topic,
+        partition,
+        timestampMs: w?.oldestTimestamp(),
+        inFlight: w?.inFlight() ?? 0,
+        inFlightBytes: w?.inFlightBytes() ?? 0,
+      };
+    });
   }
 
   /** Offsets in flight per partition (for tests and status). */
@@ -230,11 +235,7 @@ export class Ingester {
   }
 
   private resetPartitions(): void {
-    for (const s of this.partitions.values()) {
-      abandonPartition(s);
-      this.o.metrics.inFlight.remove({ topic: s.topic, partition: String(s.partition) });
-      this.o.metrics.inFlightBytes.remove({ topic: s.topic, partition: String(s.partition) });
-    }
+    for (const s of this.partitions.values()) abandonPartition(s);
     this.partitions.clear();
     this.updatePaused();
   }
@@ -294,7 +295,6 @@ export class Ingester {
         const p = prepared[i] as PreparedRecord;
         if (s.watermark.track(message.offset, p.bytes, Number(message.timestamp))) {
           this.o.metrics.received.inc({ topic: batch.topic });
-          this.updateInFlight(s);
           void this.handOff.run(
             s,
             p,
@@ -339,17 +339,10 @@ export class Ingester {
   }
 
   private completed(s: PartitionState): void {
-    this.updateInFlight(s);
     if (s.resume && !s.abandoned && !this.draining && s.watermark.hasRoom()) {
       resumePartition(s);
       this.updatePaused();
     }
-  }
-
-  private updateInFlight(s: PartitionState): void {
-    const labels = { topic: s.topic, partition: String(s.partition) };
-    this.o.metrics.inFlight.set(labels, s.watermark.inFlight());
-    this.o.metrics.inFlightBytes.set(labels, s.watermark.inFlightBytes());
   }
 
   private updatePaused(): void {

@@ -17,6 +17,7 @@ export interface Metrics {
   applied: Counter<'type'>;
   startErrors: Counter<'topic'>;
   offsetCommits: Counter<'topic'>;
+  /** This and inFlightBytes: computed at each scrape from {@link Metrics.setIngestPartitions}' source. */
   inFlight: Gauge<'topic' | 'partition'>;
   inFlightBytes: Gauge<'topic' | 'partition'>;
   /** Partitions whose fetching is paused because their window is full. */
@@ -38,23 +39,29 @@ export interface Metrics {
    * this ingester owns (sampled from the broker). */
   consumerLag: Gauge<'topic' | 'partition'>;
   /** Age of the oldest record read and not yet committed, per owned partition (0 when none);
-   * computed at each scrape from {@link Metrics.setOldestUnprocessed}'s source. */
+   * computed at each scrape from {@link Metrics.setIngestPartitions}'s source. */
   oldestUnprocessedAge: Gauge<'topic' | 'partition'>;
   /** Unpublished outbox rows (not moved aside as failed), sampled by the relay. */
   outboxBacklog: Gauge;
   /** Event workflows of this task queue the stuck-event scanner found stuck, and the oldest's age. */
   stuckEvents: Gauge;
   stuckOldestAge: Gauge;
-  /** The ingester's partitions and the Kafka timestamp of each one's oldest record read and not
-   * yet committed (undefined: none); read at each scrape. Undefined stops reporting. */
-  setOldestUnprocessed(source: (() => OldestUnprocessed[]) | undefined): void;
+  /** The ingester's partitions and their windows, read at each scrape (the per-partition gauges).
+   * Read then rather than set per record: a gauge's `set` hashes its labels, and a record set
+   * two gauges when it was read and two when it completed. Undefined stops reporting. */
+  setIngestPartitions(source: (() => IngestPartition[]) | undefined): void;
 }
 
-export interface OldestUnprocessed {
+/** One partition the ingester owns, as the per-partition gauges report it. */
+export interface IngestPartition {
   topic: string;
   partition: number;
-  /** The record's Kafka timestamp (ms); undefined when nothing is in flight. */
+  /** Kafka timestamp (ms) of its oldest record read and not yet committed; undefined when none. */
   timestampMs: number | undefined;
+  /** Records read and not yet committed. */
+  inFlight: number;
+  /** Bytes of records read and not yet handed off. */
+  inFlightBytes: number;
 }
 
 /**
@@ -76,23 +83,37 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'idem_process_' });
   const r = [registry];
-  let oldestSource: (() => OldestUnprocessed[]) | undefined;
-  const oldestUnprocessedAge = new Gauge({
-    name: 'idem_oldest_unprocessed_age_seconds',
-    help: 'Age (now minus Kafka timestamp) of the oldest record read and not yet committed, per partition this ingester owns; 0 when none',
-    labelNames: ['topic', 'partition'],
-    registers: r,
-    collect() {
-      if (!oldestSource) return;
-      const now = Date.now();
-      this.reset();
-      for (const o of oldestSource())
-        this.set(
-          { topic: o.topic, partition: String(o.partition) },
-          o.timestampMs === undefined ? 0 : Math.max(0, now - o.timestampMs) / 1000,
-        );
-    },
-  });
+  let partitions: (() => IngestPartition[]) | undefined;
+  /** A gauge per owned partition, computed from the ingester's partitions at each scrape. */
+  const perPartition = (name: string, help: string, value: (p: IngestPartition, now: number) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['topic', 'partition'] as const,
+      registers: r,
+      collect() {
+        if (!partitions) return;
+        const now = Date.now();
+        this.reset();
+        for (const p of partitions())
+          this.set({ topic: p.topic, partition: String(p.partition) }, value(p, now));
+      },
+    });
+  const oldestUnprocessedAge = perPartition(
+    'idem_oldest_unprocessed_age_seconds',
+    'Age (now minus Kafka timestamp) of the oldest record read and not yet committed, per partition this ingester owns; 0 when none',
+    (p, now) => (p.timestampMs === undefined ? 0 : Math.max(0, now - p.timestampMs) / 1000),
+  );
+  const inFlight = perPartition(
+    'idem_ingest_in_flight',
+    'Records read but not yet committed, per partition',
+    (p) => p.inFlight,
+  );
+  const inFlightBytes = perPartition(
+    'idem_ingest_in_flight_bytes',
+    'Bytes of records read and not yet handed off (settled, for keyed events with ordering), per partition',
+    (p) => p.inFlightBytes,
+  );
   return {
     registry,
     received: new Counter({
@@ -143,18 +164,8 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       labelNames: ['topic'],
       registers: r,
     }),
-    inFlight: new Gauge({
-      name: 'idem_ingest_in_flight',
-      help: 'Records read but not yet committed, per partition',
-      labelNames: ['topic', 'partition'],
-      registers: r,
-    }),
-    inFlightBytes: new Gauge({
-      name: 'idem_ingest_in_flight_bytes',
-      help: 'Bytes of records read and not yet handed off (settled, for keyed events with ordering), per partition',
-      labelNames: ['topic', 'partition'],
-      registers: r,
-    }),
+    inFlight,
+    inFlightBytes,
     pausedPartitions: new Gauge({
       name: 'idem_ingest_paused_partitions',
       help: 'Partitions whose fetching is paused because their in-flight window is full',
@@ -238,9 +249,9 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       help: "Age of the oldest stuck event workflow (since its run's start), 0 when none; every worker reports the same figure",
       registers: r,
     }),
-    setOldestUnprocessed(source) {
-      oldestSource = source;
-      if (!source) oldestUnprocessedAge.reset();
+    setIngestPartitions(source) {
+      partitions = source;
+      if (!source) for (const g of [oldestUnprocessedAge, inFlight, inFlightBytes]) g.reset();
     },
   };
 }

@@ -1,4 +1,5 @@
-/** `idem_oldest_unprocessed_age_seconds`: the watermark's oldest record and the gauge read at scrape. */
+/** `idem_oldest_unprocessed_age_seconds` and the in-flight gauges: the watermark's oldest record, and
+ * the per-partition gauges computed at scrape from the ingester's partitions. */
 import { PartitionWatermark } from '../../src/ingest/watermark';
 import { createMetrics } from '../../src/observability/metrics';
 
@@ -22,9 +23,9 @@ test('the gauge is computed at each scrape from the source, 0 for a partition wi
   const m = createMetrics();
   const now = Date.now();
   let oldest: number | undefined = now - 42_000;
-  m.setOldestUnprocessed(() => [
-    { topic: 't', partition: 0, timestampMs: oldest },
-    { topic: 't', partition: 1, timestampMs: undefined },
+  m.setIngestPartitions(() => [
+    { topic: 't', partition: 0, timestampMs: oldest, inFlight: 0, inFlightBytes: 0 },
+    { topic: 't', partition: 1, timestampMs: undefined, inFlight: 0, inFlightBytes: 0 },
   ]);
   const read = async () =>
     Object.fromEntries(
@@ -36,6 +37,28 @@ test('the gauge is computed at each scrape from the source, 0 for a partition wi
   expect(first['1']).toBe(0);
   oldest = undefined;
   expect(await read()).toEqual({ '0': 0, '1': 0 });
-  m.setOldestUnprocessed(undefined); // the ingester stopped: no partitions reported
+  m.setIngestPartitions(undefined); // the ingester stopped: no partitions reported
   expect(await read()).toEqual({});
+});
+
+test('the in-flight gauges are read from the partitions at each scrape, and cleared when the ingester stops', async () => {
+  const m = createMetrics();
+  const window = { inFlight: 3, inFlightBytes: 900 };
+  m.setIngestPartitions(() => [{ topic: 't', partition: 2, timestampMs: undefined, ...window }]);
+  const read = async () => ({
+    records: (await m.inFlight.get()).values.map((v) => [v.labels, v.value]),
+    bytes: (await m.inFlightBytes.get()).values.map((v) => [v.labels, v.value]),
+  });
+  expect(await read()).toEqual({
+    records: [[{ topic: 't', partition: '2' }, 3]],
+    bytes: [[{ topic: 't', partition: '2' }, 900]],
+  });
+  window.inFlight = 0; // the window drained: read as it is now, not as it was last set
+  window.inFlightBytes = 0;
+  expect(await read()).toEqual({
+    records: [[{ topic: 't', partition: '2' }, 0]],
+    bytes: [[{ topic: 't', partition: '2' }, 0]],
+  });
+  m.setIngestPartitions(undefined);
+  expect(await read()).toEqual({ records: [], bytes: [] });
 });
