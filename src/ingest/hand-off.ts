@@ -136,6 +136,42 @@ export class HandOff {
   }
 
   /**
+   * Whether this record is a duplicate that completes at once, without any I/O (counted as one
+   * when it is): its event is applied by the store's answer, or handed off earlier by this
+   * process, or its first copy is open here ({@link firstCopyOpen}). The ingester asks before
+   * {@link run}, so most copies of a duplicate-heavy stream cost no promise at all.
+   */
+  completesAtOnce(
+    s: PartitionState,
+    { parsed, workflowId }: PreparedRecord,
+    alreadyApplied: boolean,
+  ): boolean {
+    return parsed.ok && this.duplicateAtOnce(s, workflowId as string, parsed.event.key, alreadyApplied);
+  }
+
+  private duplicateAtOnce(
+    s: PartitionState,
+    id: string,
+    key: string | undefined,
+    alreadyApplied: boolean,
+  ): boolean {
+    if (alreadyApplied) {
+      this.d.metrics.duplicates.inc({ layer: 'store' });
+      this.recent?.add(id);
+      return true;
+    }
+    // A first copy open here: its offset is older and still open, so the commit cannot pass this
+    // one before the first copy is handed off (or settled, with ordering), and a crash or a
+    // rebalance reads both again. So this one completes now: it holds no room in the window,
+    // and its key's later events wait for the first copy, as they would have.
+    if (this.recent?.has(id) || this.firstCopyOpen(s, id, key)) {
+      this.d.metrics.duplicates.inc({ layer: 'ingest' });
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Hands one record off; completes its offset in the watermark it was tracked in.
    * `alreadyApplied`: the store says its event is applied, so it is a duplicate and
    * needs no Temporal call (its effect is committed, so no later event of its key can
@@ -180,28 +216,12 @@ export class HandOff {
     alreadyApplied: boolean,
     stopped: () => boolean,
   ): Promise<void> {
-    if (alreadyApplied) {
-      this.d.metrics.duplicates.inc({ layer: 'store' });
-      this.recent?.add(id);
-      return;
-    }
-    if (this.recent?.has(id)) {
-      this.d.metrics.duplicates.inc({ layer: 'ingest' });
-      return;
-    }
+    if (this.duplicateAtOnce(s, id, event.key, alreadyApplied)) return;
     // With ordering, a keyed event is handed off once it is settled: its offset is not
     // committed before, so a restart or a rebalance redelivers it, and its key's later events
     // wait for it again instead of overtaking it.
     const key = event.key;
     const ordered = this.d.config.ingest.ordering && key !== undefined;
-    if (this.firstCopyOpen(s, id, key)) {
-      // The first copy's offset is older and still open, so the commit cannot pass this one
-      // before the first copy is handed off (or settled, with ordering), and a crash or a
-      // rebalance reads both again. So this one completes now: it holds no room in the window,
-      // and its key's later events wait for the first copy, as they would have.
-      this.d.metrics.duplicates.inc({ layer: 'ingest' });
-      return;
-    }
     const inProgress = this.handingOff.get(id)?.handedOff;
     if (inProgress && !ordered) {
       // A copy of an event this process is handing off right now: it is handed off when the

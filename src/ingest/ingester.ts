@@ -295,12 +295,11 @@ export class Ingester {
         const p = prepared[i] as PreparedRecord;
         if (s.watermark.track(message.offset, p.bytes, Number(message.timestamp))) {
           this.o.metrics.received.inc({ topic: batch.topic });
-          void this.handOff.run(
-            s,
-            p,
-            p.workflowId !== undefined && applied.has(p.workflowId),
-            this.completion(s),
-          );
+          const alreadyApplied = p.workflowId !== undefined && applied.has(p.workflowId);
+          // A copy known here completes now, in this loop (most records of a duplicate-heavy stream).
+          if (this.handOff.completesAtOnce(s, p, alreadyApplied)) {
+            if (s.watermark.complete(message.offset)) this.completed(s);
+          } else void this.handOff.run(s, p, alreadyApplied, this.completion(s));
         }
         resolveOffset(message.offset);
       }
