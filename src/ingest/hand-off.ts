@@ -343,6 +343,17 @@ export class HandOff {
     });
   }
 
+  /**
+   * With key parking: starts reading the partition's parked keys unless they are read already in
+   * this generation. The ingester asks when a batch comes, so the read runs beside the batch's
+   * store lookup rather than after it, where the partition's first keyed event would wait for it.
+   */
+  readParkedKeys(s: PartitionState): void {
+    const parking = this.d.parking;
+    if (parking && !s.parked)
+      this.parkedKeys(parking, s, () => this.d.aborted() || s.abandoned).catch(() => undefined);
+  }
+
   /** The partition's parked keys: read from the store once per generation, then kept here. */
   private async parkedKeys(parking: ParkingStore, s: PartitionState, stopped: () => boolean) {
     s.parked ??= this.retrying(

@@ -273,6 +273,7 @@ export class Ingester {
     const s = this.state(batch.topic, batch.partition);
     const gone = () => !isRunning() || isStale() || this.draining || s.abandoned;
     const { messages } = batch;
+    this.handOff.readParkedKeys(s);
     for (let next = 0; next < messages.length;) {
       if (gone()) return;
       if (s.watermark.isFull()) {

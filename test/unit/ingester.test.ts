@@ -10,7 +10,7 @@ import { ServiceError, type Client } from '@temporalio/client';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { parseConfig } from '../../src/config';
 import type { DlqPublisher } from '../../src/dlq/publisher';
-import { Ingester } from '../../src/ingest/ingester';
+import { Ingester, type IngesterOptions } from '../../src/ingest/ingester';
 import type { ParkedEventRow, ParkingStore } from '../../src/ingest/parking';
 import { silentLogger } from '../../src/observability/logger';
 import { createMetrics, type Metrics } from '../../src/observability/metrics';
@@ -194,6 +194,7 @@ async function harness(
   env: Record<string, string> = {},
   refuse?: (workflowId: string) => Error | undefined,
   eager?: (workflowId: string) => boolean,
+  options: Partial<IngesterOptions> = {},
 ): Promise<Harness> {
   const consumer = new FakeConsumer();
   const kafka = {
@@ -225,6 +226,7 @@ async function harness(
     findSettled: store.findSettled,
     parking: store.parking,
     ...(eager ? { eagerStart: true } : {}),
+    ...options,
   });
   await ingester.start();
   running.push(ingester);
@@ -331,6 +333,32 @@ test("a key's next event starts once the previous settled, and its offset is com
   await until(() => h.consumer.committed(0) === BigInt(a?.offset ?? 0) + 1n, 'a committed');
   h.store.settled.set(idOf('o-b'), 'applied');
   await until(() => h.consumer.committed(0) === BigInt(c?.offset ?? 0) + 1n, 'all committed');
+});
+
+test("a partition's parked keys are read when its batch comes, beside the store lookup, not after it", async () => {
+  let lookedUp!: () => void;
+  const lookup = new Promise<void>((r) => (lookedUp = r));
+  const findApplied = async () => {
+    await lookup;
+    return new Set<string>();
+  };
+  const h = await harness({ IDEM_SKIP_APPLIED: 'true' }, undefined, undefined, { findApplied });
+  let reads = 0;
+  const parkedKeysOf = h.store.parking.parkedKeysOf;
+  h.store.parking.parkedKeysOf = (topic, partition) => {
+    reads++;
+    return parkedKeysOf(topic, partition);
+  };
+  const delivered = h.consumer.deliver(0, [message('pk-a', 'k')]);
+  // The lookup has not answered, and the parked keys are being read already: the partition's
+  // first keyed event then waits for one round trip to the store, not two in a row.
+  await until(() => reads === 1, 'parked keys read');
+  expect(h.started).toEqual([]);
+  lookedUp();
+  await delivered;
+  await until(() => h.started.includes(idOf('pk-a')), 'pk-a started');
+  await h.consumer.deliver(0, [message('pk-b', 'k2')]);
+  expect(reads).toBe(1); // once per partition and generation
 });
 
 test('starts are counted, and of them those Temporal started eagerly (the rest went through matching)', async () => {
