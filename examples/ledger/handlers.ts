@@ -18,8 +18,7 @@
 import { z } from 'zod';
 
 import { defineHandler, PermanentHandlerError, type HandlerContext } from '../../src';
-import { addToBalance } from './sql/add-to-balance';
-import { insertLedgerEntry } from './sql/insert-ledger-entry';
+import { recordLedgerEntry } from './sql/record-ledger-entry';
 
 export const ACCOUNT_CREDITED = 'account.credited';
 export const ACCOUNT_DEBITED = 'account.debited';
@@ -52,8 +51,8 @@ export interface BalanceChanged {
 }
 
 async function apply(ctx: HandlerContext, account: string, delta: number): Promise<void> {
-  await insertLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account, amount: delta });
-  const balance = await addToBalance(ctx.tx, account, delta);
+  // The entry and the balance in one statement (one round trip).
+  const balance = await recordLedgerEntry(ctx.tx, { dedupKey: ctx.dedupKey, account, amount: delta });
   // The balance is read as a JavaScript number: past 2^53 - 1 it would silently round. Refused,
   // and the transaction (the entry, the balance) rolls back.
   if (!Number.isSafeInteger(balance))

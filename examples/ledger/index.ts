@@ -20,5 +20,6 @@ export { audit } from './audit';
 export * from './handlers';
 export { insertLedgerEntry, type LedgerEntryRow } from './sql/insert-ledger-entry';
 export { addToBalance } from './sql/add-to-balance';
+export { recordLedgerEntry } from './sql/record-ledger-entry';
 export { getBalances, type AccountBalance } from './sql/get-balances';
 export { countLedgerEntries } from './sql/count-ledger-entries';

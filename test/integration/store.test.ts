@@ -1,7 +1,13 @@
 /** The SQL statements of src/store/sql (and of the ledger example's examples/ledger/sql) against a real PostgreSQL (a fresh database for this file). */
 import crypto from 'node:crypto';
 
-import { addToBalance, countLedgerEntries, getBalances, insertLedgerEntry } from '../../examples/ledger';
+import {
+  addToBalance,
+  countLedgerEntries,
+  getBalances,
+  insertLedgerEntry,
+  recordLedgerEntry,
+} from '../../examples/ledger';
 import {
   claimEvent,
   countOutbox,
@@ -409,5 +415,20 @@ describe('ledger', () => {
       /duplicate key/,
     );
     expect(await countLedgerEntries(db.pool, { dedupKey: id })).toBe(1);
+  });
+
+  it('records an entry and its balance in one statement; a second one for the event changes nothing', async () => {
+    const a = `acct-${uid()}`;
+    const id = `e-${uid()}`;
+    const balances = await inTx(db.pool, async (tx) => [
+      await recordLedgerEntry(tx, { dedupKey: id, account: a, amount: 500 }),
+      await recordLedgerEntry(tx, { dedupKey: `e-${uid()}`, account: a, amount: -700 }),
+    ]);
+    expect(balances).toEqual([500, -200]);
+    await expect(recordLedgerEntry(db.pool, { dedupKey: id, account: a, amount: 500 })).rejects.toThrow(
+      /duplicate key/,
+    );
+    expect(await getBalances(db.pool, [a])).toEqual([{ account: a, balance: -200, entries: 2 }]);
+    expect(await countLedgerEntries(db.pool, { account: a })).toBe(2);
   });
 });
