@@ -203,6 +203,14 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
         duplicatesIngest: metricValue(metrics, 'idem_duplicates_total', { layer: 'ingest' }),
         ...serverCpu,
         groupJoinSeconds: (began - launched) / 1000,
+        // The clock's two ends: its start to the first committed effect (the first fetch, store
+        // lookup, start and apply), and the last effect to its end (the offsets' commit).
+        ...(appliedTimes.length > 0
+          ? {
+              firstEffectSeconds: (Math.min(...appliedTimes) - began) / 1000,
+              lastEffectToEndSeconds: (ended - Math.max(...appliedTimes)) / 1000,
+            }
+          : {}),
         idemCpuMsPerEvent: Math.round((usage.cpuSeconds * 100000) / stream.length) / 100,
         eagerStartShare:
           metricValue(metrics, 'idem_workflows_started_eagerly_total') /
