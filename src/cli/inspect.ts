@@ -253,9 +253,7 @@ async function workflowSummary(
   const describeFailure = async (f: temporal.api.failure.v1.IFailure | null | undefined) => {
     if (!f) return undefined;
     const err = await decodeOptionalFailureToOptionalError(converter, f).catch(() => undefined);
-    const message = err?.message ?? f.message ?? '';
-    const cause = err?.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return `${err?.name ?? 'Failure'}: ${message}${cause}`;
+    return failureLine(err, f.message);
   };
   const pendingActivities = [];
   for (const p of d.raw.pendingActivities ?? []) {
@@ -397,4 +395,17 @@ export function formatInspection(i: Inspection): string {
         `${e.copies > 1 ? `  (${e.copies} copies)` : ''}\n    ${t(e.info.error.slice(0, 300).replace(/\s+/g, ' '))}`,
     );
   return out.join('\n');
+}
+
+/**
+ * One line for a failure in the history: its type and message, then its cause's message unless the
+ * message already says it (a handler's error reaches the history as an ApplicationFailure with the
+ * same message, the handler's error as its cause). `rawMessage`: the failure's own message, for a
+ * failure that could not be decoded.
+ */
+export function failureLine(err: Error | undefined, rawMessage: string | null | undefined): string {
+  const message = err?.message ?? rawMessage ?? '';
+  const causeMessage = err?.cause instanceof Error ? err.cause.message : undefined;
+  const cause = causeMessage && !message.includes(causeMessage) ? `: ${causeMessage}` : '';
+  return `${err?.name ?? 'Failure'}: ${message}${cause}`;
 }
