@@ -137,7 +137,8 @@ export class HandOff {
 
   /**
    * Whether this record is a duplicate that completes at once, without any I/O (counted as one
-   * when it is): its event is applied by the store's answer, or handed off earlier by this
+   * when it is): its event is applied by the store's answer (`alreadyApplied`: its effect is
+   * committed, so no later event of its key can be waiting on it), or handed off earlier by this
    * process, or its first copy is open here ({@link firstCopyOpen}). The ingester asks before
    * {@link run}, so most copies of a duplicate-heavy stream cost no promise at all.
    */
@@ -146,15 +147,8 @@ export class HandOff {
     { parsed, workflowId }: PreparedRecord,
     alreadyApplied: boolean,
   ): boolean {
-    return parsed.ok && this.duplicateAtOnce(s, workflowId as string, parsed.event.key, alreadyApplied);
-  }
-
-  private duplicateAtOnce(
-    s: PartitionState,
-    id: string,
-    key: string | undefined,
-    alreadyApplied: boolean,
-  ): boolean {
+    if (!parsed.ok) return false;
+    const id = workflowId as string;
     if (alreadyApplied) {
       this.d.metrics.duplicates.inc({ layer: 'store' });
       this.recent?.add(id);
@@ -164,7 +158,7 @@ export class HandOff {
     // one before the first copy is handed off (or settled, with ordering), and a crash or a
     // rebalance reads both again. So this one completes now: it holds no room in the window,
     // and its key's later events wait for the first copy, as they would have.
-    if (this.recent?.has(id) || this.firstCopyOpen(s, id, key)) {
+    if (this.recent?.has(id) || this.firstCopyOpen(s, id, parsed.event.key)) {
       this.d.metrics.duplicates.inc({ layer: 'ingest' });
       return true;
     }
@@ -172,30 +166,19 @@ export class HandOff {
   }
 
   /**
-   * Hands one record off; completes its offset in the watermark it was tracked in.
-   * `alreadyApplied`: the store says its event is applied, so it is a duplicate and
-   * needs no Temporal call (its effect is committed, so no later event of its key can
-   * be waiting on it).
+   * Hands one record off; completes its offset in the watermark it was tracked in. For a record
+   * that {@link completesAtOnce} did not complete, asked in the same turn of the event loop.
    */
   async run(
     s: PartitionState,
     { record, parsed, workflowId, input }: PreparedRecord,
-    alreadyApplied: boolean,
     onComplete: () => void,
   ): Promise<void> {
     const stopped = () => this.d.aborted() || s.abandoned;
     try {
       if (!parsed.ok) await this.reject(record, parsed, stopped);
       else
-        await this.handOffEvent(
-          s,
-          record,
-          parsed,
-          input as ProcessEventInput,
-          workflowId as string,
-          alreadyApplied,
-          stopped,
-        );
+        await this.handOffEvent(s, record, parsed, input as ProcessEventInput, workflowId as string, stopped);
       if (s.watermark.complete(record.offset)) onComplete();
     } catch (err) {
       if (err instanceof StoppedError || err instanceof SequencerAbandonedError) return;
@@ -206,17 +189,16 @@ export class HandOff {
     }
   }
 
-  /** An event: skipped when it is a known duplicate, else its workflow started in key order. */
+  /** An event that is not a known duplicate: its workflow started in key order (a copy of an event
+   * being handed off in another generation or partition waits for that hand-off instead). */
   private async handOffEvent(
     s: PartitionState,
     record: KafkaRecord,
     { event, raw }: Extract<ParseResult, { ok: true }>,
     input: ProcessEventInput,
     id: string,
-    alreadyApplied: boolean,
     stopped: () => boolean,
   ): Promise<void> {
-    if (this.duplicateAtOnce(s, id, event.key, alreadyApplied)) return;
     // With ordering, a keyed event is handed off once it is settled: its offset is not
     // committed before, so a restart or a rebalance redelivers it, and its key's later events
     // wait for it again instead of overtaking it.

@@ -300,7 +300,7 @@ export class Ingester {
           // A copy known here completes now, in this loop (most records of a duplicate-heavy stream).
           if (this.handOff.completesAtOnce(s, p, alreadyApplied)) {
             if (s.watermark.complete(message.offset)) this.completed(s);
-          } else void this.handOff.run(s, p, alreadyApplied, this.completion(s));
+          } else void this.handOff.run(s, p, this.completion(s));
         }
         resolveOffset(message.offset);
       }
