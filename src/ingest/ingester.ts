@@ -343,6 +343,9 @@ export class Ingester {
       resumePartition(s);
       this.updatePaused();
     }
+    // Caught up: every record read was handed off, so its offset is committed now, not at the
+    // next tick of the commit timer (every 250 ms).
+    if (s.watermark.isIdle() && !s.abandoned) this.committer?.commitSoon();
   }
 
   private updatePaused(): void {

@@ -237,6 +237,20 @@ afterEach(async () => {
   for (const i of running.splice(0)) await i.stop();
 });
 
+test('a partition whose window empties commits at once, not at the commit timer', async () => {
+  // The timer would commit only after a minute.
+  const h = await harness({}, undefined, undefined, { commitIntervalMs: 60_000 });
+  const records = Array.from({ length: 3 }, (_, i) => message(`idle-${i}`));
+  await h.consumer.deliver(0, records);
+  await until(
+    () => h.consumer.committed(0) === BigInt(records.at(-1)?.offset ?? 0) + 1n,
+    'the caught-up partition committed',
+    1_000,
+  );
+  // One commit for the batch, not one per record.
+  expect(h.consumer.commits.filter((c) => c.partition === 0)).toHaveLength(1);
+});
+
 test('a full window pauses its partition and returns at once; the others flow; room resumes it', async () => {
   const h = await harness({ IDEM_MAX_IN_FLIGHT: '4' });
   const stuck = Array.from({ length: 6 }, (_, i) => message(`p0-${i}`, 'k'));
@@ -391,8 +405,9 @@ test('after a rebalance the re-read events of a key still wait for its open even
 });
 
 test('copies of an event still open in the same generation take no room in the window, yet the commit waits for the first copy', async () => {
-  // Two records not handed off fill this window; the copies must not count as such.
-  const h = await harness({ IDEM_SKIP_APPLIED: 'true', IDEM_MAX_IN_FLIGHT: '2' });
+  // Two records not handed off fill this window; the copies must not count as such (they count
+  // toward the whole window only, IDEM_MAX_WINDOW).
+  const h = await harness({ IDEM_SKIP_APPLIED: 'true', IDEM_MAX_IN_FLIGHT: '2', IDEM_MAX_WINDOW: '16' });
   const first = message('cp-a', 'k');
   await h.consumer.deliver(0, [first]);
   await until(() => h.started.includes(idOf('cp-a')), 'the first copy started');
