@@ -231,6 +231,11 @@ const schema = z.object({
     .default(262_144),
   /** Per-partition in-flight window of the ingester (messages read but not yet committed). @default 250 */
   IDEM_MAX_IN_FLIGHT: positiveInt('a number of messages').default(250),
+  /** Per-partition bound on the whole window: records read and not committed yet, handed off or
+   * not (an open record holds the ones behind it); how far reading runs ahead of the oldest
+   * record still open, and what a crash reads again. At least IDEM_MAX_IN_FLIGHT.
+   * @default 2 × IDEM_MAX_IN_FLIGHT */
+  IDEM_MAX_WINDOW: positiveInt('a number of messages').optional(),
   /** Per-partition bound on the bytes (key, value and headers) of records read and not yet
    * handed off; a partition whose window is full by count or bytes is paused. @default 4194304 */
   IDEM_MAX_IN_FLIGHT_BYTES: positiveInt('a size in bytes').default(4_194_304),
@@ -407,6 +412,8 @@ export interface Config {
   ingest: {
     maxEventBytes: number;
     maxInFlight: number;
+    /** IDEM_MAX_WINDOW, or 2 × maxInFlight. */
+    maxWindow: number;
     maxInFlightBytes: number;
     maxUnsettled: number;
     startTimeoutMs: number;
@@ -642,6 +649,14 @@ export function parseConfig(env: Env): Config {
         'Raise IDEM_ATTEMPT_TIMEOUT_MS or lower the PostgreSQL timeouts; see docs/configuration.md.',
     );
   }
+  const maxWindow = c.IDEM_MAX_WINDOW ?? 2 * c.IDEM_MAX_IN_FLIGHT;
+  if (maxWindow < c.IDEM_MAX_IN_FLIGHT) {
+    throw new ConfigError(
+      `Invalid configuration:\n  IDEM_MAX_WINDOW (${maxWindow}) must be at least IDEM_MAX_IN_FLIGHT (${c.IDEM_MAX_IN_FLIGHT}): ` +
+        'the window holds the records not handed off yet and those waiting behind an open one.\n' +
+        'Raise IDEM_MAX_WINDOW or lower IDEM_MAX_IN_FLIGHT; see docs/configuration.md.',
+    );
+  }
   if (c.IDEM_RETRY_INITIAL_MS > c.IDEM_RETRY_MAX_MS) {
     throw new ConfigError(
       `Invalid configuration:\n  IDEM_RETRY_INITIAL_MS (${c.IDEM_RETRY_INITIAL_MS}) must not exceed IDEM_RETRY_MAX_MS (${c.IDEM_RETRY_MAX_MS}).\n` +
@@ -677,6 +692,7 @@ export function parseConfig(env: Env): Config {
     ingest: {
       maxEventBytes: c.IDEM_MAX_EVENT_BYTES,
       maxInFlight: c.IDEM_MAX_IN_FLIGHT,
+      maxWindow,
       maxInFlightBytes: c.IDEM_MAX_IN_FLIGHT_BYTES,
       maxUnsettled: c.IDEM_MAX_UNSETTLED,
       startTimeoutMs: c.IDEM_START_TIMEOUT_MS,

@@ -25,13 +25,14 @@ export interface PartitionState {
 export function newPartitionState(
   topic: string,
   partition: number,
-  opts: { maxInFlight: number; maxInFlightBytes: number; ordering: boolean },
+  opts: { maxInFlight: number; maxWindow: number; maxInFlightBytes: number; ordering: boolean },
 ): PartitionState {
   return {
     topic,
     partition,
     watermark: new PartitionWatermark({
       maxInFlight: opts.maxInFlight,
+      maxWindow: opts.maxWindow,
       maxInFlightBytes: opts.maxInFlightBytes,
     }),
     sequencer: new KeySequencer({ ordered: opts.ordering }),

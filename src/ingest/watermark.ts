@@ -39,7 +39,7 @@ export interface PartitionWatermarkOptions {
   /**
    * Messages in the window, handed off or not, at which {@link PartitionWatermark.isFull} also
    * turns true: how far reading may run ahead of the oldest message still in flight.
-   * @default 8 × maxInFlight
+   * @default 2 × maxInFlight (IDEM_MAX_WINDOW's default)
    */
   maxWindow?: number;
   /**
@@ -82,7 +82,7 @@ export class PartitionWatermark {
       throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
     }
     this.maxInFlight = maxInFlight;
-    const maxWindow = opts.maxWindow ?? 8 * maxInFlight;
+    const maxWindow = opts.maxWindow ?? 2 * maxInFlight;
     if (!Number.isSafeInteger(maxWindow) || maxWindow < maxInFlight) {
       throw new RangeError(`maxWindow must be an integer of at least maxInFlight, got ${maxWindow}`);
     }

@@ -199,7 +199,11 @@ describe('per-key order across a restart and a rebalance', () => {
 });
 
 describe('flow control', () => {
-  const ctx = orderPipeline('ingest-flow', { IDEM_MAX_ATTEMPTS: '100000', IDEM_MAX_IN_FLIGHT: '5' });
+  const ctx = orderPipeline('ingest-flow', {
+    IDEM_MAX_ATTEMPTS: '100000',
+    IDEM_MAX_IN_FLIGHT: '5',
+    IDEM_MAX_WINDOW: '40',
+  });
 
   test('a partition with a full window pauses alone; the others flow; a rebalance completes', async () => {
     const { p } = ctx;
@@ -207,8 +211,8 @@ describe('flow control', () => {
     const stuck = `stuck-${run}`;
     await p.db.pool.query('insert into order_gate (event_id) values ($1)', [`${stuck}-0`]);
     const a = await p.start(undefined, registry);
-    // Partition 0: an open event, then more records behind it than its window holds (8 ×
-    // IDEM_MAX_IN_FLIGHT: records handed off behind an open one count toward that bound only).
+    // Partition 0: an open event, then more records behind it than its window holds
+    // (IDEM_MAX_WINDOW: records handed off behind an open one count toward that bound only).
     await p.producer.send({
       topic: p.topic,
       messages: [
@@ -217,13 +221,13 @@ describe('flow control', () => {
       ],
     });
     // It pauses each time IDEM_MAX_IN_FLIGHT records wait to be handed off and resumes once they
-    // are, until the records behind the open event fill more than three quarters of the window (8 ×
-    // 5): from then on it cannot resume while that event stays open. (The gauge alone could catch
+    // are, until the records behind the open event fill more than three quarters of the window
+    // (40): from then on it cannot resume while that event stays open. (The gauge alone could catch
     // one of the short pauses before, and a later look would find the partition flowing.)
     const window = () => metricValue(a, 'idem_ingest_in_flight', `topic="${p.topic}",partition="0"`);
     await eventually(
       async () =>
-        (await metricValue(a, 'idem_ingest_paused_partitions')) === 1 && (await window()) > (8 * 5 * 3) / 4,
+        (await metricValue(a, 'idem_ingest_paused_partitions')) === 1 && (await window()) > (40 * 3) / 4,
       90_000,
       'partition 0 to be paused with a full window',
     );

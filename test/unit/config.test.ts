@@ -63,6 +63,13 @@ test('the ingester bounds: window by count and bytes, unsettled events, start de
     IDEM_START_TIMEOUT_MS: '2500',
   });
   expect(c.ingest).toMatchObject({ maxInFlightBytes: 1_048_576, maxUnsettled: 50, startTimeoutMs: 2500 });
+  // The whole window: twice the records not handed off unless set, never below them.
+  expect(parseConfig({}).ingest.maxWindow).toBe(500);
+  expect(parseConfig({ IDEM_MAX_IN_FLIGHT: '100' }).ingest.maxWindow).toBe(200);
+  expect(parseConfig({ IDEM_MAX_WINDOW: '2000' }).ingest.maxWindow).toBe(2000);
+  expect(() => parseConfig({ IDEM_MAX_WINDOW: '100' })).toThrow(
+    /IDEM_MAX_WINDOW \(100\) must be at least IDEM_MAX_IN_FLIGHT \(250\)[\s\S]*Raise IDEM_MAX_WINDOW/,
+  );
 });
 
 test('key parking is on with ordering, and never without it', () => {
