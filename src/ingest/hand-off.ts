@@ -14,7 +14,7 @@ import { dlqTopicFor } from '../dlq/topic';
 import { SequencerAbandonedError, StoppedError } from '../errors';
 import type { KafkaRecord, ParseResult } from '../events/envelope';
 import type { DlqReason, RawMessage } from '../events/types';
-import { flattenHeaders } from '../events/kafka-headers';
+import { flattenHeaders, setOwn } from '../events/kafka-headers';
 import { repeatLimiter, type Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { Tracing } from '../observability/tracing-start';
@@ -65,10 +65,13 @@ export interface RejectionLedger {
 function ownHeaders(headers: NonNullable<KafkaMessage['headers']>): KafkaMessage['headers'] {
   const own = <T extends Buffer | string | undefined>(v: T): T =>
     (Buffer.isBuffer(v) ? Buffer.from(v) : v) as T;
-  // Object.fromEntries defines own properties, so even a header named "__proto__" survives.
-  return Object.fromEntries(
-    Object.entries(headers).map(([name, v]) => [name, Array.isArray(v) ? v.map(own) : own(v)]),
-  );
+  const out: NonNullable<KafkaMessage['headers']> = {};
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const v = headers[name];
+    setOwn(out, name, Array.isArray(v) ? v.map(own) : own(v));
+  }
+  return out;
 }
 
 /** An event this process is handing off: where it was read, and its hand-off. */
