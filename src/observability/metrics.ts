@@ -334,18 +334,17 @@ function perRecordCounter<L extends string>(
     labelNames: [label],
     registers,
     collect() {
-      for (const [value, n] of pending) inc.call(counter, { [label]: value } as LabelValues<L>, n);
+      for (const [value, n] of pending) inc({ [label]: value } as LabelValues<L>, n);
       pending.clear();
     },
   });
-  const inc = counter.inc.bind(counter) as (labels: LabelValues<L>, value?: number) => void;
-  counter.inc = ((labels?: LabelValues<L> | number, value?: number) => {
-    const v = labels !== undefined && typeof labels === 'object' ? labels[label] : undefined;
-    const n = value ?? 1;
-    // Anything else (no label, a bad value) goes to prom-client, which checks it as before.
-    if (typeof labels !== 'object' || Object.keys(labels).length !== 1 || v === undefined || !(n >= 0))
-      return (inc as (l?: unknown, v?: number) => void)(labels, value);
-    pending.set(String(v), (pending.get(String(v)) ?? 0) + n);
+  const inc = counter.inc.bind(counter) as (labels?: LabelValues<L> | number, value?: number) => void;
+  counter.inc = ((labels?: LabelValues<L> | number, value: number = 1) => {
+    const v = typeof labels === 'object' ? labels[label] : undefined;
+    // Anything else (no label, another label, a bad value) goes to prom-client, which checks it.
+    if (v === undefined || !(value >= 0) || !onlyKey(labels as object, label)) return inc(labels, value);
+    const key = String(v);
+    pending.set(key, (pending.get(key) ?? 0) + value);
   }) as Counter<L>['inc'];
   const reset = counter.reset.bind(counter);
   counter.reset = () => {
@@ -353,4 +352,10 @@ function perRecordCounter<L extends string>(
     reset();
   };
   return counter;
+}
+
+/** Whether `name` is the object's only own enumerable key (without building the list of keys). */
+function onlyKey(o: object, name: string): boolean {
+  for (const k in o) if (k !== name && Object.hasOwn(o, k)) return false;
+  return true;
 }
