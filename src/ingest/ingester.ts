@@ -345,7 +345,7 @@ export class Ingester {
     }
     // Caught up: every record read was handed off, so its offset is committed now, not at the
     // next tick of the commit timer (every 250 ms).
-    if (s.watermark.isIdle() && !s.abandoned) this.committer?.commitSoon();
+    if (s.watermark.isIdle()) this.committer?.commitSoon();
   }
 
   private updatePaused(): void {
