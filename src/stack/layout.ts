@@ -39,7 +39,13 @@ export interface Layout {
 function postgresDir(cacheDir: string): string {
   if (process.getuid?.() !== 0) return path.join(cacheDir, 'postgres');
   const tag = crypto.createHash('sha256').update(cacheDir).digest('hex').slice(0, 12);
-  return path.join(os.tmpdir() === '/tmp' ? '/var/tmp' : os.tmpdir(), `idem-postgres-${tag}`);
+  return path.join(sharedTmpDir(), `idem-postgres-${tag}`);
+}
+
+/** Where files for the `postgres` user go when running as root: /var/tmp (kept across reboots,
+ * unlike /tmp on many systems), or the configured temporary directory. */
+export function sharedTmpDir(): string {
+  return os.tmpdir() === '/tmp' ? '/var/tmp' : os.tmpdir();
 }
 
 export function layoutFor(cacheDir: string): Layout {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { pgConnectionConfig } from '../store/tls';
 import { answers } from '../store/probe';
-import { HOST, PACKAGE_ROOT, PORTS, type Layout } from './layout';
+import { HOST, PACKAGE_ROOT, PORTS, sharedTmpDir, type Layout } from './layout';
 import { isProcessWithArg, run, StackError } from './proc';
 import { waitUntilReady, type ReadyLimits } from './ready';
 import { step, type Reporter } from './progress';
@@ -51,9 +51,48 @@ export function postgresBinDir(): string {
   );
 }
 
-interface RunAs {
+export interface RunAs {
   uid?: number;
   gid?: number;
+}
+
+/**
+ * The bin directory the server runs from. As root the server runs as `postgres`, which must be
+ * able to reach the binaries: a checkout inside a directory only root may enter (`mktemp -d` makes
+ * them 0700) holds them where it cannot, and pg_ctl failed with EACCES. Then the package's
+ * `native` directory (bin, lib, share) is copied once per version to a directory it can read.
+ */
+export function serverBinDir(as: RunAs): string {
+  const bin = postgresBinDir();
+  if (as.uid === undefined || reachableBy(bin, as)) return bin;
+  const native = path.dirname(bin);
+  const { version } = JSON.parse(fs.readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  const target = path.join(sharedTmpDir(), `idem-postgres-bin-${version}`);
+  if (!fs.existsSync(path.join(target, 'bin', 'postgres'))) {
+    // Copied beside it and renamed into place: a copy cut short is never taken for a whole one,
+    // and of two processes copying at once the second's rename fails and it drops its copy.
+    const copy = fs.mkdtempSync(`${target}.copy-`);
+    fs.cpSync(native, copy, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(copy, 0o755);
+    try {
+      fs.renameSync(copy, target);
+    } catch {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  }
+  return path.join(target, 'bin');
+}
+
+/** Whether the user can enter `dir` and every directory above it (by the mode bits). */
+function reachableBy(dir: string, as: RunAs): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = fs.statSync(d);
+    const bit = st.uid === as.uid ? 0o100 : st.gid === as.gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return false;
+    if (path.dirname(d) === d) return true;
+  }
 }
 
 /** PostgreSQL refuses to run as root; as root the server runs as user `postgres`. */
@@ -83,8 +122,8 @@ export async function startPostgres(
   limits: ReadyLimits,
 ): Promise<'reused' | 'started'> {
   if (await canConnect(adminUrl())) return 'reused';
-  const bin = postgresBinDir();
   const as = runAs();
+  const bin = serverBinDir(as);
   const dataDir = path.join(layout.postgresDir, 'data');
   const logFile = path.join(layout.postgresDir, 'postgres.log');
   fs.mkdirSync(layout.postgresDir, { recursive: true, mode: 0o700 });
@@ -157,11 +196,12 @@ export function postgresPid(layout: Layout): number | undefined {
 export async function stopPostgres(layout: Layout, mode: 'fast' | 'immediate' = 'fast'): Promise<boolean> {
   const dataDir = path.join(layout.postgresDir, 'data');
   if (!fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return false;
+  const as = runAs();
   try {
     await run(
-      path.join(postgresBinDir(), 'pg_ctl'),
+      path.join(serverBinDir(as), 'pg_ctl'),
       ['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60'],
-      runAs(),
+      as,
     );
     return true;
   } catch (err) {

@@ -24,7 +24,7 @@ import { Client } from 'pg';
 import { defaultCacheDir } from '../../src/config';
 import { ensureKafkaJars } from '../../src/stack/kafka';
 import { layoutFor } from '../../src/stack/layout';
-import { postgresBinDir } from '../../src/stack/postgres';
+import { serverBinDir } from '../../src/stack/postgres';
 import { pkcs12, type Pem } from './certs';
 import { freePort, startProcess, type OwnProcess } from './own-servers';
 import { eventually } from './poll';
@@ -67,7 +67,7 @@ export async function startTlsPostgres(server: Pem, ca: Pem): Promise<TlsPostgre
   const key = copy(server.key, 'server.key', 0o600);
   const caFile = copy(ca.cert, 'ca.crt', 0o644);
   const data = path.join(dir, 'data');
-  const bin = postgresBinDir();
+  const bin = serverBinDir(owner);
   execFileSync(
     path.join(bin, 'initdb'),
     ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale'],
