@@ -35,10 +35,12 @@ export function fromStructured(raw: RawMessage, obj: Json): IdemEvent {
   const datacontenttype = optionalAttr(obj, 'datacontenttype', ctx, true);
   const dataschema = optionalAttr(obj, 'dataschema', ctx, true);
   checkContextAttributes({ source, time, datacontenttype, dataschema }, ctx);
-  for (const [name, value] of Object.entries(obj as Record<string, unknown>)) {
+  for (const name in obj) {
+    // Own members only (JSON.parse makes no others), without Object.entries' arrays per record.
+    if (!Object.hasOwn(obj, name)) continue;
     if (CONTEXT_ATTRIBUTES.has(name) || name === 'data' || name === 'data_base64') continue;
     checkExtensionName(name, ctx);
-    checkExtensionValue(name, value, ctx);
+    checkExtensionValue(name, obj[name], ctx);
   }
 
   const hasData = Object.hasOwn(obj, 'data');

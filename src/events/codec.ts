@@ -3,7 +3,7 @@
  * Temporal, and the way back to the record's exact bytes. Keys and header values
  * may be any bytes: valid UTF-8 travels as text, anything else as base64.
  */
-import { flattenHeaders, type KafkaHeaderValue } from './kafka-headers';
+import { flattenHeaders, setOwn, type KafkaHeaderValue } from './kafka-headers';
 import type { EncodedBytes, RawMessage } from './types';
 import { decodeUtf8 } from './utf8';
 
@@ -47,9 +47,10 @@ export function toRawMessage(rec: KafkaRecord): RawMessage {
 
 /** The RawMessage of a record whose value has already been decoded to `value`. */
 export function rawMessageOf(rec: KafkaRecord, value: string): RawMessage {
-  const headers = Object.entries(flattenHeaders(rec.headers)).map(
-    ([name, v]) => [name, encodeBytes(v)] as const,
-  );
+  // A loop (this runs for every record read); setOwn keeps a header named "__proto__" an own property.
+  const headers: Record<string, EncodedBytes> = {};
+  const flat = flattenHeaders(rec.headers);
+  for (const name in flat) setOwn(headers, name, encodeBytes(flat[name] as Buffer | string));
   return {
     topic: rec.topic,
     partition: rec.partition,
@@ -57,8 +58,7 @@ export function rawMessageOf(rec: KafkaRecord, value: string): RawMessage {
     timestamp: rec.timestamp,
     key: rec.key === null ? null : encodeBytes(rec.key),
     value,
-    // Object.fromEntries defines own properties, so even a header named "__proto__" survives.
-    headers: Object.fromEntries(headers),
+    headers,
   };
 }
 

@@ -14,7 +14,7 @@ import { dlqTopicFor } from '../dlq/topic';
 import { SequencerAbandonedError, StoppedError } from '../errors';
 import type { KafkaRecord, ParseResult } from '../events/envelope';
 import type { DlqReason, RawMessage } from '../events/types';
-import { flattenHeaders, setOwn } from '../events/kafka-headers';
+import { flattenHeaders } from '../events/kafka-headers';
 import { repeatLimiter, type Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { Tracing } from '../observability/tracing-start';
@@ -61,19 +61,6 @@ export interface RejectionLedger {
   record(at: { topic: string; partition: number; offset: string; reason: string }): Promise<void>;
 }
 
-/** Kafka headers with their values copied out of the fetch response. */
-function ownHeaders(headers: NonNullable<KafkaMessage['headers']>): KafkaMessage['headers'] {
-  const own = <T extends Buffer | string | undefined>(v: T): T =>
-    (Buffer.isBuffer(v) ? Buffer.from(v) : v) as T;
-  const out: NonNullable<KafkaMessage['headers']> = {};
-  for (const name in headers) {
-    if (!Object.hasOwn(headers, name)) continue;
-    const v = headers[name];
-    setOwn(out, name, Array.isArray(v) ? v.map(own) : own(v));
-  }
-  return out;
-}
-
 /** An event this process is handing off: where it was read, and its hand-off. */
 interface InProgress {
   /** The partition and generation it was read in. */
@@ -103,18 +90,21 @@ export class HandOff {
     this.recent = d.config.ingest.skipApplied ? new RecentKeys(RECENT_KEYS) : undefined;
   }
 
-  /** Parses a record read from partition `s` (no I/O), ready for {@link run}. */
+  /**
+   * Parses a record read from partition `s` (no I/O). Its key, value and headers are still
+   * kafkajs' slices of the fetch response: a record handed to {@link run} goes through
+   * `owned` (prepare.ts) first, and a copy that {@link completesAtOnce} (most records of a
+   * duplicate-heavy stream) is copied not at all.
+   */
   prepare(s: PartitionState, message: KafkaMessage): PreparedRecord {
     const record: KafkaRecord = {
       topic: s.topic,
       partition: s.partition,
       offset: message.offset,
       timestamp: message.timestamp,
-      // Copies: kafkajs' are slices of the whole fetch response (up to a megabyte per partition),
-      // which one record waiting for its key would keep alive.
-      key: message.key ? Buffer.from(message.key) : null,
-      value: message.value ? Buffer.from(message.value) : null,
-      headers: message.headers && ownHeaders(message.headers),
+      key: message.key ?? null,
+      value: message.value ?? null,
+      headers: message.headers,
     };
     const emitted = Number(message.timestamp);
     if (emitted > 0)
@@ -170,7 +160,8 @@ export class HandOff {
 
   /**
    * Hands one record off; completes its offset in the watermark it was tracked in. For a record
-   * that {@link completesAtOnce} did not complete, asked in the same turn of the event loop.
+   * that {@link completesAtOnce} did not complete, asked in the same turn of the event loop, and
+   * `owned` (its bytes copied out of the fetch response).
    */
   async run(
     s: PartitionState,

@@ -19,7 +19,7 @@ import { throttledWarn, type Logger } from '../observability/logger';
 import type { IngestPartition, Metrics } from '../observability/metrics';
 import { OffsetCommitter } from './committer';
 import { HandOff } from './hand-off';
-import type { PreparedRecord } from './prepare';
+import { owned, type PreparedRecord } from './prepare';
 import type { ParkingStore } from './parking';
 import type { RejectionLedger } from './hand-off';
 import type { Tracing } from '../observability/tracing-start';
@@ -300,7 +300,7 @@ export class Ingester {
           // A copy known here completes now, in this loop (most records of a duplicate-heavy stream).
           if (this.handOff.completesAtOnce(s, p, alreadyApplied)) {
             if (s.watermark.complete(message.offset)) this.completed(s);
-          } else void this.handOff.run(s, p, this.completion(s));
+          } else void this.handOff.run(s, owned(p), this.completion(s));
         }
         resolveOffset(message.offset);
       }

@@ -6,6 +6,7 @@
  */
 import type { Config } from '../config';
 import { parseRecord, type KafkaRecord, type ParseResult } from '../events/envelope';
+import { setOwn } from '../events/kafka-headers';
 import { workflowIdFor } from '../events/identity';
 import { MAX_WORKFLOW_INPUT_BYTES, processEventInput, workflowInputBytes } from '../temporal/start-event';
 import type { ProcessEventInput } from '../workflows/types';
@@ -21,15 +22,52 @@ export interface PreparedRecord {
   bytes: number;
 }
 
+/**
+ * The prepared record with its key, value and headers copied out of the fetch response, for a
+ * record that is handed off: kafkajs' are slices of the whole response (up to a megabyte per
+ * partition), which one record waiting for its key, or for its dead-letter publish, would keep
+ * alive. Only records handed off are copied; a copy known at once is dropped with its fetch.
+ */
+export function owned(p: PreparedRecord): PreparedRecord {
+  const { record } = p;
+  return {
+    ...p,
+    record: {
+      ...record,
+      key: record.key && Buffer.from(record.key),
+      value: record.value && Buffer.from(record.value),
+      ...(record.headers ? { headers: ownHeaders(record.headers) } : {}),
+    },
+  };
+}
+
+/** Kafka headers with their values copied out of the fetch response. */
+function ownHeaders(headers: NonNullable<KafkaRecord['headers']>): NonNullable<KafkaRecord['headers']> {
+  const own = <T extends Buffer | string | undefined>(v: T): T =>
+    (Buffer.isBuffer(v) ? Buffer.from(v) : v) as T;
+  const out: NonNullable<KafkaRecord['headers']> = {};
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const v = headers[name];
+    setOwn(out, name, Array.isArray(v) ? v.map(own) : own(v));
+  }
+  return out;
+}
+
 const byteLength = (b: Buffer | string | null | undefined) =>
   b === null || b === undefined ? 0 : typeof b === 'string' ? Buffer.byteLength(b) : b.length;
 
 /** Bytes of a record's key, value and headers (header names included). */
 export function recordBytes(record: Pick<KafkaRecord, 'key' | 'value' | 'headers'>): number {
   let n = byteLength(record.key) + byteLength(record.value);
-  for (const [name, value] of Object.entries(record.headers ?? {})) {
+  // Loops, not Object.entries and a array per header: this runs for every record read.
+  const headers = record.headers;
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
     n += Buffer.byteLength(name);
-    for (const v of Array.isArray(value) ? value : [value]) n += byteLength(v);
+    const value = headers[name];
+    if (Array.isArray(value)) for (const v of value) n += byteLength(v);
+    else n += byteLength(value);
   }
   return n;
 }
@@ -46,7 +84,12 @@ export function inputBytesBound(
   bytes = recordBytes(record),
 ): number {
   let values = 0;
-  for (const value of Object.values(record.headers ?? {})) values += Array.isArray(value) ? value.length : 1;
+  const headers = record.headers;
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value = headers[name];
+    values += Array.isArray(value) ? value.length : 1;
+  }
   return 12 * (bytes + Buffer.byteLength(record.topic)) + 64 * values + 8192;
 }
 
