@@ -66,6 +66,26 @@ export function throughputSeries(timesMs: readonly number[], startMs: number): T
   return counts.map((events, t) => ({ t, events }));
 }
 
+/**
+ * The rate between the times the first `from` and the first `to` of the effects were committed
+ * (10 % and 90 % by default), in records per second: effects between the two times, times the
+ * records each effect stands for (`recordsPerEffect`: a stream with 90 % duplicates carries 10
+ * records per effect, spread evenly). A backlog's rate without the clock's two ends: its start
+ * (the first fetch, the first workflows) and its last commit. Undefined with too few effects.
+ */
+export function steadyRate(
+  timesMs: readonly number[],
+  recordsPerEffect: number,
+  from = 0.1,
+  to = 0.9,
+): number | undefined {
+  const t = timesMs.filter(Number.isFinite).sort((a, b) => a - b);
+  const [i, j] = [Math.floor(from * t.length), Math.ceil(to * t.length) - 1];
+  if (j - i < 10) return undefined;
+  const seconds = ((t[j] as number) - (t[i] as number)) / 1000;
+  return seconds > 0 ? ((j - i) * recordsPerEffect) / seconds : undefined;
+}
+
 /** The worst latency of the events emitted in each stretch of `stretchMs` (from `[emittedMs since
  * the start, latencyMs]` pairs), for every stretch up to the last event; a stretch without an
  * event is left out. */

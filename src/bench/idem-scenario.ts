@@ -17,7 +17,7 @@ import { silentLogger } from '../observability/logger';
 import { ensureTopics } from '../stack/kafka';
 import { temporalClient, temporalConnectionOptions } from '../temporal/connection';
 import { createTestDatabase } from '../testing';
-import { createLatencyRecorder, latencyOverTime, throughputSeries } from './histogram';
+import { createLatencyRecorder, latencyOverTime, steadyRate, throughputSeries } from './histogram';
 import { histogramSummary, metricValue, startIdemConsume, type IdemChild } from './idem-process';
 import { STAGES } from '../observability/metrics';
 import { planStream, toMessage, type StreamSpec } from './ledger-events';
@@ -167,6 +167,8 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
       sample.map(async (id) => (await temporal.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),
     );
     const seconds = (ended - began) / 1000;
+    // A backlog's duplicates are spread evenly over it: each effect stands for stream/unique records.
+    const steady = paced ? undefined : steadyRate(appliedTimes, stream.length / unique);
     return {
       name: o.name,
       kind: 'idem',
@@ -184,6 +186,7 @@ export async function runIdemScenario(o: IdemScenarioOptions): Promise<ScenarioR
       events: stream.length,
       seconds,
       eventsPerSecond: stream.length / seconds,
+      ...(steady !== undefined ? { steadyEventsPerSecond: steady } : {}),
       latency: latency.summary(),
       // From idem's own histograms (bucket-interpolated): where each event's time went.
       stages: Object.fromEntries(

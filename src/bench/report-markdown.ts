@@ -44,6 +44,7 @@ function scenarioRow(s: ScenarioResult): string[] {
     formatNumber(s.events, 0),
     formatNumber(s.seconds, 1),
     formatNumber(s.eventsPerSecond, 1),
+    formatNumber(s.steadyEventsPerSecond, 1),
     ...percentiles(s.latency),
     formatNumber(s.usage?.cpuSeconds, 1),
     formatNumber(s.usage?.peakRssMiB, 0),
@@ -64,7 +65,17 @@ function header(result: BenchResult): string {
 
 function scenarios(result: BenchResult): string {
   const rows = result.scenarios.map(scenarioRow);
-  const head = ['scenario', 'events', 's', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'];
+  const head = [
+    'scenario',
+    'events',
+    's',
+    'events/s',
+    '10-90 % events/s',
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    'max ms',
+  ];
   const usage = ['CPU s', 'peak RSS MiB', 'history events/workflow'];
   const parameters = result.scenarios.map(
     (s) =>
@@ -88,7 +99,7 @@ function scenarios(result: BenchResult): string {
     '',
     'Latency from the event’s emission to its committed effect (to workflow completion for the Temporal baselines).',
     '',
-    table([...head, ...usage], ['l', ...Array<'r'>(10).fill('r')], rows),
+    table([...head, ...usage], ['l', ...Array<'r'>(head.length + usage.length - 1).fill('r')], rows),
     'Parameters:',
     '',
     ...parameters,

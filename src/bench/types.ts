@@ -66,6 +66,9 @@ export interface ScenarioResult {
   seconds: number;
   /** events / seconds. */
   eventsPerSecond: number;
+  /** idem's backlog runs: the rate between the 10 % and the 90 % of the effects committed, in
+   * records per second (histogram.ts `steadyRate`), without the clock's two ends. */
+  steadyEventsPerSecond?: number;
   /** Emission to committed effect (or to workflow completion for the Temporal baselines). */
   latency: LatencySummary;
   /** Per-stage latencies where measured (kafkaWait, startCall, scheduleToStart, apply). */

@@ -201,16 +201,28 @@ describe('markdown report', () => {
   });
 
   test('one row per scenario, numbers for reading, "—" where nothing was measured', () => {
-    expect(md).toContain('| baseline-kafka | 1,200 | 50.0 | 4,200.3 | 3.0 | 6.0 | 9.0 | 12.0 | — | — | — |');
     expect(md).toContain(
-      '| idem unique | 1,200 | 50.0 | 24.0 | 417.0 | 834.0 | 1,251.0 | 1,668.0 | 50.0 | 213 | 17.0 |',
+      '| baseline-kafka | 1,200 | 50.0 | 4,200.3 | — | 3.0 | 6.0 | 9.0 | 12.0 | — | — | — |',
+    );
+    expect(md).toContain(
+      '| idem unique | 1,200 | 50.0 | 24.0 | — | 417.0 | 834.0 | 1,251.0 | 1,668.0 | 50.0 | 213 | 17.0 |',
     );
     expect(md).toContain('| a<b&c |');
   });
 
   test('an empty histogram has no percentiles', () => {
     const text = renderMarkdown(result({ scenarios: [scenario('idle', { latency: latency(0, 0) })] }));
-    expect(text).toContain('| idle | 1,200 | 50.0 | 24.0 | — | — | — | — | — | — | — |');
+    expect(text).toContain('| idle | 1,200 | 50.0 | 24.0 | — | — | — | — | — | — | — | — |');
+  });
+
+  test("a backlog's rate without the clock's two ends has its column; every row has the header's cells", () => {
+    const text = renderMarkdown(result({ scenarios: [scenario('drain', { steadyEventsPerSecond: 26.04 })] }));
+    expect(text).toContain('| events/s | 10-90 % events/s |');
+    expect(text).toContain('| drain | 1,200 | 50.0 | 24.0 | 26.0 |');
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('| scenario |'));
+    const cells = lines.slice(at, at + 3).map((l) => l.split(' | ').length);
+    expect(cells).toEqual([12, 12, 12]); // header, alignment, the row
   });
 
   test('a pipe in a name does not break the table', () => {

@@ -1,4 +1,5 @@
 /** The bench's arithmetic: histograms read back from /metrics, medians over rounds, --idem-env. */
+import { steadyRate } from '../../src/bench/histogram';
 import { histogramSummary, metricValue } from '../../src/bench/idem-process';
 import { median, medianRatios, ratios } from '../../src/bench/run';
 import type { ScenarioResult } from '../../src/bench/types';
@@ -81,10 +82,46 @@ describe('ratios over rounds', () => {
     expect(r['idem 50% duplicates / idem unique']).toBeUndefined();
   });
 
+  it("compares the backlogs' rates without the clock's two ends where both have one", () => {
+    const steady = (r: ScenarioResult, v: number): ScenarioResult => ({ ...r, steadyEventsPerSecond: v });
+    const r = ratios([steady(run('idem unique', 45), 50), steady(run('idem 90% duplicates', 400), 520)]);
+    expect(r['idem 90% duplicates / idem unique']).toBeCloseTo(8.889, 3);
+    expect(r['idem 90% duplicates / idem unique, 10-90 % of effects']).toBeCloseTo(10.4, 3);
+    expect(ratios([run('idem unique', 45), steady(run('idem 90% duplicates', 400), 520)])).not.toHaveProperty(
+      'idem 90% duplicates / idem unique, 10-90 % of effects',
+    );
+  });
+
   it('takes the median round of each ratio, over the rounds that measured it', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 2, 3])).toBe(2.5);
     expect(medianRatios([{ a: 0.8, b: 2 }, { a: 1.0 }, { a: 0.9, b: 4 }])).toEqual({ a: 0.9, b: 3 });
+  });
+});
+
+describe('steadyRate', () => {
+  it('is the rate between the 10 % and the 90 % of the effects, the slow start and end left out', () => {
+    // 100 effects: the first 10 in the first 5 s (start-up), then one every 100 ms, the last 10 late.
+    const times = [
+      ...Array.from({ length: 10 }, (_, i) => i * 500),
+      ...Array.from({ length: 80 }, (_, i) => 5_000 + i * 100),
+      ...Array.from({ length: 10 }, (_, i) => 20_000 + i * 1_000),
+    ];
+    // Effects 10 (at 5.0 s) to 89 (at 12.9 s): 79 effects in 7.9 s.
+    expect(steadyRate(times, 1)).toBeCloseTo(10, 6);
+    // A stream with 90 % duplicates: each effect stands for 10 records.
+    expect(steadyRate([...times].reverse(), 10)).toBeCloseTo(100, 6);
+  });
+
+  it('has no value with too few effects or none in time', () => {
+    expect(steadyRate([1, 2, 3], 1)).toBeUndefined();
+    expect(
+      steadyRate(
+        Array.from({ length: 50 }, () => 1_000),
+        1,
+      ),
+    ).toBeUndefined();
+    expect(steadyRate([], 1)).toBeUndefined();
   });
 });
 
