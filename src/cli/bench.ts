@@ -11,6 +11,7 @@ import { installTemporalRuntime } from './run';
 
 interface BenchFlags {
   events: string;
+  duration?: string;
   rate: string;
   keys: string;
   payloadBytes: string;
@@ -47,6 +48,21 @@ export function parseIdemEnv(pairs: string[]): Record<string, string> {
   return env;
 }
 
+/**
+ * Records per scenario: `--events`, or with `--duration` the paced rate times the duration, so
+ * each paced scenario offers its rate for that long. A backlog (`--rate max`) is sized by its
+ * records: how long it lasts is what it measures.
+ */
+export function benchEventCount(f: { events: string; duration?: string }, rate: number | 'max'): number {
+  if (f.duration === undefined) return whole('--events', f.events, 10);
+  const seconds = whole('--duration', f.duration, 1);
+  if (rate === 'max')
+    throw new InvalidArgumentError(
+      `--duration ${f.duration} needs a paced rate (--rate <events/s>): a backlog (--rate max) is sized by --events, and how long it takes to drain is what it measures`,
+    );
+  return Math.max(10, Math.round(rate * seconds));
+}
+
 /** idem's processes' environment in the bench: the recommended settings, then `--idem-env`'s. */
 export function benchIdemEnv(pairs: string[]): Record<string, string> {
   return { ...RECOMMENDED_IDEM_ENV, ...parseIdemEnv(pairs) };
@@ -57,6 +73,10 @@ export function registerBenchCommand(program: Command): void {
     .command('bench')
     .description('measure idem against baselines on the same servers (the local stack unless configured)')
     .option('--events <n>', 'records per scenario (workflows for the Temporal baselines)', '2000')
+    .option(
+      '--duration <s>',
+      'with a paced --rate: run each scenario for this many seconds (rate × s records) instead of --events',
+    )
     .option('--rate <r>', "offered rate of idem's scenarios in events/s, or max (drain a backlog)", 'max')
     .option('--keys <n>', 'distinct ordering keys (accounts)', '1000')
     .option('--payload-bytes <n>', 'size of each event', '256')
@@ -98,6 +118,7 @@ export function registerBenchCommand(program: Command): void {
       if (!['on', 'off'].includes(f.ordering))
         throw new InvalidArgumentError(`--ordering ${f.ordering}: expected on or off`);
       const rate = f.rate === 'max' ? 'max' : whole('--rate', f.rate, 1);
+      const events = benchEventCount(f, rate);
       const config = loadConfig();
       installTemporalRuntime('error');
       // The stack and the bench are development tools: loaded only by this command.
@@ -109,7 +130,7 @@ export function registerBenchCommand(program: Command): void {
       const outDir = f.out ?? path.join('bench-results', new Date().toISOString().replace(/[:.]/g, '-'));
       await runBench({
         config,
-        events: whole('--events', f.events, 10),
+        events,
         rate,
         keys: whole('--keys', f.keys, 1),
         payloadBytes: whole('--payload-bytes', f.payloadBytes, 64),

@@ -3,7 +3,7 @@ import { steadyRate } from '../../src/bench/histogram';
 import { histogramSummary, metricValue } from '../../src/bench/idem-process';
 import { median, medianRatios, ratios } from '../../src/bench/run';
 import type { ScenarioResult } from '../../src/bench/types';
-import { benchIdemEnv, parseIdemEnv } from '../../src/cli/bench';
+import { benchEventCount, benchIdemEnv, parseIdemEnv } from '../../src/cli/bench';
 import { InvalidArgumentError } from '../../src/errors';
 
 // 100 observations of stage="apply": 50 under 5 ms, 40 more under 10 ms, 10 more under 50 ms.
@@ -122,6 +122,22 @@ describe('steadyRate', () => {
       ),
     ).toBeUndefined();
     expect(steadyRate([], 1)).toBeUndefined();
+  });
+});
+
+describe('--duration', () => {
+  it('sizes paced scenarios by rate × seconds instead of --events', () => {
+    expect(benchEventCount({ events: '2000' }, 'max')).toBe(2000);
+    expect(benchEventCount({ events: '2000' }, 40)).toBe(2000);
+    expect(benchEventCount({ events: '2000', duration: '60' }, 40)).toBe(2400);
+    expect(benchEventCount({ events: '2000', duration: '1' }, 2)).toBe(10); // at least 10, as --events
+  });
+
+  it('is refused for a backlog and for a duration that is not a whole number of seconds', () => {
+    expect(() => benchEventCount({ events: '2000', duration: '60' }, 'max')).toThrow(
+      /--duration 60 needs a paced rate \(--rate <events\/s>\)/,
+    );
+    expect(() => benchEventCount({ events: '2000', duration: '0.5' }, 40)).toThrow(InvalidArgumentError);
   });
 });
 
