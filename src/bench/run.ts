@@ -47,18 +47,27 @@ export interface BenchOptions {
   warmupSeconds?: number;
   /** Workflows in flight in the Temporal baselines (`--baseline-concurrency`). @default 4 */
   baselineConcurrency?: number;
+  /** The duplicate scenarios carry as many unique events as the unique one (`events` of them,
+   * plus their copies), not as many records (`--same-unique-events`). @default false */
+  sameUniqueEvents?: boolean;
   out: (line: string) => void;
 }
 
 type Runner = (o: BenchOptions) => Promise<ScenarioResult>;
 
+/** A duplicate scenario's name with `--same-unique-events`. */
+const SAME_UNIQUE = ', same unique events';
+
 const idem =
   (name: string, over: Partial<IdemScenarioOptions>): Runner =>
-  (o) =>
-    runIdemScenario({
-      name,
+  (o) => {
+    // --same-unique-events: the unique scenario's events, each with its share of copies.
+    const share = over.duplicateShare ?? 0;
+    const same = o.sameUniqueEvents === true && share > 0;
+    return runIdemScenario({
+      name: same ? `${name}${SAME_UNIQUE}` : name,
       config: o.config,
-      events: o.events,
+      events: same ? Math.round(o.events / (1 - share)) : o.events,
       rate: o.rate,
       duplicateShare: 0,
       keys: o.keys,
@@ -72,6 +81,7 @@ const idem =
       ...(o.warmupSeconds ? { warmupSeconds: o.warmupSeconds } : {}),
       ...over,
     });
+  };
 
 /** The scenarios the issue asks for, in the order they run. */
 export const SCENARIOS: Record<string, Runner> = {
@@ -237,15 +247,14 @@ export function ratios(scenarios: ScenarioResult[]): Record<string, number> {
   };
   const eagerLocal = scenarios.find((s) => s.kind === 'baseline-temporal-eager-local')?.eventsPerSecond;
   add('idem unique / baseline-temporal eager+local', rate('idem unique'), eagerLocal);
-  add('idem 90% duplicates / idem unique', rate('idem 90% duplicates'), rate('idem unique'));
-  add('idem 50% duplicates / idem unique', rate('idem 50% duplicates'), rate('idem unique'));
-  // The same without the clock's two ends (start-up, last commit), which weigh ten times more in
-  // the shorter duplicate drain: between the 10 % and the 90 % of each backlog's effects.
   const steady = (name: string) => scenarios.find((s) => s.name === name)?.steadyEventsPerSecond;
-  add(
-    'idem 90% duplicates / idem unique, 10-90 % of effects',
-    steady('idem 90% duplicates'),
-    steady('idem unique'),
-  );
+  for (const same of ['', SAME_UNIQUE]) {
+    const dup90 = `idem 90% duplicates${same}`;
+    add(`${dup90} / idem unique`, rate(dup90), rate('idem unique'));
+    add(`idem 50% duplicates${same} / idem unique`, rate(`idem 50% duplicates${same}`), rate('idem unique'));
+    // The same without the clock's two ends (start-up, last commit), which weigh ten times more
+    // in a duplicate drain of as many records: between the 10 % and the 90 % of the effects.
+    add(`${dup90} / idem unique, 10-90 % of effects`, steady(dup90), steady('idem unique'));
+  }
   return out;
 }

@@ -12,6 +12,7 @@ import { installTemporalRuntime } from './run';
 interface BenchFlags {
   events: string;
   duration?: string;
+  sameUniqueEvents?: boolean;
   rate: string;
   keys: string;
   payloadBytes: string;
@@ -76,6 +77,10 @@ export function registerBenchCommand(program: Command): void {
     .option(
       '--duration <s>',
       'with a paced --rate: run each scenario for this many seconds (rate × s records) instead of --events',
+    )
+    .option(
+      '--same-unique-events',
+      "duplicate scenarios carry --events unique events plus their copies (idem-dup90: ten times the records), so they do the unique scenario's work and the copies on top",
     )
     .option('--rate <r>', "offered rate of idem's scenarios in events/s, or max (drain a backlog)", 'max')
     .option('--keys <n>', 'distinct ordering keys (accounts)', '1000')
@@ -144,6 +149,7 @@ export function registerBenchCommand(program: Command): void {
         repeat: whole('--repeat', f.repeat, 1),
         idemNodeOptions: f.idemNodeOptions,
         baselineConcurrency: whole('--baseline-concurrency', f.baselineConcurrency, 1),
+        ...(f.sameUniqueEvents ? { sameUniqueEvents: true } : {}),
         sweepSeconds: whole('--sweep-seconds', f.sweepSeconds, 0),
         p99TargetMs: whole('--p99-target', f.p99Target, 1),
         warmupSeconds: whole('--warmup-seconds', f.warmupSeconds, 0),

@@ -92,6 +92,12 @@ describe('ratios over rounds', () => {
     );
   });
 
+  it("compares a duplicate stream that carries the unique stream's events plus their copies", () => {
+    const r = ratios([run('idem unique', 45), run('idem 90% duplicates, same unique events', 430)]);
+    expect(r['idem 90% duplicates, same unique events / idem unique']).toBeCloseTo(9.556, 3);
+    expect(r).not.toHaveProperty('idem 90% duplicates / idem unique');
+  });
+
   it('takes the median round of each ratio, over the rounds that measured it', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 2, 3])).toBe(2.5);
