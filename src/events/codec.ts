@@ -50,7 +50,9 @@ export function rawMessageOf(rec: KafkaRecord, value: string): RawMessage {
   // A loop (this runs for every record read); setOwn keeps a header named "__proto__" an own property.
   const headers: Record<string, EncodedBytes> = {};
   const flat = flattenHeaders(rec.headers);
-  for (const name in flat) setOwn(headers, name, encodeBytes(flat[name] as Buffer | string));
+  for (const name in flat) {
+    if (Object.hasOwn(flat, name)) setOwn(headers, name, encodeBytes(flat[name] as Buffer | string));
+  }
   return {
     topic: rec.topic,
     partition: rec.partition,
