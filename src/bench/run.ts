@@ -240,14 +240,15 @@ export function medianRatios(rounds: Record<string, number>[]): Record<string, n
 
 /** The ratios of one round's scenarios. */
 export function ratios(scenarios: ScenarioResult[]): Record<string, number> {
-  const rate = (name: string) => scenarios.find((s) => s.name === name)?.eventsPerSecond;
+  const scenario = (name: string) => scenarios.find((s) => s.name === name);
+  const rate = (name: string) => scenario(name)?.eventsPerSecond;
+  const steady = (name: string) => scenario(name)?.steadyEventsPerSecond;
   const out: Record<string, number> = {};
   const add = (key: string, a: number | undefined, b: number | undefined) => {
     if (a !== undefined && b !== undefined && b > 0) out[key] = Math.round((a / b) * 1000) / 1000;
   };
   const eagerLocal = scenarios.find((s) => s.kind === 'baseline-temporal-eager-local')?.eventsPerSecond;
   add('idem unique / baseline-temporal eager+local', rate('idem unique'), eagerLocal);
-  const steady = (name: string) => scenarios.find((s) => s.name === name)?.steadyEventsPerSecond;
   for (const same of ['', SAME_UNIQUE]) {
     const dup90 = `idem 90% duplicates${same}`;
     add(`${dup90} / idem unique`, rate(dup90), rate('idem unique'));
