@@ -7,12 +7,13 @@
  * partition a PartitionWatermark tracks the records in flight, and only the offset
  * below which every record was handed off (see watermark.ts) is committed.
  * `resolveOffset` only moves kafkajs' fetch position. A partition whose window is full
- * is paused with kafkajs' `pause()` and the batch handler returns at once: it never
- * waits inside `eachBatch`, where it would hold every partition of the same fetch and
- * the group's rebalances. The partition resumes once a quarter of its window is free.
+ * is paused with kafkajs' `pause()`, the rest of its batch kept as its backlog, and the
+ * batch handler returns at once: it never waits inside `eachBatch`, where it would hold
+ * every partition of the same fetch and the group's rebalances. Once a quarter of its
+ * window is free the backlog is fed to it, and kafkajs resumes when the backlog is empty.
  */
 import type { Client } from '@temporalio/client';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../config';
 import type { DlqPublisher } from '../dlq/publisher';
 import { throttledWarn, type Logger } from '../observability/logger';
@@ -252,15 +253,12 @@ export class Ingester {
 
   /**
    * Tracks and hands off the batch's records in offset order until the partition's window is
-   * full; then pauses the partition and returns, leaving the rest unresolved (kafkajs fetches
-   * them again once {@link completed} resumes it). It never waits for room, so a partition
-   * whose events are stuck holds no other partition of its fetch, and a rebalance proceeds.
-   *
-   * Records are parsed, and asked about in the store, a chunk at a time, as many as the window
-   * can still take: a fetch brings up to a megabyte per partition (about 1,600 events of the
-   * benchmark's size), a resumed window takes a quarter of IDEM_MAX_IN_FLIGHT, and the rest is
-   * fetched again later. Parsing the whole batch each time parsed a backlog's records many
-   * times over (docs/performance.md).
+   * full; then keeps the rest as the partition's backlog, moves kafkajs' fetch position past the
+   * batch, pauses the partition and returns. It never waits for room, so a partition whose events
+   * are stuck holds no other partition of its fetch, and a rebalance proceeds. As the window frees,
+   * {@link completed} feeds the backlog, and resumes kafkajs once it is empty: the rest of a fetch
+   * is not fetched and decoded again (a backlog's records were decoded 3 to 3.7 times over,
+   * docs/performance.md).
    */
   private async onBatch({
     batch,
@@ -274,39 +272,82 @@ export class Ingester {
     const gone = () => !isRunning() || isStale() || this.draining || s.abandoned;
     const { messages } = batch;
     this.handOff.readParkedKeys(s);
-    for (let next = 0; next < messages.length;) {
-      if (gone()) return;
-      if (s.watermark.isFull()) {
-        if (!s.resume) {
-          s.resume = pause();
-          this.updatePaused();
-          this.log.debug({ topic: s.topic, partition: s.partition }, 'window full; partition paused');
-        }
-        break;
-      }
+    const next = await this.feed(s, messages, gone, resolveOffset);
+    if (next === undefined) return;
+    if (next < messages.length) {
+      s.backlog = messages.slice(next);
+      // The batch's last offset (kafkajs also resolves a trailing transaction marker with it):
+      // the backlog holds the rest, so kafkajs resumes after the batch. A new generation reads
+      // from the committed offset, which never passes a record not handed off (watermark.ts).
+      resolveOffset((messages[messages.length - 1] as KafkaMessage).offset);
+      s.resume = pause();
+      this.updatePaused();
+      this.log.debug({ topic: s.topic, partition: s.partition }, 'window full; partition paused');
+    }
+    // A rebalance in progress fails the heartbeat: kafkajs then rejoins the group.
+    await heartbeat();
+  }
+
+  /**
+   * Tracks and hands off `messages` in offset order while the window has room. Records are parsed,
+   * and asked about in the store, a chunk at a time, as many as the window can still take (a fetch
+   * brings up to a megabyte per partition, about 1,600 events of the benchmark's size). Returns
+   * how many were taken, or undefined when the partition is gone (shutdown, rebalance): the rest
+   * is then left alone. `resolve` is given the last offset taken of each chunk.
+   */
+  private async feed(
+    s: PartitionState,
+    messages: KafkaMessage[],
+    gone: () => boolean,
+    resolve: (offset: string) => void,
+  ): Promise<number | undefined> {
+    let next = 0;
+    while (next < messages.length && !s.watermark.isFull()) {
+      if (gone()) return undefined;
       const chunk = messages.slice(next, next + Math.min(MAX_CHUNK, Math.max(1, s.watermark.room())));
       const prepared = chunk.map((m) => this.handOff.prepare(s, m));
       const applied = await this.appliedAmong(s, prepared);
+      const from = next;
       for (const [i, message] of chunk.entries()) {
-        if (gone()) return;
-        // Full before the chunk's end (the byte bound): the loop above pauses the partition.
-        if (s.watermark.isFull()) break;
+        // Full before the chunk's end (the byte bound): the rest waits for room.
+        if (gone() || s.watermark.isFull()) break;
         next++;
         // false: already seen in this generation (kafkajs re-fetched it), in flight or done.
         const p = prepared[i] as PreparedRecord;
         if (s.watermark.track(message.offset, p.bytes, Number(message.timestamp))) {
-          this.o.metrics.received.inc({ topic: batch.topic });
+          this.o.metrics.received.inc({ topic: s.topic });
           const alreadyApplied = p.workflowId !== undefined && applied.has(p.workflowId);
           // A copy known here completes now, in this loop (most records of a duplicate-heavy stream).
           if (this.handOff.completesAtOnce(s, p, alreadyApplied)) {
             if (s.watermark.complete(message.offset)) this.completed(s);
           } else void this.handOff.run(s, owned(p), this.completion(s));
         }
-        resolveOffset(message.offset);
       }
+      if (next > from) resolve((messages[next - 1] as KafkaMessage).offset);
     }
-    // A rebalance in progress fails the heartbeat: kafkajs then rejoins the group.
-    await heartbeat();
+    return gone() ? undefined : next;
+  }
+
+  /** Feeds a paused partition's backlog to its window, as far as the window takes it; resumes
+   * kafkajs once the backlog is empty. One feed at a time per partition. */
+  private async feedBacklog(s: PartitionState): Promise<void> {
+    if (s.feeding) return;
+    s.feeding = true;
+    const gone = () => this.draining || s.abandoned;
+    try {
+      while (s.backlog && !s.watermark.isFull()) {
+        const backlog = s.backlog;
+        const next = await this.feed(s, backlog, gone, () => undefined);
+        if (next === undefined) return;
+        s.backlog = next < backlog.length ? backlog.slice(next) : undefined;
+      }
+      if (!s.backlog) {
+        resumePartition(s);
+        this.updatePaused();
+      }
+    } finally {
+      s.feeding = false;
+    }
   }
 
   /** One store query for a chunk of the batch; without an answer (PostgreSQL down) every event goes to
@@ -340,8 +381,17 @@ export class Ingester {
 
   private completed(s: PartitionState): void {
     if (s.resume && !s.abandoned && !this.draining && s.watermark.hasRoom()) {
-      resumePartition(s);
-      this.updatePaused();
+      if (s.backlog) {
+        this.feedBacklog(s).catch((err: unknown) => {
+          // Not expected (parsing and the store lookup do not throw). The partition stays paused
+          // with its backlog, tried again in a second (or read again by the next generation).
+          this.log.error({ err, topic: s.topic, partition: s.partition }, 'feeding the backlog failed');
+          setTimeout(() => this.completed(s), 1000).unref();
+        });
+      } else {
+        resumePartition(s);
+        this.updatePaused();
+      }
     }
     // Caught up: every record read was handed off, so its offset is committed now, not at the
     // next tick of the commit timer (every 250 ms).
