@@ -117,11 +117,15 @@ export function checkMediaType(value: string, ctx: string): void {
     );
 }
 
+/** Unicode white space (JavaScript's `\s`). One object: a literal in the loop made one per character. */
+const SPACE = /\s/;
+
 /** The first whitespace or control character (C0, DEL or C1) of `value`, with its index. */
 function firstSpaceOrControl(value: string): { char: string; index: number } | undefined {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c <= 0x20 || (c >= 0x7f && c <= 0x9f) || /\s/.test(value[i] as string))
+    // Below U+00A0, `\s` holds only characters of the first two ranges.
+    if (c <= 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0xa0 && SPACE.test(value[i] as string)))
       return { char: value[i] as string, index: i };
   }
   return undefined;

@@ -187,16 +187,21 @@ function checkSpecVersion(value: unknown, ctx: string, where: string): void {
  */
 export function conflictingRepeatedHeaders(
   headers: Record<string, KafkaHeaderValue> | undefined,
-): Set<string> {
-  const out = new Set<string>();
-  for (const [name, value] of Object.entries(headers ?? {})) {
+): ReadonlySet<string> {
+  // A loop, and a set only when there is a conflict: this runs for every record read.
+  let out: Set<string> | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (!Object.hasOwn(headers, name) || !Array.isArray(value)) continue;
     const lower = name.toLowerCase();
-    if (!Array.isArray(value) || (lower !== 'content-type' && !lower.startsWith('ce_'))) continue;
+    if (lower !== 'content-type' && !lower.startsWith('ce_')) continue;
     const values = value.flatMap((v) => (v === undefined ? [] : [Buffer.from(v)]));
-    if (values.some((v) => !v.equals(values[0] as Buffer))) out.add(lower);
+    if (values.some((v) => !v.equals(values[0] as Buffer))) (out ??= new Set()).add(lower);
   }
-  return out;
+  return out ?? NO_HEADERS;
 }
+
+const NO_HEADERS: ReadonlySet<string> = new Set();
 
 /** A header by exact name, else by case-insensitive name (first in header order). */
 export function findHeader(headers: Record<string, EncodedBytes>, name: string): EncodedBytes | undefined {

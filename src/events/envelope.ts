@@ -105,7 +105,7 @@ export function parseRecord(rec: KafkaRecord, opts: ParseOptions): ParseResult {
     );
   }
   let raw: RawMessage;
-  let repeated: Set<string>;
+  let repeated: ReadonlySet<string>;
   try {
     raw = rawMessageOf(rec, value);
     repeated = conflictingRepeatedHeaders(rec.headers);

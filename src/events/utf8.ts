@@ -72,6 +72,10 @@ export function firstDisallowedInString(
 ):
   | { what: 'control character' | 'noncharacter' | 'unpaired surrogate'; codePoint: number; index: number }
   | undefined {
+  // Printable ASCII (nearly every attribute) holds none of them: no regular expression, no allocation.
+  let i = 0;
+  while (i < s.length && s.charCodeAt(i) >= 0x20 && s.charCodeAt(i) <= 0x7e) i++;
+  if (i === s.length) return undefined;
   const found = [
     { what: 'control character' as const, match: CONTROL.exec(s) },
     { what: 'noncharacter' as const, match: NONCHARACTER.exec(s) },

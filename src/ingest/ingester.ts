@@ -329,9 +329,8 @@ export class Ingester {
   }
 
   /** Feeds a paused partition's backlog to its window, as far as the window takes it; resumes
-   * kafkajs once the backlog is empty. One feed at a time per partition. */
+   * kafkajs once the backlog is empty. Started only when `s.feeding` is false: one at a time. */
   private async feedBacklog(s: PartitionState): Promise<void> {
-    if (s.feeding) return;
     s.feeding = true;
     const gone = () => this.draining || s.abandoned;
     try {
@@ -355,11 +354,11 @@ export class Ingester {
   private async appliedAmong(s: PartitionState, prepared: PreparedRecord[]): Promise<Set<string>> {
     if (!this.o.findApplied) return new Set();
     // A copy whose first copy is open here completes at once, without asking.
-    const keys = prepared.flatMap(({ workflowId, parsed }) =>
-      workflowId === undefined || (parsed.ok && this.handOff.firstCopyOpen(s, workflowId, parsed.event.key))
-        ? []
-        : [workflowId],
-    );
+    const keys: string[] = [];
+    for (const { workflowId, parsed } of prepared) {
+      if (workflowId === undefined) continue;
+      if (!parsed.ok || !this.handOff.firstCopyOpen(s, workflowId, parsed.event.key)) keys.push(workflowId);
+    }
     if (keys.length === 0) return new Set();
     try {
       return await this.o.findApplied(keys);
@@ -370,8 +369,8 @@ export class Ingester {
   }
 
   /**
-   * The callback of a record's completion, made outside {@link onBatch}: a closure made there
-   * shares its scope with `gone`, so it would keep kafkajs' `isRunning` and `isStale`, and through
+   * The callback of a record's completion, made outside {@link onBatch} and {@link feed}: a closure
+   * made there shares its scope with `gone`, so it would keep kafkajs' `isRunning` and `isStale`, and through
    * them the whole fetched batch (about a megabyte), alive until the record settles. Draining
    * 10,000 records, that held 53 batches (48,000 records) for a window of 4,000.
    */
@@ -382,12 +381,14 @@ export class Ingester {
   private completed(s: PartitionState): void {
     if (s.resume && !s.abandoned && !this.draining && s.watermark.hasRoom()) {
       if (s.backlog) {
-        this.feedBacklog(s).catch((err: unknown) => {
-          // Not expected (parsing and the store lookup do not throw). The partition stays paused
-          // with its backlog, tried again in a second (or read again by the next generation).
-          this.log.error({ err, topic: s.topic, partition: s.partition }, 'feeding the backlog failed');
-          setTimeout(() => this.completed(s), 1000).unref();
-        });
+        // Called for each record a feed completes at once: one feed at a time, without a promise.
+        if (!s.feeding)
+          this.feedBacklog(s).catch((err: unknown) => {
+            // Not expected (parsing and the store lookup do not throw). The partition stays paused
+            // with its backlog, tried again in a second (or read again by the next generation).
+            this.log.error({ err, topic: s.topic, partition: s.partition }, 'feeding the backlog failed');
+            setTimeout(() => this.completed(s), 1000).unref();
+          });
       } else {
         resumePartition(s);
         this.updatePaused();

@@ -108,6 +108,10 @@ describe('rejected as invalid_envelope', () => {
       /"dataschema" must be an absolute URI/,
     ],
     ['source with a space', structured({ source: 'my service' }), /"source" must be a URI-reference/],
+    ['source with a no-break space', structured({ source: 'my\u00a0service' }), /URI-reference/],
+    ['source with an ideographic space', structured({ source: 'my\u3000service' }), /URI-reference/],
+    ['id with a noncharacter', structured({ id: 'e-\ufffe' }), /noncharacter U\+FFFE/],
+    ['type with an unpaired surrogate', structured({ type: 'order.\ud800' }), /unpaired surrogate/],
     [
       'source with a control character',
       structured({ source: 'a\u0001b' }),
