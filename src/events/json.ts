@@ -34,6 +34,8 @@ export function parseObject(text: string, ctx: string | undefined): Json {
  * attempt. For text that JSON.parse accepted: brackets inside strings do not count.
  */
 export function checkJsonDepth(text: string, prefix = ''): void {
+  // Deeper than the limit takes more than 2 × MAX_JSON_DEPTH brackets (the text is balanced JSON).
+  if (text.length <= 2 * MAX_JSON_DEPTH) return;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
