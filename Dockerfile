@@ -34,6 +34,8 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 # glibc's malloc in 2 arenas, not one per allocating thread: less resident memory (docs/configuration.md).
 ENV MALLOC_ARENA_MAX=2
+# Blocks of 128 KiB and more mapped and unmapped, not kept in the arenas once freed (configuration.md).
+ENV MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist

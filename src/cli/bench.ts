@@ -115,7 +115,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option(
       '--idem-env <KEY=VALUE>',
-      "configuration for idem's processes, to compare a setting on and off (repeatable); MALLOC_ARENA_MAX=2 unless given ('MALLOC_ARENA_MAX=' for glibc's own)",
+      "configuration for idem's processes, to compare a setting on and off (repeatable); MALLOC_ARENA_MAX=2 and MALLOC_MMAP_THRESHOLD_=131072 unless given ('MALLOC_ARENA_MAX=' for glibc's own)",
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )

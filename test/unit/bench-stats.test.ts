@@ -156,10 +156,11 @@ describe('--idem-env', () => {
     });
   });
 
-  it("limits glibc's malloc arenas unless told otherwise", () => {
-    expect(benchIdemEnv([])).toEqual({ MALLOC_ARENA_MAX: '2' });
+  it("limits glibc's malloc arenas and fixes its mmap threshold unless told otherwise", () => {
+    expect(benchIdemEnv([])).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
     expect(benchIdemEnv(['MALLOC_ARENA_MAX=', 'IDEM_EAGER_START=false'])).toEqual({
       MALLOC_ARENA_MAX: '',
+      MALLOC_MMAP_THRESHOLD_: '131072',
       IDEM_EAGER_START: 'false',
     });
   });
