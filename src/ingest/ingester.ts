@@ -328,22 +328,26 @@ export class Ingester {
     return gone() ? undefined : next;
   }
 
-  /** Feeds a paused partition's backlog to its window, as far as the window takes it; resumes
-   * kafkajs once the backlog is empty. Started only when `s.feeding` is false: one at a time. */
-  private async feedBacklog(s: PartitionState): Promise<void> {
+  /** Feeds a paused partition's backlog to its window, as far as the window takes it (`feed` stops
+   * only when the window is full or the backlog used up); resumes kafkajs once it is used up.
+   * Started only when `s.feeding` is false: one at a time. */
+  private async feedBacklog(s: PartitionState, backlog: KafkaMessage[]): Promise<void> {
     s.feeding = true;
-    const gone = () => this.draining || s.abandoned;
     try {
-      while (s.backlog && !s.watermark.isFull()) {
-        const backlog = s.backlog;
-        const next = await this.feed(s, backlog, gone, () => undefined);
-        if (next === undefined) return;
-        s.backlog = next < backlog.length ? backlog.slice(next) : undefined;
+      const next = await this.feed(
+        s,
+        backlog,
+        () => this.draining || s.abandoned,
+        () => undefined,
+      );
+      if (next === undefined) return;
+      if (next < backlog.length) {
+        s.backlog = backlog.slice(next);
+        return;
       }
-      if (!s.backlog) {
-        resumePartition(s);
-        this.updatePaused();
-      }
+      s.backlog = undefined;
+      resumePartition(s);
+      this.updatePaused();
     } finally {
       s.feeding = false;
     }
@@ -383,7 +387,7 @@ export class Ingester {
       if (s.backlog) {
         // Called for each record a feed completes at once: one feed at a time, without a promise.
         if (!s.feeding)
-          this.feedBacklog(s).catch((err: unknown) => {
+          this.feedBacklog(s, s.backlog).catch((err: unknown) => {
             // Not expected (parsing and the store lookup do not throw). The partition stays paused
             // with its backlog, tried again in a second (or read again by the next generation).
             this.log.error({ err, topic: s.topic, partition: s.partition }, 'feeding the backlog failed');
