@@ -1,6 +1,7 @@
 /**
  * `idem prune`: deletes processed_events rows past the dedup retention (IDEM_DEDUP_RETENTION) in
- * batches, keeping what a dead-letter record or a parked key still needs (src/prune/prune.ts);
+ * batches, keeping what a dead-letter record or a parked key still needs, then the ingest_rejections
+ * rows as old (src/prune/prune.ts);
  * `--schedule install|remove|show|trigger` manages the Temporal Schedule that runs the same prune
  * on the workers every day.
  */
@@ -90,9 +91,10 @@ async function runPrune(config: Config, o: PruneOpts): Promise<void> {
           onPlan: (plan) => {
             if (o.json) return;
             console.log(renderPlan(plan));
-            if (!plan.dryRun && plan.prunable > 0)
+            if (!plan.dryRun && plan.prunable + plan.rejectionsPrunable > 0)
               console.log(
-                `deleting ${plan.prunable.toLocaleString('en-US')} rows in batches of ${batchSize}`,
+                `deleting ${plan.prunable.toLocaleString('en-US')} rows and ` +
+                  `${plan.rejectionsPrunable.toLocaleString('en-US')} rejection rows in batches of ${batchSize}`,
               );
           },
           onBatch: (p) => {

@@ -10,6 +10,10 @@
  *   dead-lettered and refuses an event without one, so the row must outlive the record;
  * - rows a parked key waits behind (released when the row says applied or skipped).
  *
+ * The rows of records rejected at ingest (ingest_rejections: their dead-letter copy is published, so
+ * a record read again is not published again) go by the same cutoff: a record is read again before
+ * its offset is committed, or by a replay, which the retention must cover anyway.
+ *
  * The cutoffs count from the database server's clock, the one processed_at was written with.
  */
 import type { Kafka } from 'kafkajs';
@@ -22,6 +26,7 @@ import {
   deletePrunable,
   type PruneCutoffs,
 } from '../store/sql/prune-processed-events';
+import { countRejectionsBefore, deleteRejectionsBefore } from '../store/sql/ingest-rejections';
 import { serverTime } from '../store/sql/server-time';
 import { checkDedupRetention } from '../temporal/namespace-retention';
 import { formatRetention } from './duration';
@@ -42,6 +47,8 @@ export interface PruneProgress {
   /** Rows counted prunable at the start. */
   prunable: number;
   batches: number;
+  /** Rows of rejected records deleted (after the processed_events rows). */
+  rejectionsDeleted: number;
 }
 
 export interface PruneOptions {
@@ -145,6 +152,7 @@ export async function prune(deps: PruneDeps, opts: PruneOptions): Promise<PruneR
     .map((w) => replayWarning(w, opts.retentionMs));
 
   const counts = await countPrunable(deps.pool, cutoffs);
+  const rejectionsPrunable = await countRejectionsBefore(deps.pool, cutoff);
   const report: PruneReport = {
     dryRun: opts.dryRun === true,
     now: now.toISOString(),
@@ -155,27 +163,48 @@ export async function prune(deps: PruneDeps, opts: PruneOptions): Promise<PruneR
     deadLetterHolds: holds,
     replayWindows,
     ...counts,
+    rejectionsPrunable,
     batchSize: opts.batchSize,
     deleted: 0,
     batches: 0,
+    rejectionsDeleted: 0,
     interrupted: false,
     durationMs: 0,
     warnings,
   };
   opts.onPlan?.({ ...report });
   if (!opts.dryRun) {
-    for (;;) {
-      if (opts.signal?.aborted) {
-        report.interrupted = true;
-        break;
+    const progress = () =>
+      opts.onBatch?.({
+        deleted: report.deleted,
+        prunable: counts.prunable,
+        batches: report.batches,
+        rejectionsDeleted: report.rejectionsDeleted,
+      });
+    /** Runs `deleteBatch` until it deletes less than a batch or a stop is asked; each count to `add`. */
+    const inBatches = async (deleteBatch: () => Promise<number>, add: (n: number) => void) => {
+      for (;;) {
+        if (opts.signal?.aborted) {
+          report.interrupted = true;
+          return;
+        }
+        const n = await deleteBatch();
+        if (n === 0) return;
+        add(n);
+        report.batches += 1;
+        progress();
+        if (n < opts.batchSize) return;
       }
-      const n = await deletePrunable(deps.pool, cutoffs, opts.batchSize);
-      if (n === 0) break;
-      report.deleted += n;
-      report.batches += 1;
-      opts.onBatch?.({ deleted: report.deleted, prunable: counts.prunable, batches: report.batches });
-      if (n < opts.batchSize) break;
-    }
+    };
+    await inBatches(
+      () => deletePrunable(deps.pool, cutoffs, opts.batchSize),
+      (n) => (report.deleted += n),
+    );
+    if (!report.interrupted)
+      await inBatches(
+        () => deleteRejectionsBefore(deps.pool, cutoff, opts.batchSize),
+        (n) => (report.rejectionsDeleted += n),
+      );
   }
   report.durationMs = Date.now() - started;
   return report;

@@ -54,9 +54,14 @@ export interface PruneReport {
   keptForDeadLetter: number;
   /** Rows past retention kept: a parked key waits behind their event. */
   keptForParkedKey: number;
+  /** Rows of records rejected at ingest (ingest_rejections) whose dead-letter copy was published
+   * before the cutoff: a record read again after that is past the replay window the store covers. */
+  rejectionsPrunable: number;
   batchSize: number;
   deleted: number;
   batches: number;
+  /** Of those rejection rows, deleted (after the processed_events rows, in batches as well). */
+  rejectionsDeleted: number;
   /** Stopped before the end (a stop was requested); run it again to go on. */
   interrupted: boolean;
   durationMs: number;

@@ -1,8 +1,8 @@
 /**
  * `idem prune` on the real stack: rows with old processed_at, a dead-letter topic whose retention
  * the test sets in Kafka, the namespace retention Temporal reports. Only what is past retention
- * goes; what a dead-letter record or a parked key still needs stays; batches; a dry run changes
- * nothing; the Temporal Schedule installs, runs once when triggered, and goes.
+ * goes (and the rows of records rejected at ingest as old); what a dead-letter record or a parked
+ * key still needs stays; batches; a dry run changes nothing; the Temporal Schedule installs, runs once when triggered, and goes.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -98,6 +98,15 @@ async function remainingIds(): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
+/** Offsets of the test topic's ingest_rejections rows. */
+async function remainingRejections(): Promise<string[]> {
+  const { rows } = await p.db.pool.query<{ kafka_offset: string }>(
+    'select kafka_offset from ingest_rejections where topic = $1 order by kafka_offset',
+    [p.topic],
+  );
+  return rows.map((r) => r.kafka_offset);
+}
+
 function deps(): PruneDeps {
   return {
     pool: p.db.pool,
@@ -121,7 +130,7 @@ const DELETED = [
   'dead-40d-no-dlq-topic', // its topic has no dead-letter topic: no record to redrive
 ];
 
-test('deletes only what is past retention, keeps what a dead-letter record or a parked key needs, in batches; a dry run changes nothing', async () => {
+test('deletes only what is past retention (rejected records too), keeps what a dead-letter record or a parked key needs, in batches; a dry run changes nothing', async () => {
   const bulk = Array.from({ length: 120 }, (_, i) => ({
     id: `bulk-${String(i).padStart(3, '0')}`,
     ageDays: 31 + (i % 5),
@@ -141,13 +150,30 @@ test('deletes only what is past retention, keeps what a dead-letter record or a 
     `insert into parked_keys (topic, event_key, kafka_partition, blocked_by) values ($1, 'k', 0, $2)`,
     [p.topic, `event:${p.source}:dead-60d-parked`],
   );
+  // Records rejected at ingest whose dead-letter copy was published 20 days ago (kept) and 31 to
+  // 40 days ago (past the retention: 60 of them, so their deletes take two batches as well).
+  await p.db.pool.query(
+    `insert into ingest_rejections (topic, kafka_partition, kafka_offset, reason, published_at)
+     select $1, 0, o, 'invalid_envelope', now() - make_interval(days => case when o = 0 then 20 else 30 + o % 10 + 1 end)
+       from generate_series(0, 60) as o`,
+    [p.topic],
+  );
   const before = await remainingIds();
+  const rejectionsBefore = await remainingRejections();
 
   const dry = await prune(deps(), { retentionMs: 30 * DAY, batchSize: 50, dryRun: true });
-  expect(dry).toMatchObject({ dryRun: true, prunable: DELETED.length + bulk.length, deleted: 0, batches: 0 });
+  expect(dry).toMatchObject({
+    dryRun: true,
+    prunable: DELETED.length + bulk.length,
+    rejectionsPrunable: 60,
+    deleted: 0,
+    rejectionsDeleted: 0,
+    batches: 0,
+  });
   expect(dry.keptForDeadLetter).toBe(2);
   expect(dry.keptForParkedKey).toBe(1);
   expect(await remainingIds()).toEqual(before);
+  expect(await remainingRejections()).toEqual(rejectionsBefore);
   expect(dry.namespaceRetentionMs).toBeGreaterThan(0);
   const hold = dry.deadLetterHolds.find((h) => h.topic === p.topic);
   expect(hold).toMatchObject({ dlqTopic: p.dlqTopic, retentionMs: 50 * DAY, segmentMs: DAY });
@@ -162,13 +188,20 @@ test('deletes only what is past retention, keeps what a dead-letter record or a 
   const report = await prune(deps(), {
     retentionMs: 30 * DAY,
     batchSize: 50,
-    onBatch: (b) => progress.push(b.deleted),
+    onBatch: (b) => progress.push(b.deleted + b.rejectionsDeleted),
   });
   const total = DELETED.length + bulk.length;
-  expect(report).toMatchObject({ dryRun: false, prunable: total, deleted: total, interrupted: false });
-  expect(report.batches).toBe(Math.ceil(total / 50));
-  expect(progress).toEqual([50, 100, total]);
+  expect(report).toMatchObject({
+    dryRun: false,
+    prunable: total,
+    deleted: total,
+    rejectionsDeleted: 60,
+    interrupted: false,
+  });
+  expect(report.batches).toBe(Math.ceil(total / 50) + 2);
+  expect(progress).toEqual([50, 100, total, total + 50, total + 60]);
   expect(await remainingIds()).toEqual([...KEPT].sort());
+  expect(await remainingRejections()).toEqual(['0']);
 
   // Nothing left to do: a second run deletes nothing.
   expect((await prune(deps(), { retentionMs: 30 * DAY, batchSize: 50 })).deleted).toBe(0);
@@ -221,7 +254,10 @@ test('the built CLI: --dry-run --json reports and changes nothing; a too short r
   const human = run({}, '--dry-run');
   expect(human.status).toBe(0);
   expect(human.stdout).toMatch(/IDEM_DEDUP_RETENTION 30d; Temporal namespace "default" keeps workflows/);
-  expect(human.stdout).toMatch(/dry run: would delete \d+ rows; nothing was changed/);
+  expect(human.stdout).toMatch(/dry run: would delete \d+ rows and \d+ rejection rows; nothing was changed/);
+  expect(human.stdout).toMatch(
+    /ingest_rejections rows of records rejected at ingest, published before the cutoff: \d+/,
+  );
 
   const short = run({ IDEM_DEDUP_RETENTION: '2h' });
   expect(short.status).toBe(1);
