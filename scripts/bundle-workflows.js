@@ -27,6 +27,8 @@ const logger = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn
 // The same module src/observability/tracing.ts gives a worker that bundles at start.
 const { WORKFLOW_TRACING_MODULE } = require(path.join(root, 'dist', 'src', 'observability', 'tracing'));
 const failureConverterPath = require.resolve(path.join(root, 'dist', 'src', 'temporal', 'failure-converter'));
+// src/workflows/sandbox.ts first in every bundle, as when a worker bundles at start.
+const { webpackConfigHook } = require(path.join(root, 'dist', 'src', 'temporal', 'workflow-bundle'));
 
 async function main() {
   for (const encrypted of [false, true]) {
@@ -34,6 +36,7 @@ async function main() {
       const { code } = await bundleWorkflowCode({
         workflowsPath,
         logger,
+        webpackConfigHook,
         ...(encrypted ? { failureConverterPath } : {}),
         ...(traced ? { workflowInterceptorModules: [WORKFLOW_TRACING_MODULE] } : {}),
       });

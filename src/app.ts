@@ -28,6 +28,7 @@ import { createOutboxRelay } from './outbox/relay';
 import { startReconciler } from './reconcile/closed-runs';
 import { migrate, type MigrationSet } from './store/migrate';
 import { createPool } from './store/pool';
+import { webpackConfigHook } from './temporal/workflow-bundle';
 import { warmProtobufCodecs } from './temporal/warm-codecs';
 import { warmUpWorker } from './temporal/warm-up';
 import { findApplied } from './store/sql/find-applied';
@@ -388,7 +389,8 @@ function temporalOnly<T>(attempt: () => Promise<T>): () => Promise<T> {
 
 /**
  * The workflow bundle the build wrote (scripts/bundle-workflows.js), or, run from source
- * (the tests), the workflows' path for the worker to bundle at start-up. With payload encryption
+ * (the tests), the workflows' path for the worker to bundle at start-up (with the same entry,
+ * src/temporal/workflow-bundle.ts). With payload encryption
  * the bundle is the one whose failure converter encodes messages and stack traces (a bundle
  * cannot take a failure converter at start-up); with tracing, the one with Temporal's
  * OpenTelemetry workflow interceptors (a bundle's interceptor modules are fixed when it is built,
@@ -397,7 +399,9 @@ function temporalOnly<T>(attempt: () => Promise<T>): () => Promise<T> {
 export function workflowCode(
   encrypted: boolean,
   traced: boolean,
-): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+):
+  | { workflowBundle: { codePath: string } }
+  | { workflowsPath: string; bundlerOptions: { webpackConfigHook: typeof webpackConfigHook } } {
   const bundle = path.join(
     __dirname,
     '..',
@@ -405,5 +409,5 @@ export function workflowCode(
   );
   return __filename.endsWith('.js') && fs.existsSync(bundle)
     ? { workflowBundle: { codePath: bundle } }
-    : { workflowsPath: require.resolve('./workflows') };
+    : { workflowsPath: require.resolve('./workflows'), bundlerOptions: { webpackConfigHook } };
 }

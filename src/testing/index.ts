@@ -34,6 +34,7 @@ import type { RawMessage } from '../events/types';
 import { workflowIdFor } from '../events/identity';
 import { layoutFor } from '../stack/layout';
 import { findTemporalCli } from '../stack/temporal';
+import { webpackConfigHook } from '../temporal/workflow-bundle';
 import { migrate, type MigrationSet } from '../store/migrate';
 import { pgConnectionConfig } from '../store/tls';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -115,6 +116,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
     logger: quietBundlerLogger,
+    webpackConfigHook,
   });
   return bundle;
 }

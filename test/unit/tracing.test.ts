@@ -8,6 +8,7 @@ import { traceCarrierOf } from '../../src/events/trace-context';
 import type { RawMessage } from '../../src/events/types';
 import { silentLogger } from '../../src/observability/logger';
 import { startTracingFor } from '../../src/observability/tracing-start';
+import { webpackConfigHook } from '../../src/temporal/workflow-bundle';
 
 // The OpenTelemetry side of idem: loading it at all is what tracing that is off must not do.
 jest.mock('../../src/observability/tracing', () => {
@@ -104,8 +105,9 @@ describe('the gate', () => {
   test('without an endpoint nothing is started, loaded or installed', async () => {
     await expect(startTracingFor(parseConfig({}), silentLogger)).resolves.toBeUndefined();
     // a worker without tracing runs its workflows with no interceptor module
-    expect(workflowCode(false, false)).toEqual({ workflowsPath: expect.any(String) });
-    expect(workflowCode(true, false)).toEqual({ workflowsPath: expect.any(String) });
+    const fromSource = { workflowsPath: expect.any(String), bundlerOptions: { webpackConfigHook } };
+    expect(workflowCode(false, false)).toEqual(fromSource);
+    expect(workflowCode(true, false)).toEqual(fromSource);
   });
 
   test('with one, the OpenTelemetry side is loaded (the mock above says so)', async () => {

@@ -371,6 +371,29 @@ test("an operator's cancel dead-letters the event (reason cancelled) before the 
   });
 });
 
+test('the workflow context records no stack frames (src/workflows/sandbox.ts): the stack trace query of an event waiting out an outage names no code', async () => {
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const workflowId = `stack-${crypto.randomUUID()}`;
+  const store = storeDownFor(Number.MAX_SAFE_INTEGER);
+  const worker = await workerOn(taskQueue, { ...store, deadLetter: recorder().deadLetter });
+  const stack = await worker.runUntil(async () => {
+    // The outage's wait is a minute long: the run sleeps on a timer when it is asked.
+    const handle = await env.client.workflow.start(PROCESS_EVENT_WORKFLOW, {
+      taskQueue,
+      workflowId,
+      args: [testInput(input().message, { maxAttempts: 2, initialIntervalMs: 10, maxIntervalMs: 60_000 })],
+    });
+    await eventually(async () => (await shownOf(workflowId)).stage === 'waiting_for_store');
+    const trace = await handle.query<string>('__stack_trace');
+    await handle.terminate('test over');
+    return trace;
+  });
+  expect(store.calls()).toBeGreaterThanOrEqual(1);
+  // With the SDK's default of 10 frames each waiting promise is listed with its frames
+  // ("    at applyUntilDecided (…/process-event.ts:…)"); here there are none to list.
+  expect(stack).not.toMatch(/^\s+at /m);
+});
+
 /** Runs one applied event in the given shape; what its history holds. */
 async function historyOf(shape: WorkflowShape | undefined) {
   const taskQueue = `test-${crypto.randomUUID()}`;
