@@ -99,7 +99,8 @@ async function runPrune(config: Config, o: PruneOpts): Promise<void> {
           },
           onBatch: (p) => {
             // Progress on stderr (stdout stays the report), at most one line a second.
-            if (Date.now() - lastProgress < 1000 && p.deleted < p.prunable) return;
+            const lastOfEvents = p.deleted >= p.prunable && p.rejectionsDeleted === 0;
+            if (Date.now() - lastProgress < 1000 && !lastOfEvents) return;
             lastProgress = Date.now();
             process.stderr.write(renderProgress(p) + '\n');
           },
