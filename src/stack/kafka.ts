@@ -160,6 +160,18 @@ export async function ensureTopics(
   }
 }
 
+/**
+ * A random KRaft cluster id: 16 bytes in URL-safe base64, never starting
+ * with '-', which StorageTool's argument parser would take for an option
+ * (Kafka's own `Uuid.randomUuid` skips those ids the same way).
+ */
+export function kafkaClusterId(random: () => Buffer = () => crypto.randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export async function startKafka(
   layout: Layout,
   report: Reporter,
@@ -181,8 +193,7 @@ export async function startKafka(
   const jvm = [`-Dlog4j2.configurationFile=${log4j}`, '-cp', classpath];
   if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
     // KRaft storage is formatted once; the cluster id is kept in meta.properties.
-    const clusterId = crypto.randomBytes(16).toString('base64url');
-    await run(java, [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
+    await run(java, [...jvm, 'kafka.tools.StorageTool', 'format', '-t', kafkaClusterId(), '-c', props], {
       logFile: path.join(layout.logDir, 'kafka-format.log'),
     });
   }

@@ -22,7 +22,7 @@ import tls from 'node:tls';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { defaultCacheDir } from '../../src/config';
-import { ensureKafkaJars } from '../../src/stack/kafka';
+import { ensureKafkaJars, kafkaClusterId } from '../../src/stack/kafka';
 import { layoutFor } from '../../src/stack/layout';
 import { serverBinDir } from '../../src/stack/postgres';
 import { pkcs12, type Pem } from './certs';
@@ -237,7 +237,7 @@ export async function startSecureKafka(server: Pem, ca: Pem): Promise<SecureKafk
       'kafka.tools.StorageTool',
       'format',
       '-t',
-      crypto.randomBytes(16).toString('base64url'),
+      kafkaClusterId(),
       '-c',
       props,
       '--add-scram',
