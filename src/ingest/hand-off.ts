@@ -118,12 +118,14 @@ export class HandOff {
   }
 
   /**
-   * Whether a copy of this event (with this key) read now in `s` completes at once: its first copy
-   * was read in the same partition, generation and key and is still being handed off. Such a copy
-   * needs no store lookup either (its event cannot be applied yet); copies of events handed off
-   * earlier are still looked up, so the store's layer reports them when it has them applied.
+   * Whether a copy of this event (with this key) read now in `s` is known here without the store:
+   * this process handed its event off recently, or its first copy was read in the same partition,
+   * generation and key and is still being handed off. Such a copy completes at once and needs no
+   * store lookup (the ingester asks before the batch's query): Temporal would reject its start,
+   * and an open first copy's event cannot be applied yet.
    */
-  firstCopyOpen(s: PartitionState, id: string, key: string | undefined): boolean {
+  knownCopy(s: PartitionState, id: string, key: string | undefined): boolean {
+    if (this.recent?.has(id)) return true;
     const open = this.handingOff.get(id);
     return open?.s === s && open.key === key;
   }
@@ -131,8 +133,9 @@ export class HandOff {
   /**
    * Whether this record is a duplicate that completes at once, without any I/O (counted as one
    * when it is): its event is applied by the store's answer (`alreadyApplied`: its effect is
-   * committed, so no later event of its key can be waiting on it), or handed off earlier by this
-   * process, or its first copy is open here ({@link firstCopyOpen}). The ingester asks before
+   * committed, so no later event of its key can be waiting on it), or it is a {@link knownCopy}
+   * (a copy of an event this process handed off recently, or whose first copy is open here;
+   * counted by the ingest layer, as it is never looked up in the store). The ingester asks before
    * {@link run}, so most copies of a duplicate-heavy stream cost no promise at all.
    */
   completesAtOnce(
@@ -151,7 +154,7 @@ export class HandOff {
     // one before the first copy is handed off (or settled, with ordering), and a crash or a
     // rebalance reads both again. So this one completes now: it holds no room in the window,
     // and its key's later events wait for the first copy, as they would have.
-    if (this.recent?.has(id) || this.firstCopyOpen(s, id, parsed.event.key)) {
+    if (this.knownCopy(s, id, parsed.event.key)) {
       this.d.metrics.duplicates.inc({ layer: 'ingest' });
       return true;
     }

@@ -357,11 +357,11 @@ export class Ingester {
    * Temporal, whose duplicate rejection and the store's claim keep it correct. */
   private async appliedAmong(s: PartitionState, prepared: PreparedRecord[]): Promise<Set<string>> {
     if (!this.o.findApplied) return new Set();
-    // A copy whose first copy is open here completes at once, without asking.
+    // A copy known here (its event handed off recently, or its first copy open) completes at once, without asking.
     const keys: string[] = [];
     for (const { workflowId, parsed } of prepared) {
       if (workflowId === undefined) continue;
-      if (!parsed.ok || !this.handOff.firstCopyOpen(s, workflowId, parsed.event.key)) keys.push(workflowId);
+      if (!parsed.ok || !this.handOff.knownCopy(s, workflowId, parsed.event.key)) keys.push(workflowId);
     }
     if (keys.length === 0) return new Set();
     try {

@@ -489,6 +489,33 @@ test('copies of an event still open in the same generation take no room in the w
   await until(() => h.consumer.committed(0) === BigInt(next.offset) + 1n, 'all committed');
 });
 
+test('copies of an event this process handed off are not looked up in the store: they complete at once, counted by the ingest layer', async () => {
+  const asked: string[][] = [];
+  const applied = new Set<string>();
+  const findApplied = async (ids: string[]) => {
+    asked.push(ids);
+    return new Set(ids.filter((id) => applied.has(id)));
+  };
+  const h = await harness({ IDEM_SKIP_APPLIED: 'true' }, undefined, undefined, { findApplied });
+  const first = message('ho-a', 'k');
+  await h.consumer.deliver(0, [first]);
+  await until(() => h.started.includes(idOf('ho-a')), 'the first copy started');
+  h.store.settled.set(idOf('ho-a'), 'applied');
+  applied.add(idOf('ho-a'));
+  await until(() => h.consumer.committed(0) === BigInt(first.offset) + 1n, 'the first copy committed');
+  // A later fetch: two copies of the handed-off event and one new event.
+  const later = [message('ho-a', 'k'), message('ho-b', 'k'), message('ho-a', 'k')];
+  await h.consumer.deliver(0, later);
+  await until(() => h.started.includes(idOf('ho-b')), 'the new event started');
+  expect(asked).toEqual([[idOf('ho-a')], [idOf('ho-b')]]);
+  expect(h.started).toEqual([idOf('ho-a'), idOf('ho-b')]);
+  expect(await h.metrics.duplicates.get()).toMatchObject({
+    values: [{ labels: { layer: 'ingest' }, value: 2 }],
+  });
+  h.store.settled.set(idOf('ho-b'), 'applied');
+  await until(() => h.consumer.committed(0) === BigInt(later[2]!.offset) + 1n, 'all committed');
+});
+
 test('at most IDEM_MAX_UNSETTLED events are started and not settled', async () => {
   const h = await harness({ IDEM_MAX_UNSETTLED: '3' });
   const ms = Array.from({ length: 8 }, (_, i) => message(`u-${i}`));
