@@ -14,6 +14,7 @@ import { Partitioners, type Message } from 'kafkajs';
 import * as ledger from '../../examples/ledger';
 import { handlersFromModule } from '../activities/handlers/load';
 import { createKafka, startIdem, type IdemProcess } from '../app';
+import { createMetrics } from '../observability/metrics';
 import { parseConfig, resolveEnv, userDatabaseUrl, type Config } from '../config';
 import { dlqTopicFor } from '../dlq/topic';
 import { workflowIdFor } from '../events/identity';
@@ -93,14 +94,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   );
   // The demo runs the ledger example, as `idem consume --handlers examples/ledger` would.
   const { registry, migrations } = handlersFromModule(ledger, 'examples/ledger');
-  const proc = await startIdem({
-    config,
-    registry,
-    migrations,
-    logger: opts.logger,
-    roles: ['ingester', 'worker', 'relay'],
-    serveMetrics: false,
-  });
+  // One set of counters for the consumer and the one that replaces it after the first wave.
+  const metrics = createMetrics();
+  const startConsumer = () =>
+    startIdem({
+      config,
+      registry,
+      migrations,
+      logger: opts.logger,
+      roles: ['ingester', 'worker', 'relay'],
+      serveMetrics: false,
+      metrics,
+    });
+  let proc = await startConsumer();
   const kafka = createKafka(config, opts.logger, 'idem-demo-producer');
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -137,6 +143,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       phase = 'processing';
       const forgetting = forgetInTemporal(scenario, temporal, config);
       await waitUntil(async () => (await settled(proc)) >= total(), 300_000, 'the first wave to settle');
+      // As a deploy would: the new process has not seen the first wave, so copies of its applied
+      // events are found by the store's lookup, not in the ingester's memory.
+      phase = 'restarting the consumer';
+      await proc.stop();
+      proc = await startConsumer();
+      phase = 'processing';
       await sendLateRedeliveries(scenario, send);
       await waitUntil(async () => (await settled(proc)) >= total(), 300_000, 'late redeliveries to settle');
       phase = 'Temporal is deleting 3 completed workflows, as retention would; this takes 10-40 s';
