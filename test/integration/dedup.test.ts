@@ -150,7 +150,12 @@ test('with the pre-start lookup, copies of an applied event skip Temporal and st
   await copies();
   await allCommitted(p, `${p.config.kafka.groupId}-skip`);
   await allCommitted(p);
-  // Counted by the store's layer, never started in Temporal: the run that applied it is still the only one.
-  expect(await layers(skipping)).toEqual({ ...before, store: before.store + 3 });
+  // Never started in Temporal: the run that applied it is still the only one. The first copy the
+  // new process reads is looked up and found applied (the store's layer); a copy on another
+  // partition fetched after that is known to the process by then (the ingester's).
+  const after = await layers(skipping);
+  expect(after.temporal).toBe(before.temporal);
+  expect(after.store - before.store).toBeGreaterThanOrEqual(1);
+  expect(after.store + after.ingest - (before.store + before.ingest)).toBe(3);
   expect(await ledger(p, acct)).toEqual({ balances: { [acct]: 5 }, entries: 1 });
 }, 180_000);
