@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { pgConnectionConfig } from '../store/tls';
-import { answers } from '../store/probe';
+import { answers, probe } from '../store/probe';
 import { HOST, PACKAGE_ROOT, PORTS, sharedTmpDir, type Layout } from './layout';
 import { isProcessWithArg, run, StackError } from './proc';
 import { waitUntilReady, type ReadyLimits } from './ready';
@@ -158,11 +158,15 @@ export async function startPostgres(
         ],
         as,
       );
-      await waitUntilReady('PostgreSQL', () => canConnect(adminUrl()), {
-        limits,
-        pid: () => postmasterPid(dataDir),
-        logFile,
-      });
+      await waitUntilReady(
+        'PostgreSQL',
+        () => probe({ connectionString: adminUrl() }, 2000).then(() => true),
+        {
+          limits,
+          pid: () => postmasterPid(dataDir),
+          logFile,
+        },
+      );
     },
     report,
   );

@@ -41,8 +41,13 @@ export async function waitUntilReady(
   const pidOf = () => (typeof o.pid === 'function' ? o.pid() : o.pid);
   let signature = progressSignature(pidOf(), files);
   let lastProgress = started;
+  let lastFailure = '';
   for (;;) {
-    if (await check().catch(() => false)) return;
+    const ready = await check().catch((e: unknown) => {
+      lastFailure = e instanceof Error ? e.message || e.name : String(e);
+      return false;
+    });
+    if (ready) return;
     const pid = pidOf();
     if (pid !== undefined && !isRunning(pid)) {
       throw new StackError(`${what} exited during start-up.${logTail(o.logFile)}`);
@@ -56,17 +61,23 @@ export async function waitUntilReady(
     if (now - lastProgress > o.limits.stallMs) {
       throw new StackError(
         `${what} is not ready and showed no progress for ${seconds(o.limits.stallMs)} ` +
-          `(alive, but no CPU time used and no log written).${logTail(o.logFile)}`,
+          `(alive, but no CPU time used and no log written).${failure(lastFailure)}${logTail(o.logFile)}`,
       );
     }
     if (now - started > o.limits.ceilingMs) {
       throw new StackError(
         `${what} did not become ready within ${seconds(o.limits.ceilingMs)} ` +
-          `(raise IDEM_STACK_TIMEOUT on a very slow machine).${logTail(o.logFile)}`,
+          `(raise IDEM_STACK_TIMEOUT on a very slow machine).${failure(lastFailure)}${logTail(o.logFile)}`,
       );
     }
     await new Promise((r) => setTimeout(r, o.intervalMs ?? 250));
   }
+}
+
+/** The last check's error: a server that logs it is ready while the check still fails (refused,
+ * timed out, rejected the client) is told apart by it. */
+function failure(message: string): string {
+  return message ? `\n  The last check failed with: ${message}` : '';
 }
 
 function seconds(ms: number): string {

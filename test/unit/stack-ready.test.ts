@@ -76,3 +76,24 @@ test('the ceiling holds even for a server that keeps working', async () => {
     }),
   ).rejects.toThrow(/busy server did not become ready within 0s \(raise IDEM_STACK_TIMEOUT/);
 });
+
+test("a server that logs it is ready while the check still fails: the wait names the check's last error", async () => {
+  const log = path.join(dir, 'refuses.log');
+  const pid = server(
+    "console.log('ready to accept connections'); setInterval(() => console.log('.'), 20)",
+    log,
+  );
+  let attempts = 0;
+  await expect(
+    waitUntilReady(
+      'refusing server',
+      async () => {
+        attempts += 1;
+        throw new Error(`The server does not support SSL connections (attempt ${attempts})`);
+      },
+      { limits: { ceilingMs: 300, stallMs: 60_000 }, pid, logFile: log, intervalMs: 20 },
+    ),
+  ).rejects.toThrow(
+    /did not become ready[\s\S]*The last check failed with: The server does not support SSL connections \(attempt \d+\)[\s\S]*refuses\.log/,
+  );
+});
