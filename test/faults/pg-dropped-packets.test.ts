@@ -5,7 +5,7 @@
  * handler's failure; nothing is dead-lettered, no consumer dies.
  */
 import { PORTS } from '../../src/stack/layout';
-import { dropPackets } from './blackhole';
+import { dropPackets } from '../support/blackhole';
 import { alive, faultScenario, sleep } from './support';
 
 const DROP_MS = 45_000; // longer than IDEM_ATTEMPT_TIMEOUT_MS (30 s)

@@ -5,9 +5,16 @@
  */
 import { loadConfig, userDatabaseUrl } from '../../src/config';
 import { stackStatus, stackUp } from '../../src/stack/stack';
+import { clearDroppedPackets } from './blackhole';
 
 export default async function globalSetup(): Promise<void> {
   const config = loadConfig();
+  const ports = clearDroppedPackets();
+  if (ports.length > 0) {
+    process.stderr.write(
+      `\nidem: removed the packet-dropping rule a killed fault run left on port ${ports.join(', ')}\n`,
+    );
+  }
   const status = await stackStatus(config);
   if (status.every((c) => c.healthy)) return;
   process.stderr.write(

@@ -4,6 +4,11 @@
  * all of them — no RST, no answer, what a network partition does (unlike a refused connection).
  * Needs root (CAP_NET_ADMIN) and the kernel's htb qdisc; iptables and netem are not on every
  * machine (not on the reference one), htb is.
+ *
+ * A run killed while it drops (SIGKILL, a machine stopped mid-run) leaves the rule in place, and the
+ * port then answers nothing until it is removed: a later `idem stack up` saw PostgreSQL log "ready"
+ * and still could not connect for 15 minutes. The stack's global setup and `dropPackets` itself
+ * remove such a leftover first (`clearDroppedPackets`).
  */
 import { spawnSync } from 'node:child_process';
 
@@ -14,6 +19,7 @@ function tc(args: string): { ok: boolean; out: string } {
 
 /** Starts dropping; returns the undo. Throws, saying why, where traffic control is not allowed. */
 export function dropPackets(port: number): () => void {
+  clearDroppedPackets();
   const steps = [
     'qdisc add dev lo root handle 1: htb default 10',
     'class add dev lo parent 1: classid 1:10 htb rate 10gbit',
@@ -34,4 +40,20 @@ export function dropPackets(port: number): () => void {
     }
   }
   return undo;
+}
+
+/**
+ * Removes this module's rule if one is in place (recognised by its 8 bit/s class 1:20 on `lo`),
+ * and returns the ports it dropped; nothing else on `lo` is touched. Without `tc` or root: none.
+ */
+export function clearDroppedPackets(): number[] {
+  const classes = tc('class show dev lo');
+  if (!classes.ok || !/class htb 1:20 .*rate 8bit/.test(classes.out)) return [];
+  const filters = tc('filter show dev lo').out;
+  const ports = [...filters.matchAll(/match ([0-9a-f]{8})\/(0000ffff|ffff0000) at 20/g)].map((m) => {
+    const word = parseInt(m[1] as string, 16);
+    return m[2] === '0000ffff' ? word & 0xffff : word >>> 16;
+  });
+  tc('qdisc del dev lo root');
+  return [...new Set(ports)];
 }
