@@ -63,7 +63,7 @@ function header(result: BenchResult): string {
   ].join('\n');
 }
 
-function scenarios(result: BenchResult): string {
+function scenariosTable(result: BenchResult): string {
   const rows = result.scenarios.map(scenarioRow);
   const head = [
     'scenario',
@@ -77,6 +77,10 @@ function scenarios(result: BenchResult): string {
     'max ms',
   ];
   const usage = ['CPU s', 'peak RSS MiB', 'history events/workflow'];
+  return table([...head, ...usage], ['l', ...Array<'r'>(head.length + usage.length - 1).fill('r')], rows);
+}
+
+function scenarios(result: BenchResult): string {
   const parameters = result.scenarios.map(
     (s) =>
       `- ${scenarioLabel(s)}: ${
@@ -99,7 +103,7 @@ function scenarios(result: BenchResult): string {
     '',
     'Latency from the event’s emission to its committed effect (to workflow completion for the Temporal baselines).',
     '',
-    table([...head, ...usage], ['l', ...Array<'r'>(head.length + usage.length - 1).fill('r')], rows),
+    scenariosTable(result),
     'Parameters:',
     '',
     ...parameters,
@@ -190,6 +194,14 @@ function sweep(result: BenchResult): string {
 
 export function renderMarkdown(result: BenchResult): string {
   return [header(result), scenarios(result), stages(result), ratios(result), sweep(result)]
+    .filter((section) => section !== '')
+    .join('\n');
+}
+
+/** What `idem bench` prints when it ends: the scenarios' table, the ratios and the sweep (the
+ * parameters, per-event costs and stages are in results.md). */
+export function renderSummary(result: BenchResult): string {
+  return [`## Scenarios\n\n${scenariosTable(result)}`, ratios(result), sweep(result)]
     .filter((section) => section !== '')
     .join('\n');
 }

@@ -133,7 +133,7 @@ export function registerBenchCommand(program: Command): void {
       }
       const { runBench } = await import('../bench/run');
       const outDir = f.out ?? path.join('bench-results', new Date().toISOString().replace(/[:.]/g, '-'));
-      await runBench({
+      const result = await runBench({
         config,
         events,
         rate,
@@ -158,6 +158,9 @@ export function registerBenchCommand(program: Command): void {
         ...(f.cpuProf ? { cpuProfDir: path.resolve(f.cpuProf) } : {}),
         out: (line) => process.stderr.write(`${line}\n`),
       });
+      // Progress went to stderr; the tables go to stdout.
+      const { renderSummary } = await import('../bench/report-markdown');
+      process.stdout.write(`\n${renderSummary(result)}\n`);
       process.exit(0);
     });
 }

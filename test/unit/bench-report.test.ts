@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLatencyRecorder, latencyOverTime, throughputSeries } from '../../src/bench/histogram';
-import { renderMarkdown } from '../../src/bench/report-markdown';
+import { renderMarkdown, renderSummary } from '../../src/bench/report-markdown';
 import { latencyOverTimeSvg, latencyVsRateSvg, throughputSvg } from '../../src/bench/report-svg';
 import { sweepVerdict } from '../../src/bench/run';
 import { escapeXml, linearAxis, logAxis, niceStep } from '../../src/bench/svg-chart';
@@ -223,6 +223,18 @@ describe('markdown report', () => {
     const at = lines.findIndex((l) => l.startsWith('| scenario |'));
     const cells = lines.slice(at, at + 3).map((l) => l.split(' | ').length);
     expect(cells).toEqual([12, 12, 12]); // header, alignment, the row
+  });
+
+  test('what the command prints when it ends: the scenarios, the ratios and the sweep, without the details', () => {
+    const summary = renderSummary(result());
+    expect(summary.startsWith('## Scenarios\n\n| scenario |')).toBe(true);
+    expect(summary).toContain(
+      '| idem unique | 1,200 | 50.0 | 24.0 | — | 417.0 | 834.0 | 1,251.0 | 1,668.0 | 50.0 | 213 | 17.0 |',
+    );
+    expect(summary).toContain('| idem unique / baseline-temporal eager+local | 0.38 |');
+    expect(summary).toContain('Highest offered rate with p99 under 200 ms: **12.0 events/s**');
+    expect(summary).not.toContain('Parameters:');
+    expect(summary).not.toContain('Kafka `127.0.0.1:29092`');
   });
 
   test('a pipe in a name does not break the table', () => {
