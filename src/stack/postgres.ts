@@ -112,8 +112,17 @@ function adminUrl(database = 'postgres'): string {
   return `postgres://postgres@${HOST}:${PORTS.postgres}/${database}`;
 }
 
+/** How long one check of the server may take. */
+const PROBE_MS = 2000;
+
 export function canConnect(url: string): Promise<boolean> {
-  return answers({ connectionString: url }, 2000);
+  return answers({ connectionString: url }, PROBE_MS);
+}
+
+/** As `canConnect`, but a server that does not answer rejects with the reason, which the
+ * start-up wait names when it gives up. */
+function connects(url: string): Promise<true> {
+  return probe({ connectionString: url }, PROBE_MS).then(() => true);
 }
 
 export async function startPostgres(
@@ -158,15 +167,11 @@ export async function startPostgres(
         ],
         as,
       );
-      await waitUntilReady(
-        'PostgreSQL',
-        () => probe({ connectionString: adminUrl() }, 2000).then(() => true),
-        {
-          limits,
-          pid: () => postmasterPid(dataDir),
-          logFile,
-        },
-      );
+      await waitUntilReady('PostgreSQL', () => connects(adminUrl()), {
+        limits,
+        pid: () => postmasterPid(dataDir),
+        logFile,
+      });
     },
     report,
   );
